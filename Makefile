@@ -1,0 +1,65 @@
+# Entry points for people and CI: every target installs what it needs, then builds into build/.
+#   make demo      the main job: a simulated site, live
+#   make test      every test: gcc build, clang + ASan/UBSan build with short fuzz passes,
+#                  freestanding rv32 build, static analysis
+#   make bench     every benchmark in bench/, one line per figure
+#   make size      core size for the ESP32-C3 ISA (rv32imc, -Os, freestanding)
+#   make coverage  line coverage of the firmware core
+#   make fuzz      long libFuzzer campaigns (1,000,000 runs per target)
+#   make powercut  the full settings-store power-cut campaign
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+.PHONY: deps build build-san build-cov test test-gcc test-san size coverage bench fuzz powercut demo lint clean
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j$(JOBS)
+
+build-san: deps
+	@cmake -S . -B build/san -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DALFA_SANITIZE=ON -DALFA_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build/san -j$(JOBS)
+
+build-cov: deps
+	@cmake -S . -B build/cov -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug -DALFA_COVERAGE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build/cov -j$(JOBS)
+
+test-gcc: build
+	@echo "== tests: gcc build =="
+	@ctest --test-dir build --output-on-failure -j$(JOBS)
+
+test-san: build-san
+	@echo "== tests: clang build with AddressSanitizer + UndefinedBehaviorSanitizer (fuzzers: short passes) =="
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build/san --output-on-failure -j$(JOBS)
+
+test: test-gcc test-san size lint
+	@echo "== make test: all passed =="
+
+size: deps
+	@scripts/size.sh
+
+coverage: build-cov
+	@find build/cov -name '*.gcda' -delete
+	@ctest --test-dir build/cov -j$(JOBS) -LE slow >/dev/null || ctest --test-dir build/cov --output-on-failure -LE slow
+	@scripts/coverage.sh
+
+bench: build
+	@scripts/bench.sh
+
+fuzz: build-san
+	@scripts/fuzz.sh
+
+powercut: build
+	@build/bin/alfaspark-powercut --full
+
+lint: deps
+	@scripts/lint.sh
+
+demo: build
+	@scripts/demo.sh
+
+clean:
+	rm -rf build
