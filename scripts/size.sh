@@ -27,5 +27,6 @@ $CC "${flags[@]}" -c scripts/size_probe.c -o "$out/size_probe.o"
 $CC "${flags[@]}" -Wl,--gc-sections -Wl,-e,alfa_size_entry -Wl,--no-undefined \
   "$out/size_probe.o" "${objs[@]}" -lgcc -o "$out/core.elf"
 read -r text data bss _ < <(riscv64-unknown-elf-size "${objs[@]}" -t | tail -1)
-ctx=$(riscv64-unknown-elf-nm -S "$out/size_probe.o" | awk '$4=="alfa_size_ctx_bytes" {print strtonum("0x"$2)}')
+ctx_hex=$(riscv64-unknown-elf-nm -S "$out/size_probe.o" | awk '$4=="alfa_size_ctx_bytes" {print $2}')
+ctx=$((16#$ctx_hex))
 echo "core text=$text data=$data bss=$bss ctx=$ctx"

@@ -1,0 +1,199 @@
+/* The pack controller core's public API: one context per pack, measurements, control, indicators, faults, settings. */
+#ifndef ALFA_CORE_H
+#define ALFA_CORE_H
+
+/*
+ * How to use it
+ * -------------
+ *   alfa_core_t core;                       // owned by the caller (static, stack or a struct)
+ *   alfa_core_config_t cfg = { .serial = mac48, .settings = loaded_or_NULL };
+ *   alfa_core_init(&core, &port, &cfg);
+ *   for (;;) { alfa_core_process(&core); ... }   // as often as the port likes, never blocks
+ *
+ * The core keeps no global state: everything lives in `alfa_core_t`, so a simulator runs many
+ * packs in one process. The port table and its `user` object belong to the caller and must
+ * outlive the core. Every function takes the context as its first argument and is called from
+ * one thread only (the same one that calls alfa_core_process).
+ *
+ * Timing
+ * ------
+ * alfa_core_process runs a measurement/control cycle every ALFA_CORE_CYCLE_MS (2 s, SPEC.md §5.6):
+ * read the four CT blocks, compute powers, solar and energies, apply the daily reset and the
+ * grid-import limit, debounce faults, decide the relays (SPEC.md §6.3), and at the end feed the
+ * watchdog (SPEC.md §12: only a completed cycle feeds it). Indicators update as their time comes
+ * (100 ms sweep steps, 500 ms blinks); pixels, segments and LEDs are pushed only when they change.
+ * Commands (settings, time, overrides, BMS input, site messages) act at once: the relays are
+ * decided again inside the call.
+ *
+ * Relays
+ * ------
+ * Before the first valid BMS reading the relays sit in the boot state (all closed: the home is fed
+ * and the inverter can charge); the energy modes take over with that reading. Relay changes
+ * respect the minimum dwell (setting dwell_s) except those made for the grid-import limit and for
+ * critical faults. Polarity (NC contacts) is applied before port->relays_set.
+ *
+ * Errors
+ * ------
+ * Fallible functions return ALFA_OK or a negative alfa_err_t; on error nothing changed.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "alfa/err.h"
+#include "alfa/port.h"
+#include "alfa/model.h"
+#include "alfa/settings.h"
+#include "alfa/meas.h"
+#include "alfa/fault.h"
+#include "alfa/ctrl.h"
+#include "alfa/ind.h"
+#include "alfa/ltime.h"
+
+#define ALFA_CORE_CYCLE_MS 2000u
+/* Energy integration never spans more than this (a stalled caller must not invent energy). */
+#define ALFA_CORE_MAX_STEP_MS 10000u
+/* Without valid time the daily reset happens this long after the previous one (SPEC.md §6.2). */
+#define ALFA_CORE_FALLBACK_DAY_MS 86400000u
+
+typedef struct alfa_core_config {
+    uint64_t serial;                  /* 48-bit hardware serial (the ESP32's MAC) */
+    const alfa_settings_t *settings;  /* settings loaded by the store; NULL = factory defaults.
+                                       * Copied; must pass alfa_settings_validate. */
+    bool settings_corrupt;            /* the store found no valid copy: raise SETTINGS_CORRUPT */
+} alfa_core_config_t;
+
+typedef struct alfa_core {
+    const alfa_port_t *port;
+    uint64_t serial;
+    alfa_settings_t settings;
+    uint32_t settings_gen;            /* +1 on every settings change (the pack tells the store) */
+
+    uint32_t boot_ms;
+    uint32_t next_cycle_ms;
+    uint32_t last_energy_ms;
+    uint32_t cycle;                   /* completed 2-s cycles */
+    uint8_t ran;                      /* a first cycle has run */
+
+    /* measurements */
+    int32_t i_ma[ALFA_CT_COUNT];
+    int32_t p_grid_w, p_home_w, p_pool_w, p_heater_w, p_batt_w, p_solar_w;
+    uint8_t ct_bad;                   /* bit i: CT i out of range in the last cycle */
+    uint8_t bms_valid;                /* a valid BMS reading arrived since boot */
+    uint8_t soc_pct;
+    uint32_t v_pack_mv;               /* filtered */
+    int32_t i_batt_ma;
+    alfa_soc_filter_t soc_filter;
+    alfa_energy_t e_grid, e_solar, e_charge, e_discharge;
+
+    /* time, day and grid limit */
+    alfa_clock_t clock;
+    int64_t day_key;
+    uint8_t day_key_valid;
+    uint32_t day_start_ms;            /* monotonic time of the last daily reset */
+    uint8_t grid_limit_latched;
+    uint8_t site_limit_reached;
+
+    /* site and indicators */
+    uint8_t is_master;
+    uint8_t fw_update;
+    uint8_t identify;
+    uint32_t identify_until_ms;
+    uint16_t ext_warnings;            /* warnings reported from outside (node ID conflict) */
+    uint16_t bms_warnings;
+    alfa_faults_t faults;
+    alfa_ctrl_t ctrl;
+    uint8_t relays_pushed;            /* last energised mask given to the port */
+    uint8_t relays_pushed_valid;
+    alfa_ind_frame_t ind;             /* last frame pushed */
+    uint8_t ind_pushed;               /* bit0 pixels, bit1 segments, bit2 LEDs pushed once */
+    uint32_t ind_next_ms;
+} alfa_core_t;
+
+/* Start a pack: copy the settings (or defaults), put the relays in the boot state (pushed to the
+ * port at once), show "---" until the first BMS reading. ALFA_E_INVAL for a NULL argument, a
+ * port without now_ms/relays_set/status_leds_set, or a serial above 48 bits; ALFA_E_RANGE when
+ * cfg->settings fails validation. On error `c` is not usable. */
+alfa_err_t alfa_core_init(alfa_core_t *c, const alfa_port_t *port, const alfa_core_config_t *cfg);
+
+/* Do whatever is due now (cycle, indicators). Never blocks; call it often (every few ms). */
+void alfa_core_process(alfa_core_t *c);
+
+/* ---- inputs ---- */
+
+/* A BMS poll result. `reading` non-NULL = a fresh good reading (sets SOC at once the first time,
+ * then through the ~30 s filter; alarm bits raise their faults; warning bits raise
+ * ALFA_WARN_BMS_DEGRADED). `comm_lost` raises (true) or clears (false) ALFA_FAULT_BMS_COMM_LOST;
+ * the BMS layer decides it (5 failed polls in a row). A reading with a pack voltage of 0 is
+ * ignored (returns ALFA_E_RANGE) and changes nothing. */
+alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_bms_reading_t *reading, bool comm_lost);
+
+/* Wall-clock time (gateway broadcast): Unix seconds UTC and the local offset in minutes.
+ * ALFA_E_RANGE outside 2020..2100 or offsets outside -720..+840; nothing changes then. */
+alfa_err_t alfa_core_set_time(alfa_core_t *c, int64_t unix_s, int16_t utc_offset_min);
+bool alfa_core_time_valid(const alfa_core_t *c);
+
+/* Report a fault condition detected outside the core (CAN bus-off from the node, settings store
+ * corrupt from the store). ALFA_E_INVAL for an unknown bit. The debounce of the row applies. */
+alfa_err_t alfa_core_fault_report(alfa_core_t *c, uint32_t fault_bit, bool condition);
+/* Raise or clear a warning from outside (ALFA_WARN_NODE_ID_CONFLICT). ALFA_E_INVAL otherwise. */
+alfa_err_t alfa_core_warning_report(alfa_core_t *c, uint32_t warning_bit, bool active);
+
+/* ---- settings ---- */
+
+/* Change one setting (alfa_setting_id_t). ALFA_E_NOENT for an unknown id, ALFA_E_RANGE for a value
+ * outside the table's range or breaking a cross-field rule (`*reason`, may be NULL, says which);
+ * nothing changes then. On success the generation counter advances and the relays are decided
+ * again at once. Changing the mode sets every manual override back to auto (SPEC.md §6.3). */
+alfa_err_t alfa_core_setting_set(alfa_core_t *c, uint32_t id, int32_t value, const char **reason);
+/* Read one setting. ALFA_E_NOENT for an unknown id. */
+alfa_err_t alfa_core_setting_get(const alfa_core_t *c, uint32_t id, int32_t *value);
+/* The settings in use (read only; change them only through the functions here). */
+const alfa_settings_t *alfa_core_settings(const alfa_core_t *c);
+/* Advances by one on every change: compare with the value you saved to know whether to store. */
+uint32_t alfa_core_settings_generation(const alfa_core_t *c);
+/* Replace all settings with `s` (e.g. freshly decoded). ALFA_E_RANGE (nothing changed, `*reason`
+ * says why) when `s` fails alfa_settings_validate. */
+alfa_err_t alfa_core_settings_load(alfa_core_t *c, const alfa_settings_t *s, const char **reason);
+/* Factory defaults, keeping the node ID (the pack's place on the bus is not a preference). */
+void alfa_core_factory_reset(alfa_core_t *c);
+/* The app's "mode on/off" (SPEC.md §6.1): on makes `mode` the active one; off leaves no mode
+ * active if `mode` was the active one (otherwise nothing changes). ALFA_E_RANGE for a bad mode. */
+alfa_err_t alfa_core_set_mode(alfa_core_t *c, uint32_t mode, bool on);
+
+/* ---- site coordination (called by the CAN node) ---- */
+
+/* This pack is (or is no longer) the site master: green LED blinks, telemetry says so. */
+void alfa_core_set_master(alfa_core_t *c, bool is_master);
+/* The master says whether the SITE's import reached the daily limit. `true` latches the limit
+ * (grid relay open until the daily reset or until the limit is switched off); `false` never
+ * releases a latched limit by itself. Ignored while the limit is switched off. */
+void alfa_core_site_grid_limit(alfa_core_t *c, bool reached);
+/* Today's grid import of this pack. */
+uint32_t alfa_core_grid_import_today_wh(const alfa_core_t *c);
+/* A rebooted pack recovers today's import from the master or gateway: the counter becomes
+ * max(current, wh), so a late or stale answer never lowers it. */
+void alfa_core_restore_grid_import(alfa_core_t *c, uint32_t wh);
+
+/* ---- indicators ---- */
+
+/* Blink every LED and the bar for `seconds` (0 stops). */
+void alfa_core_identify(alfa_core_t *c, uint16_t seconds);
+/* A firmware update is in progress: red LED blinks. */
+void alfa_core_set_fw_update(alfa_core_t *c, bool in_progress);
+/* The last frame computed and pushed (pixels, segments, status LEDs). */
+const alfa_ind_frame_t *alfa_core_indicators(const alfa_core_t *c);
+
+/* ---- outputs ---- */
+
+/* Fill `out` with this cycle's telemetry (SPEC.md §8.5). */
+void alfa_core_telemetry(const alfa_core_t *c, alfa_telemetry_t *out);
+/* Relays closed now (bit i = relay i) and why relay `relay` is in its state (alfa_why_t, or
+ * ALFA_WHY_DEFAULT for a bad index). */
+uint8_t alfa_core_relays_closed(const alfa_core_t *c);
+alfa_why_t alfa_core_relay_why(const alfa_core_t *c, uint32_t relay);
+/* Active fault and warning bits (same as in telemetry). */
+uint32_t alfa_core_faults(const alfa_core_t *c);
+uint16_t alfa_core_warnings(const alfa_core_t *c);
+uint64_t alfa_core_serial(const alfa_core_t *c);
+
+#endif

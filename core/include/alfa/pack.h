@@ -1,0 +1,89 @@
+/* One complete pack controller: the core, its settings store, its BMS poller and its CAN node, composed. */
+#ifndef ALFA_PACK_H
+#define ALFA_PACK_H
+
+/*
+ * This is what a board's main loop (ESP-IDF), the Linux daemon and the site simulator run:
+ *
+ *   alfa_pack_t pack;                              // owned by the caller; ~ a few KiB
+ *   alfa_pack_config_t cfg = { .serial = mac48 };
+ *   alfa_pack_init(&pack, &port, &cfg);
+ *   for (;;) { alfa_pack_process(&pack); wait_a_few_ms_or_for_an_event(); }
+ *
+ * Boot (alfa_pack_init): the store is mounted and the newest valid settings record decoded; a
+ * blank, unreadable or undecodable store boots with factory defaults and raises
+ * ALFA_FAULT_SETTINGS_CORRUPT (cleared once a record has been written again), a factory-reset
+ * record boots with defaults and no fault. A port without flash (flash_geom NULL) runs with
+ * defaults, the fault raised, and nothing persisted. Then the core, the BMS poller and the CAN
+ * node start; the relays go to their boot state at once.
+ *
+ * Each alfa_pack_process call, in this order (why: a BMS value or a command must act in the same
+ * call, and a settings change must reach the store in the call that made it):
+ *   1. the BMS poller advances; a finished poll goes into the core (a failed one as "no reading",
+ *      with the comm-lost verdict of the poller);
+ *   2. the CAN node receives and handles frames (commands change settings in the core) and sends
+ *      what is due;
+ *   3. the core runs its cycle and indicators when due (and feeds the watchdog after a full cycle);
+ *   4. a settings change (the core's generation counter moved) is encoded and handed to the store,
+ *      which coalesces bursts and writes after its quiet period, one flash operation per call;
+ *      before a commanded reboot (or factory reset) the pending record is written first, so an
+ *      acknowledged change is never lost to the reboot.
+ * Measurements and energy counters are never written to flash (SPEC.md §10).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "alfa/err.h"
+#include "alfa/port.h"
+#include "alfa/core.h"
+#include "alfa/store.h"
+#include "alfa/bms.h"
+#include "alfa/node.h"
+
+typedef struct alfa_pack_config {
+    uint64_t serial;                /* 48-bit hardware serial (the ESP32's factory MAC) */
+    uint8_t device_type;            /* ALFA_DEV_PACK (0 = pack) */
+    const alfa_bms_config_t *bms;   /* NULL = SPEC.md §5.1 defaults (address 1, 2 s, default profile) */
+} alfa_pack_config_t;
+
+/* What the boot found in the settings store. */
+typedef enum alfa_pack_boot {
+    ALFA_PACK_BOOT_RESTORED = 0,    /* the last committed settings were loaded */
+    ALFA_PACK_BOOT_FACTORY = 1,     /* a factory reset was the last thing stored: defaults */
+    ALFA_PACK_BOOT_DEFAULTS = 2,    /* nothing usable on flash: defaults, fault raised */
+    ALFA_PACK_BOOT_NO_FLASH = 3,    /* the port has no flash: defaults, fault raised, nothing kept */
+} alfa_pack_boot_t;
+
+typedef struct alfa_pack {
+    const alfa_port_t *port;
+    alfa_core_t core;
+    alfa_store_t store;
+    alfa_bms_t bms;
+    alfa_node_t node;
+    alfa_bms_result_t last_poll;    /* the last finished BMS poll (for logs and probes) */
+    uint32_t polls;                 /* finished BMS polls since boot */
+    uint32_t settings_gen_saved;    /* core settings generation last handed to the store */
+    int32_t store_err;              /* last negative result of the store, 0 when none */
+    uint8_t boot;                   /* alfa_pack_boot_t */
+    uint8_t has_store;
+    uint8_t corrupt_pending;        /* SETTINGS_CORRUPT stands until a record is written */
+} alfa_pack_t;
+
+/* Start a pack on `port` (which, with its user object, must outlive `p`). Reads flash, never
+ * writes it. ALFA_E_INVAL for NULL arguments or a port the core, the BMS poller or the node
+ * refuses (missing now_ms, relays_set, serial or CAN callbacks); a bad serial (0 or above 48
+ * bits) is ALFA_E_INVAL too. On error `p` is not usable. */
+alfa_err_t alfa_pack_init(alfa_pack_t *p, const alfa_port_t *port, const alfa_pack_config_t *cfg);
+
+/* Do everything that is due now. Never blocks; call it every few milliseconds. */
+void alfa_pack_process(alfa_pack_t *p);
+
+/* What the boot found (alfa_pack_boot_t). */
+alfa_pack_boot_t alfa_pack_boot_state(const alfa_pack_t *p);
+
+/* The parts, for the daemon, the simulator and tests (read only unless their API says so). */
+static inline alfa_core_t *alfa_pack_core(alfa_pack_t *p) { return &p->core; }
+static inline const alfa_node_t *alfa_pack_node(const alfa_pack_t *p) { return &p->node; }
+static inline const alfa_store_t *alfa_pack_store(const alfa_pack_t *p) { return &p->store; }
+
+#endif

@@ -1,0 +1,479 @@
+/* The pack core: the 2-s cycle tying measurements, daily grid limit, faults, relay decisions, indicators and watchdog together. */
+#include "alfa/core.h"
+#include "alfa/bytes.h"
+
+#define RELAYS_ALL ((uint8_t)((1u << ALFA_RELAY_COUNT) - 1u))
+/* Boot state (SPEC.md §6.3): every relay closed, as with no mode: the home stays fed and the
+ * inverter may charge until the first BMS reading tells us the battery's state. */
+#define BOOT_CLOSED RELAYS_ALL
+
+static bool due(uint32_t now_ms, uint32_t at_ms) { return (int32_t)(now_ms - at_ms) >= 0; }
+
+static uint32_t now_of(const alfa_core_t *c) { return c->port->now_ms(c->port->user); }
+
+static void push_relays(alfa_core_t *c, bool force)
+{
+    uint8_t energised = (uint8_t)((c->ctrl.closed ^ (uint8_t)c->settings.relay_polarity) & RELAYS_ALL);
+    if (force || !c->relays_pushed_valid || energised != c->relays_pushed) {
+        c->port->relays_set(c->port->user, energised);
+        c->relays_pushed = energised;
+        c->relays_pushed_valid = 1;
+    }
+}
+
+uint16_t alfa_core_warnings(const alfa_core_t *c)
+{
+    uint16_t w = c->ext_warnings;
+    if (c->ctrl.eco_warn && c->settings.mode == ALFA_MODE_ECO) {
+        w |= 1u << ALFA_WARN_LOADS_LIMIT;
+    }
+    if (c->grid_limit_latched) {
+        w |= 1u << ALFA_WARN_GRID_LIMIT_REACHED;
+    }
+    if (c->bms_warnings) {
+        w |= 1u << ALFA_WARN_BMS_DEGRADED;
+    }
+    return w;
+}
+
+static void refresh_indicators(alfa_core_t *c, uint32_t now)
+{
+    const alfa_port_t *p = c->port;
+    alfa_ind_input_t in = {
+        .t_ms = now - c->boot_ms,
+        .soc_valid = c->bms_valid != 0u,
+        .soc_pct = c->soc_pct,
+        .charging = c->p_batt_w > ALFA_IND_CHARGING_MIN_W,
+        .pixel_count = (uint8_t)c->settings.pixel_count,
+        .is_master = c->is_master != 0u,
+        .warning = alfa_core_warnings(c) != 0u || alfa_fault_warning(&c->faults),
+        .critical = alfa_fault_critical(&c->faults),
+        .fw_update = c->fw_update != 0u,
+        .identify = c->identify != 0u,
+    };
+    alfa_ind_frame_t f;
+    alfa_ind_compute(&in, &f);
+    if (p->pixels_set != NULL &&
+        (!(c->ind_pushed & 1u) || f.px_count != c->ind.px_count ||
+         alfa_memcmp(f.px, c->ind.px, sizeof f.px) != 0)) {
+        p->pixels_set(p->user, f.px, f.px_count);
+        c->ind_pushed |= 1u;
+    }
+    if (p->segments_set != NULL &&
+        (!(c->ind_pushed & 2u) || alfa_memcmp(f.seg, c->ind.seg, sizeof f.seg) != 0)) {
+        p->segments_set(p->user, f.seg);
+        c->ind_pushed |= 2u;
+    }
+    if (!(c->ind_pushed & 4u) || f.leds != c->ind.leds) {
+        p->status_leds_set(p->user, f.leds);
+        c->ind_pushed |= 4u;
+    }
+    c->ind = f;
+    uint32_t t = now - c->boot_ms;
+    c->ind_next_ms = c->boot_ms + (t / ALFA_IND_SWEEP_STEP_MS + 1u) * ALFA_IND_SWEEP_STEP_MS;
+}
+
+/* Decide the relays from the current state, push them, and show the result. */
+static void decide(alfa_core_t *c, uint32_t now, bool cycle)
+{
+    int64_t local_s = alfa_time_local_s(&c->clock, now);
+    alfa_ctrl_input_t in = {
+        .s = &c->settings,
+        .now_ms = now,
+        .cycle = cycle,
+        .modes_enabled = c->bms_valid != 0u,
+        .soc_pct = c->soc_pct,
+        .p_home_w = c->p_home_w,
+        .p_pool_w = c->p_pool_w,
+        .p_heater_w = c->p_heater_w,
+        .time_valid = c->clock.valid,
+        .minute_of_day = c->clock.valid ? alfa_time_minute_of_day(local_s) : 0,
+        .grid_limit_reached = c->grid_limit_latched != 0u,
+        .fault_action = alfa_fault_grid_action(&c->faults),
+    };
+    (void)alfa_ctrl_decide(&c->ctrl, &in);
+    push_relays(c, cycle);
+    refresh_indicators(c, now);
+}
+
+static void daily_reset(alfa_core_t *c, uint32_t now)
+{
+    alfa_energy_t z = {0};
+    c->e_grid = z;
+    c->e_solar = z;
+    c->e_charge = z;
+    c->e_discharge = z;
+    c->grid_limit_latched = 0;
+    c->site_limit_reached = 0;
+    c->day_start_ms = now;
+}
+
+/* The day ends at 05:00 local; without time, 24 h after the last reset (SPEC.md §6.2). */
+static void check_day(alfa_core_t *c, uint32_t now)
+{
+    if (c->clock.valid) {
+        int64_t key = alfa_time_day_key(alfa_time_local_s(&c->clock, now));
+        if (!c->day_key_valid) {
+            c->day_key = key;
+            c->day_key_valid = 1;
+        } else if (key != c->day_key) {
+            c->day_key = key;
+            daily_reset(c, now);
+        }
+    } else if ((uint32_t)(now - c->day_start_ms) >= ALFA_CORE_FALLBACK_DAY_MS) {
+        daily_reset(c, now);
+    }
+}
+
+static void check_grid_limit(alfa_core_t *c)
+{
+    if (!c->settings.grid_limit_on) {
+        c->grid_limit_latched = 0;
+        c->site_limit_reached = 0;
+        return;
+    }
+    if (c->e_grid.wh >= (uint32_t)c->settings.grid_limit_kwh * 1000u || c->site_limit_reached) {
+        c->grid_limit_latched = 1;
+    }
+}
+
+static void measure(alfa_core_t *c)
+{
+    const alfa_port_t *p = c->port;
+    uint8_t bad = 0;
+    for (uint8_t ch = 0; ch < ALFA_CT_COUNT; ch++) {
+        if (p->adc_block == NULL) {
+            break;
+        }
+        uint16_t n = 0, rate = 0;
+        const uint16_t *blk = p->adc_block(p->user, ch, &n, &rate);
+        if (blk == NULL) {
+            continue; /* no new block: keep the last value */
+        }
+        bool out = false;
+        int32_t i = alfa_meas_ct_rms_ma(blk, n, rate, c->settings.mains_hz,
+                                        c->settings.ct[ch].gain_ua, c->settings.ct[ch].offset_ma,
+                                        &out);
+        if (i < 0) {
+            out = true; /* a block shorter than one mains cycle is a broken channel */
+        } else {
+            c->i_ma[ch] = i;
+        }
+        if (out) {
+            bad |= (uint8_t)(1u << ch);
+        }
+    }
+    c->ct_bad = bad;
+    int32_t v = c->settings.nominal_v;
+    c->p_grid_w = alfa_meas_power_w(c->i_ma[ALFA_CT_GRID], v);
+    c->p_home_w = alfa_meas_power_w(c->i_ma[ALFA_CT_INVERTER], v);
+    c->p_pool_w = alfa_meas_power_w(c->i_ma[ALFA_CT_POOL], v);
+    c->p_heater_w = alfa_meas_power_w(c->i_ma[ALFA_CT_HEATER], v);
+    c->p_solar_w = alfa_meas_solar_w(c->p_home_w, c->p_batt_w, c->p_grid_w);
+}
+
+static void run_cycle(alfa_core_t *c, uint32_t now)
+{
+    uint32_t dt = now - c->last_energy_ms;
+    if (dt > ALFA_CORE_MAX_STEP_MS) {
+        dt = ALFA_CORE_MAX_STEP_MS;
+    }
+    c->last_energy_ms = now;
+    measure(c);
+    if (c->ran) {
+        alfa_energy_add(&c->e_grid, c->p_grid_w, dt);
+        alfa_energy_add(&c->e_solar, c->p_solar_w, dt);
+        alfa_energy_add(&c->e_charge, c->p_batt_w, dt);
+        alfa_energy_add(&c->e_discharge, -c->p_batt_w, dt);
+    }
+    check_day(c, now);
+    check_grid_limit(c);
+    alfa_fault_input(&c->faults, ALFA_FAULT_CT_RANGE, c->ct_bad != 0u, now);
+    alfa_fault_input(&c->faults, ALFA_FAULT_TIME_NOT_SET, !c->clock.valid, now);
+    (void)alfa_fault_process(&c->faults, now);
+    decide(c, now, true);
+    c->ran = 1;
+    c->cycle++;
+    /* Only a completed cycle feeds the watchdog (SPEC.md §12). */
+    if (c->port->watchdog_feed != NULL) {
+        c->port->watchdog_feed(c->port->user);
+    }
+}
+
+alfa_err_t alfa_core_init(alfa_core_t *c, const alfa_port_t *port, const alfa_core_config_t *cfg)
+{
+    if (c == NULL || port == NULL || cfg == NULL || port->now_ms == NULL ||
+        port->relays_set == NULL || port->status_leds_set == NULL ||
+        cfg->serial > 0xFFFFFFFFFFFFull) {
+        return ALFA_E_INVAL;
+    }
+    if (cfg->settings != NULL && alfa_settings_validate(cfg->settings, NULL, NULL) != 0) {
+        return ALFA_E_RANGE;
+    }
+    alfa_memset(c, 0, sizeof *c);
+    c->port = port;
+    c->serial = cfg->serial;
+    if (cfg->settings != NULL) {
+        c->settings = *cfg->settings;
+    } else {
+        alfa_settings_defaults(&c->settings);
+    }
+    uint32_t now = now_of(c);
+    c->boot_ms = now;
+    c->next_cycle_ms = now;
+    c->last_energy_ms = now;
+    c->day_start_ms = now;
+    alfa_soc_filter_init(&c->soc_filter);
+    alfa_time_init(&c->clock);
+    alfa_fault_init(&c->faults);
+    alfa_fault_input(&c->faults, ALFA_FAULT_TIME_NOT_SET, true, now);
+    alfa_fault_input(&c->faults, ALFA_FAULT_SETTINGS_CORRUPT, cfg->settings_corrupt, now);
+    (void)alfa_fault_process(&c->faults, now);
+    alfa_ctrl_init(&c->ctrl, BOOT_CLOSED);
+    push_relays(c, true);
+    refresh_indicators(c, now);
+    return ALFA_OK;
+}
+
+void alfa_core_process(alfa_core_t *c)
+{
+    uint32_t now = now_of(c);
+    alfa_time_tick(&c->clock, now);
+    if (c->identify && due(now, c->identify_until_ms)) {
+        c->identify = 0;
+        refresh_indicators(c, now);
+    }
+    if (due(now, c->next_cycle_ms)) {
+        run_cycle(c, now);
+        c->next_cycle_ms += ALFA_CORE_CYCLE_MS;
+        if (due(now, c->next_cycle_ms)) {
+            c->next_cycle_ms = now + ALFA_CORE_CYCLE_MS; /* late: do not run a burst of cycles */
+        }
+    } else if (due(now, c->ind_next_ms)) {
+        refresh_indicators(c, now);
+    }
+}
+
+alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_bms_reading_t *reading, bool comm_lost)
+{
+    if (reading != NULL && reading->v_pack_mv == 0u) {
+        return ALFA_E_RANGE;
+    }
+    uint32_t now = now_of(c);
+    if (reading != NULL) {
+        uint32_t v_filt = alfa_soc_filter_add(&c->soc_filter, reading->v_pack_mv);
+        if ((reading->present & ALFA_BMS_HAS_SOC) && reading->soc_pct <= 100u) {
+            c->soc_pct = reading->soc_pct; /* the profile trusts the BMS's own SOC */
+        } else {
+            c->soc_pct = alfa_meas_soc_pct(v_filt, c->settings.cell_count);
+        }
+        c->v_pack_mv = reading->v_pack_mv;
+        c->i_batt_ma = reading->i_batt_ma;
+        c->p_batt_w = alfa_meas_batt_power_w(reading->v_pack_mv, reading->i_batt_ma);
+        for (uint32_t b = 0; b < 8u; b++) {
+            alfa_fault_input(&c->faults, ALFA_FAULT_CELL_OV + b, (reading->alarms >> b) & 1u, now);
+        }
+        c->bms_warnings = reading->warnings;
+        c->bms_valid = 1;
+    }
+    alfa_fault_input(&c->faults, ALFA_FAULT_BMS_COMM_LOST, comm_lost, now);
+    (void)alfa_fault_process(&c->faults, now);
+    decide(c, now, false);
+    return ALFA_OK;
+}
+
+alfa_err_t alfa_core_set_time(alfa_core_t *c, int64_t unix_s, int16_t utc_offset_min)
+{
+    uint32_t now = now_of(c);
+    int rc = alfa_time_set(&c->clock, unix_s, utc_offset_min, now);
+    if (rc < 0) {
+        return (alfa_err_t)rc;
+    }
+    alfa_fault_input(&c->faults, ALFA_FAULT_TIME_NOT_SET, false, now);
+    (void)alfa_fault_process(&c->faults, now);
+    decide(c, now, false);
+    return ALFA_OK;
+}
+
+bool alfa_core_time_valid(const alfa_core_t *c) { return c->clock.valid; }
+
+alfa_err_t alfa_core_fault_report(alfa_core_t *c, uint32_t fault_bit, bool condition)
+{
+    if (fault_bit >= ALFA_FAULT_COUNT) {
+        return ALFA_E_INVAL;
+    }
+    uint32_t now = now_of(c);
+    alfa_fault_input(&c->faults, fault_bit, condition, now);
+    (void)alfa_fault_process(&c->faults, now);
+    decide(c, now, false);
+    return ALFA_OK;
+}
+
+alfa_err_t alfa_core_warning_report(alfa_core_t *c, uint32_t warning_bit, bool active)
+{
+    if (warning_bit != ALFA_WARN_NODE_ID_CONFLICT) {
+        return ALFA_E_INVAL;
+    }
+    uint16_t m = (uint16_t)(1u << warning_bit);
+    c->ext_warnings = active ? (uint16_t)(c->ext_warnings | m) : (uint16_t)(c->ext_warnings & ~m);
+    refresh_indicators(c, now_of(c));
+    return ALFA_OK;
+}
+
+/* After any settings change: the store must hear of it, and the relays act at once. */
+static void settings_changed(alfa_core_t *c)
+{
+    c->settings_gen++;
+    check_grid_limit(c);
+    decide(c, now_of(c), false);
+}
+
+alfa_err_t alfa_core_setting_set(alfa_core_t *c, uint32_t id, int32_t value, const char **reason)
+{
+    alfa_settings_t next = c->settings;
+    int rc = alfa_settings_set(&next, id, value, reason);
+    if (rc == ALFA_PROTO_E_INVAL) {
+        return ALFA_E_NOENT;
+    }
+    if (rc < 0) {
+        return ALFA_E_RANGE;
+    }
+    if (id == ALFA_SET_MODE && value != c->settings.mode) {
+        /* Manual overrides last until set back to auto or the mode changes (SPEC.md §6.3). */
+        for (uint32_t r = 0; r < ALFA_RELAY_COUNT; r++) {
+            next.override[r] = ALFA_OVR_AUTO;
+        }
+    }
+    if (id == ALFA_SET_GRID_LIMIT_KWH && value != c->settings.grid_limit_kwh) {
+        /* A new limit is judged afresh: a raised limit gives the grid back, the master re-sends
+         * "reached" if the site is still over it. */
+        c->grid_limit_latched = 0;
+        c->site_limit_reached = 0;
+    }
+    c->settings = next;
+    settings_changed(c);
+    return ALFA_OK;
+}
+
+alfa_err_t alfa_core_setting_get(const alfa_core_t *c, uint32_t id, int32_t *value)
+{
+    return alfa_settings_get(&c->settings, id, value) < 0 ? ALFA_E_NOENT : ALFA_OK;
+}
+
+const alfa_settings_t *alfa_core_settings(const alfa_core_t *c) { return &c->settings; }
+
+uint32_t alfa_core_settings_generation(const alfa_core_t *c) { return c->settings_gen; }
+
+alfa_err_t alfa_core_settings_load(alfa_core_t *c, const alfa_settings_t *s, const char **reason)
+{
+    if (s == NULL) {
+        return ALFA_E_INVAL;
+    }
+    if (alfa_settings_validate(s, reason, NULL) < 0) {
+        return ALFA_E_RANGE;
+    }
+    c->settings = *s;
+    settings_changed(c);
+    return ALFA_OK;
+}
+
+void alfa_core_factory_reset(alfa_core_t *c)
+{
+    int32_t node_id = c->settings.node_id;
+    alfa_settings_defaults(&c->settings);
+    c->settings.node_id = node_id;
+    settings_changed(c);
+}
+
+alfa_err_t alfa_core_set_mode(alfa_core_t *c, uint32_t mode, bool on)
+{
+    if (mode >= ALFA_MODE_COUNT) {
+        return ALFA_E_RANGE;
+    }
+    if (on) {
+        return alfa_core_setting_set(c, ALFA_SET_MODE, (int32_t)mode, NULL);
+    }
+    if ((uint32_t)c->settings.mode != mode) {
+        return ALFA_OK;
+    }
+    return alfa_core_setting_set(c, ALFA_SET_MODE, ALFA_MODE_NONE, NULL);
+}
+
+void alfa_core_set_master(alfa_core_t *c, bool is_master)
+{
+    c->is_master = is_master;
+    refresh_indicators(c, now_of(c));
+}
+
+void alfa_core_site_grid_limit(alfa_core_t *c, bool reached)
+{
+    if (!reached || !c->settings.grid_limit_on) {
+        return;
+    }
+    c->site_limit_reached = 1;
+    check_grid_limit(c);
+    decide(c, now_of(c), false);
+}
+
+uint32_t alfa_core_grid_import_today_wh(const alfa_core_t *c) { return c->e_grid.wh; }
+
+void alfa_core_restore_grid_import(alfa_core_t *c, uint32_t wh)
+{
+    if (wh <= c->e_grid.wh) {
+        return;
+    }
+    c->e_grid.wh = wh;
+    check_grid_limit(c);
+    decide(c, now_of(c), false);
+}
+
+void alfa_core_identify(alfa_core_t *c, uint16_t seconds)
+{
+    uint32_t now = now_of(c);
+    c->identify = seconds > 0u;
+    c->identify_until_ms = now + (uint32_t)seconds * 1000u;
+    refresh_indicators(c, now);
+}
+
+void alfa_core_set_fw_update(alfa_core_t *c, bool in_progress)
+{
+    c->fw_update = in_progress;
+    refresh_indicators(c, now_of(c));
+}
+
+const alfa_ind_frame_t *alfa_core_indicators(const alfa_core_t *c) { return &c->ind; }
+
+void alfa_core_telemetry(const alfa_core_t *c, alfa_telemetry_t *out)
+{
+    alfa_memset(out, 0, sizeof *out);
+    out->cycle = c->cycle;
+    out->p_grid_w = c->p_grid_w;
+    out->p_home_w = c->p_home_w;
+    out->p_pool_w = c->p_pool_w;
+    out->p_heater_w = c->p_heater_w;
+    out->p_batt_w = c->p_batt_w;
+    out->p_solar_w = c->p_solar_w;
+    out->v_pack_mv = c->v_pack_mv;
+    out->i_batt_ma = c->i_batt_ma;
+    out->soc_pct = c->soc_pct;
+    out->relays_closed = c->ctrl.closed;
+    out->mode = (uint8_t)c->settings.mode;
+    out->is_master = c->is_master;
+    out->faults = c->faults.active;
+    out->warnings = alfa_core_warnings(c);
+    out->grid_import_today_wh = c->e_grid.wh;
+    out->solar_today_wh = c->e_solar.wh;
+    out->batt_charge_today_wh = c->e_charge.wh;
+    out->batt_discharge_today_wh = c->e_discharge.wh;
+}
+
+uint8_t alfa_core_relays_closed(const alfa_core_t *c) { return c->ctrl.closed; }
+
+alfa_why_t alfa_core_relay_why(const alfa_core_t *c, uint32_t relay)
+{
+    return relay < ALFA_RELAY_COUNT ? (alfa_why_t)c->ctrl.why[relay] : ALFA_WHY_DEFAULT;
+}
+
+uint32_t alfa_core_faults(const alfa_core_t *c) { return c->faults.active; }
+
+uint64_t alfa_core_serial(const alfa_core_t *c) { return c->serial; }

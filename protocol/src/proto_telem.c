@@ -1,0 +1,305 @@
+/* Telemetry and site-totals codecs: records split into 8-byte parts tied together by a cycle byte. */
+#include "alfa/proto.h"
+#include "alfa/bytes.h"
+#include "proto_internal.h"
+
+static int i24_ok(int32_t v) { return v >= ALFA_I24_MIN && v <= ALFA_I24_MAX; }
+static int u24_ok(uint32_t v) { return v <= ALFA_U24_MAX; }
+
+static int telem_ok(const alfa_telemetry_t *t)
+{
+    return i24_ok(t->p_grid_w) && i24_ok(t->p_home_w) && i24_ok(t->p_pool_w) &&
+           i24_ok(t->p_heater_w) && i24_ok(t->p_batt_w) && i24_ok(t->p_solar_w) &&
+           t->p_solar_w >= 0 && u24_ok(t->v_pack_mv) && i24_ok(t->i_batt_ma) &&
+           t->soc_pct <= 100u && t->relays_closed <= 0x0Fu && t->mode < ALFA_MODE_COUNT &&
+           t->is_master <= 1u && u24_ok(t->grid_import_today_wh) && u24_ok(t->solar_today_wh) &&
+           u24_ok(t->batt_charge_today_wh) && u24_ok(t->batt_discharge_today_wh);
+}
+
+int alfa_proto_telem_encode(const alfa_telemetry_t *t, uint8_t src,
+                            alfa_can_frame_t frames[ALFA_TELEM_PARTS])
+{
+    if (t == 0 || frames == 0 || !alfa_proto_valid_src(src)) {
+        return ALFA_PROTO_E_INVAL;
+    }
+    if (!telem_ok(t)) {
+        return ALFA_PROTO_E_RANGE;
+    }
+    for (uint8_t k = 0; k < ALFA_TELEM_PARTS; k++) {
+        alfa_proto_frame_init(&frames[k],
+                              ALFA_PROTO_ID(ALFA_CLS_TELEM_0 + k, ALFA_NODE_BROADCAST, 0, src), 8);
+        frames[k].data[0] = (uint8_t)t->cycle;
+    }
+    uint8_t *d = frames[0].data;
+    alfa_put_le24(&d[1], (uint32_t)t->p_grid_w);
+    alfa_put_le24(&d[4], (uint32_t)t->p_home_w);
+    d[7] = t->soc_pct;
+    d = frames[1].data;
+    alfa_put_le24(&d[1], (uint32_t)t->p_batt_w);
+    alfa_put_le24(&d[4], (uint32_t)t->p_solar_w);
+    d[7] = (uint8_t)(t->cycle >> 8);
+    d = frames[2].data;
+    alfa_put_le24(&d[1], (uint32_t)t->p_pool_w);
+    alfa_put_le24(&d[4], (uint32_t)t->p_heater_w);
+    d[7] = (uint8_t)(t->cycle >> 16);
+    d = frames[3].data;
+    alfa_put_le24(&d[1], t->v_pack_mv);
+    alfa_put_le24(&d[4], (uint32_t)t->i_batt_ma);
+    d[7] = (uint8_t)(t->cycle >> 24);
+    d = frames[4].data;
+    alfa_put_le32(&d[1], t->faults);
+    alfa_put_le16(&d[5], t->warnings);
+    d[7] = (uint8_t)(t->relays_closed | (t->is_master << 4) | (t->mode << 5));
+    d = frames[5].data;
+    alfa_put_le24(&d[1], t->grid_import_today_wh);
+    alfa_put_le24(&d[4], t->solar_today_wh);
+    d = frames[6].data;
+    alfa_put_le24(&d[1], t->batt_charge_today_wh);
+    alfa_put_le24(&d[4], t->batt_discharge_today_wh);
+    return ALFA_PROTO_OK;
+}
+
+void alfa_telem_rx_reset(alfa_telem_rx_t *rx)
+{
+    if (rx != 0) {
+        alfa_memset(rx, 0, sizeof(*rx));
+    }
+}
+
+/* Validate one part and store its fields into `w`; nothing is written when the part is bad. */
+static int telem_part_apply(uint8_t part, const uint8_t *d, alfa_telemetry_t *w)
+{
+    switch (part) {
+    case 0:
+        if (d[7] > 100u) {
+            return ALFA_PROTO_E_RANGE;
+        }
+        w->p_grid_w = alfa_get_le24s(&d[1]);
+        w->p_home_w = alfa_get_le24s(&d[4]);
+        w->soc_pct = d[7];
+        break;
+    case 1: {
+        int32_t solar = alfa_get_le24s(&d[4]);
+        if (solar < 0) {
+            return ALFA_PROTO_E_RANGE;
+        }
+        w->p_batt_w = alfa_get_le24s(&d[1]);
+        w->p_solar_w = solar;
+        w->cycle = (w->cycle & ~0x0000FF00u) | ((uint32_t)d[7] << 8);
+        break;
+    }
+    case 2:
+        w->p_pool_w = alfa_get_le24s(&d[1]);
+        w->p_heater_w = alfa_get_le24s(&d[4]);
+        w->cycle = (w->cycle & ~0x00FF0000u) | ((uint32_t)d[7] << 16);
+        break;
+    case 3:
+        w->v_pack_mv = alfa_get_le24(&d[1]);
+        w->i_batt_ma = alfa_get_le24s(&d[4]);
+        w->cycle = (w->cycle & ~0xFF000000u) | ((uint32_t)d[7] << 24);
+        break;
+    case 4: {
+        uint8_t mode = (uint8_t)(d[7] >> 5);
+        if (mode >= ALFA_MODE_COUNT) {
+            return ALFA_PROTO_E_RANGE;
+        }
+        w->faults = alfa_get_le32(&d[1]);
+        w->warnings = alfa_get_le16(&d[5]);
+        w->relays_closed = (uint8_t)(d[7] & 0x0Fu);
+        w->is_master = (uint8_t)((d[7] >> 4) & 1u);
+        w->mode = mode;
+        break;
+    }
+    case 5:
+        if (d[7] != 0) {
+            return ALFA_PROTO_E_RANGE;
+        }
+        w->grid_import_today_wh = alfa_get_le24(&d[1]);
+        w->solar_today_wh = alfa_get_le24(&d[4]);
+        break;
+    default:
+        if (d[7] != 0) {
+            return ALFA_PROTO_E_RANGE;
+        }
+        w->batt_charge_today_wh = alfa_get_le24(&d[1]);
+        w->batt_discharge_today_wh = alfa_get_le24(&d[4]);
+        break;
+    }
+    w->cycle = (w->cycle & ~0xFFu) | d[0];
+    return ALFA_PROTO_OK;
+}
+
+int alfa_telem_rx_feed(alfa_telem_rx_t *rx, const alfa_can_frame_t *frame, alfa_telemetry_t *out)
+{
+    if (rx == 0 || frame == 0 || out == 0) {
+        return ALFA_PROTO_E_INVAL;
+    }
+    int cls = alfa_proto_classify(frame);
+    if (cls < 0) {
+        return cls;
+    }
+    if (cls < ALFA_CLS_TELEM_0 || cls >= ALFA_CLS_TELEM_0 + (int)ALFA_TELEM_PARTS) {
+        return ALFA_PROTO_E_ID;
+    }
+    int rc = alfa_proto_check(frame, (uint8_t)cls, 8);
+    if (rc < 0) {
+        return rc;
+    }
+    if (ALFA_PROTO_ID_DST(frame->id) != ALFA_NODE_BROADCAST || ALFA_PROTO_ID_AUX(frame->id) != 0) {
+        return ALFA_PROTO_E_ID;
+    }
+    uint8_t part = (uint8_t)(cls - ALFA_CLS_TELEM_0);
+    uint8_t src = ALFA_PROTO_ID_SRC(frame->id);
+    /* Decode into a scratch copy first so that a bad part leaves the collection unchanged. */
+    alfa_telemetry_t w;
+    int restart = (rx->have == 0 || rx->src != src || rx->cycle8 != frame->data[0]);
+    if (restart) {
+        alfa_memset(&w, 0, sizeof(w));
+    } else {
+        w = rx->work;
+    }
+    rc = telem_part_apply(part, frame->data, &w);
+    if (rc < 0) {
+        return rc;
+    }
+    if (restart) {
+        rx->have = 0;
+        rx->src = src;
+        rx->cycle8 = frame->data[0];
+    }
+    rx->work = w;
+    rx->have = (uint8_t)(rx->have | (1u << part));
+    if (rx->have != (uint8_t)((1u << ALFA_TELEM_PARTS) - 1u)) {
+        return 0;
+    }
+    *out = rx->work;
+    rx->have = 0;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- site totals */
+
+int alfa_proto_site_encode(const alfa_site_totals_t *s, uint8_t src, uint32_t cycle,
+                           alfa_can_frame_t frames[ALFA_SITE_PARTS])
+{
+    if (s == 0 || frames == 0 || !alfa_proto_valid_src(src)) {
+        return ALFA_PROTO_E_INVAL;
+    }
+    if (s->soc_avg_pct > 100u || s->grid_limit_reached > 1u || !i24_ok(s->p_batt_w) ||
+        !i24_ok(s->p_solar_w) || s->p_solar_w < 0 || !i24_ok(s->p_home_w) ||
+        !i24_ok(s->p_grid_w) || (s->master_serial >> 48) != 0) {
+        return ALFA_PROTO_E_RANGE;
+    }
+    for (uint8_t k = 0; k < ALFA_SITE_PARTS; k++) {
+        alfa_proto_frame_init(&frames[k],
+                              ALFA_PROTO_ID(ALFA_CLS_SITE_0 + k, ALFA_NODE_BROADCAST, 0, src), 8);
+        frames[k].data[0] = (uint8_t)cycle;
+    }
+    uint8_t *d = frames[0].data;
+    d[1] = s->packs_online;
+    d[2] = s->soc_avg_pct;
+    d[3] = s->grid_limit_reached;
+    alfa_put_le32(&d[4], s->grid_import_today_wh);
+    d = frames[1].data;
+    alfa_put_le24(&d[1], (uint32_t)s->p_batt_w);
+    alfa_put_le24(&d[4], (uint32_t)s->p_solar_w);
+    d = frames[2].data;
+    alfa_put_le24(&d[1], (uint32_t)s->p_home_w);
+    alfa_put_le24(&d[4], (uint32_t)s->p_grid_w);
+    d = frames[3].data;
+    alfa_put_le32(&d[1], (uint32_t)s->master_serial);
+    alfa_put_le16(&d[5], (uint16_t)(s->master_serial >> 32));
+    return ALFA_PROTO_OK;
+}
+
+void alfa_site_rx_reset(alfa_site_rx_t *rx)
+{
+    if (rx != 0) {
+        alfa_memset(rx, 0, sizeof(*rx));
+    }
+}
+
+static int site_part_apply(uint8_t part, const uint8_t *d, alfa_site_totals_t *w)
+{
+    switch (part) {
+    case 0:
+        if (d[2] > 100u || d[3] > 1u) {
+            return ALFA_PROTO_E_RANGE;
+        }
+        w->packs_online = d[1];
+        w->soc_avg_pct = d[2];
+        w->grid_limit_reached = d[3];
+        w->grid_import_today_wh = alfa_get_le32(&d[4]);
+        break;
+    case 1: {
+        int32_t solar = alfa_get_le24s(&d[4]);
+        if (d[7] != 0 || solar < 0) {
+            return ALFA_PROTO_E_RANGE;
+        }
+        w->p_batt_w = alfa_get_le24s(&d[1]);
+        w->p_solar_w = solar;
+        break;
+    }
+    case 2:
+        if (d[7] != 0) {
+            return ALFA_PROTO_E_RANGE;
+        }
+        w->p_home_w = alfa_get_le24s(&d[1]);
+        w->p_grid_w = alfa_get_le24s(&d[4]);
+        break;
+    default:
+        if (d[7] != 0) {
+            return ALFA_PROTO_E_RANGE;
+        }
+        w->master_serial = (uint64_t)alfa_get_le32(&d[1]) | ((uint64_t)alfa_get_le16(&d[5]) << 32);
+        break;
+    }
+    return ALFA_PROTO_OK;
+}
+
+int alfa_site_rx_feed(alfa_site_rx_t *rx, const alfa_can_frame_t *frame, alfa_site_totals_t *out)
+{
+    if (rx == 0 || frame == 0 || out == 0) {
+        return ALFA_PROTO_E_INVAL;
+    }
+    int cls = alfa_proto_classify(frame);
+    if (cls < 0) {
+        return cls;
+    }
+    if (cls < ALFA_CLS_SITE_0 || cls >= ALFA_CLS_SITE_0 + (int)ALFA_SITE_PARTS) {
+        return ALFA_PROTO_E_ID;
+    }
+    int rc = alfa_proto_check(frame, (uint8_t)cls, 8);
+    if (rc < 0) {
+        return rc;
+    }
+    if (ALFA_PROTO_ID_DST(frame->id) != ALFA_NODE_BROADCAST || ALFA_PROTO_ID_AUX(frame->id) != 0) {
+        return ALFA_PROTO_E_ID;
+    }
+    uint8_t part = (uint8_t)(cls - ALFA_CLS_SITE_0);
+    uint8_t src = ALFA_PROTO_ID_SRC(frame->id);
+    alfa_site_totals_t w;
+    int restart = (rx->have == 0 || rx->src != src || rx->cycle8 != frame->data[0]);
+    if (restart) {
+        alfa_memset(&w, 0, sizeof(w));
+    } else {
+        w = rx->work;
+    }
+    rc = site_part_apply(part, frame->data, &w);
+    if (rc < 0) {
+        return rc;
+    }
+    if (restart) {
+        rx->have = 0;
+        rx->src = src;
+        rx->cycle8 = frame->data[0];
+    }
+    rx->work = w;
+    rx->have = (uint8_t)(rx->have | (1u << part));
+    if (rx->have != (uint8_t)((1u << ALFA_SITE_PARTS) - 1u)) {
+        return 0;
+    }
+    *out = rx->work;
+    rx->have = 0;
+    return 1;
+}

@@ -1,0 +1,794 @@
+/* The simulated site: answers every pack's port callbacks from the plant, BMS models and CAN bus. */
+#include "site.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alfa/bms.h"
+#include "alfa/bmsmodel.h"
+#include "alfa/core.h"
+#include "alfa/proto.h"
+#include "alfa/settings.h"
+#include "alfa/sim_rng.h"
+#include "gwcmd.h"
+
+#if ALFA_SIM_HAVE_NODE
+#include "alfa/node.h"
+#endif
+
+#define SITE_STALE_US 6000000ull  /* site totals older than 3 periods no longer count */
+#define BOOT_SPREAD_MS 1000u      /* packs start within the first second, in a seeded order */
+#define SINE_MAX 200u             /* 4 kHz: 50 Hz repeats every 80 samples, 60 Hz every 200 */
+/* The plant moves slowly (sun, loads, SOC): it steps every 100 ms, and at once when a relay moved. */
+#define PLANT_STEP_US 100000u
+
+struct sim_pack {
+    sim_site_t *site;
+    uint8_t idx;
+    uint64_t serial;
+    alfa_port_t port;
+    alfa_flash_geom_t geom;
+    uint8_t flash[SIM_FLASH_BLOCK * SIM_FLASH_BLOCKS];
+
+    /* the controller */
+    alfa_core_t core;
+    alfa_bms_t bms;
+#if ALFA_SIM_HAVE_NODE
+    alfa_node_t node;
+#endif
+    alfa_settings_t kept;          /* settings across a power cycle (until the store is wired) */
+    uint8_t kept_valid;
+    uint8_t powered;
+    uint8_t booted;
+    uint64_t boot_at_us;
+    uint32_t clock_origin_ms;      /* each controller's monotonic clock has its own origin */
+    uint8_t reboot_req;
+
+    /* BMS and its serial line */
+    alfa_bmsm_t bmsm;
+    uint8_t bms_silent;
+    uint32_t noise_ppm;
+    alfa_rng_t rng;
+    uint8_t hold[SIM_SERIAL_BUF];  /* answer bytes on the wire, handed over when the frame ends */
+    uint16_t hold_len;
+    uint8_t rx[SIM_SERIAL_BUF];    /* bytes in the pack's UART receive buffer */
+    uint16_t rx_len;
+
+    /* CT sample blocks, regenerated only when the current changes */
+    uint16_t adc[ALFA_CT_COUNT][SIM_ADC_BLOCK];
+    uint32_t adc_ma[ALFA_CT_COUNT];
+    uint8_t adc_ok[ALFA_CT_COUNT];
+
+    alfa_canbus_node_t *can;
+    uint8_t can_linked;
+
+    uint8_t coils;
+    uint8_t leds;
+    uint32_t wd_feeds;
+    uint32_t last_cycle;
+    uint8_t new_cycle;
+};
+
+struct sim_site {
+    const alfa_scn_t *scn;
+    sim_options_t opt;
+    uint64_t t_us;
+    uint32_t step_us;
+    alfa_plant_t plant;
+    alfa_canbus_t *bus;
+    uint8_t n;
+    sim_pack_t *packs;
+    int32_t sine[SINE_MAX];
+    uint32_t sine_len;
+    uint64_t plant_t_us;          /* simulated time the plant has reached */
+    uint8_t plant_dirty;          /* a relay coil or a controller's power changed */
+
+    /* the gateway role */
+    alfa_canbus_node_t *gw;
+    uint8_t gateway_on;
+    uint64_t next_time_us;
+    uint8_t cmd_seq;
+    uint8_t node_pack[ALFA_NODE_MAX];  /* node ID -> pack index + 1, from heartbeats */
+    alfa_telem_rx_t telem_rx[ALFA_NODE_MAX];
+    uint32_t *import_wh;               /* per pack: today's grid import as the gateway knows it */
+    int64_t import_day;                /* local "day" (starting 05:00) the import counts belong to */
+    alfa_site_rx_t site_rx;
+    alfa_site_totals_t site;
+    uint64_t site_heard_us;
+    uint8_t site_heard;
+
+    alfa_scn_pack_obs_t *obs_packs;
+    alfa_scn_obs_t obs;
+    FILE *trace;
+    sim_stats_t stats;
+};
+
+/* ------------------------------------------------------------------ port callbacks */
+
+static uint32_t cb_now_ms(void *user)
+{
+    sim_pack_t *p = user;
+    return (uint32_t)(p->site->t_us / 1000u) + p->clock_origin_ms;
+}
+
+static void cb_relays(void *user, uint8_t mask)
+{
+    sim_pack_t *p = user;
+    if (p->coils != mask) {
+        p->site->plant_dirty = 1;
+    }
+    p->coils = mask;
+    alfa_plant_set_coils(&p->site->plant, p->idx, mask);
+}
+
+static void cb_leds(void *user, uint8_t mask)
+{
+    ((sim_pack_t *)user)->leds = mask;
+}
+
+static const uint16_t *cb_adc(void *user, uint8_t ct, uint16_t *count, uint16_t *rate_hz)
+{
+    sim_pack_t *p = user;
+    sim_site_t *s = p->site;
+    if (ct >= ALFA_CT_COUNT) {
+        return NULL;
+    }
+    uint32_t ma = s->plant.packs[p->idx].out.ct_ma[ct];
+    if (!p->adc_ok[ct] || p->adc_ma[ct] != ma || s->opt.adc_noise_counts) {
+        /* The CT's physical ratio is the factory calibration: counts = I / gain. Peak = RMS x
+         * sqrt(2), in milli-counts so small currents keep their shape. */
+        int64_t amp_mc = (int64_t)ma * 1414214 / ALFA_CT_GAIN_DEFAULT_UA;
+        uint16_t *b = p->adc[ct];
+        for (uint32_t k = 0; k < SIM_ADC_BLOCK; k++) {
+            int64_t v = 2048 + amp_mc * s->sine[k % s->sine_len] / (32768 * 1000);
+            if (s->opt.adc_noise_counts) {
+                v += (int64_t)alfa_rng_below(&p->rng, 2u * s->opt.adc_noise_counts + 1u) -
+                     (int64_t)s->opt.adc_noise_counts;
+            }
+            b[k] = (uint16_t)(v < 0 ? 0 : v > 4095 ? 4095 : v);
+        }
+        p->adc_ma[ct] = ma;
+        p->adc_ok[ct] = 1;
+    }
+    *count = SIM_ADC_BLOCK;
+    *rate_hz = SIM_ADC_RATE_HZ;
+    return p->adc[ct];
+}
+
+static uint8_t line_noise(sim_pack_t *p, uint8_t b)
+{
+    if (p->noise_ppm && alfa_rng_chance_ppm(&p->rng, p->noise_ppm)) {
+        b ^= (uint8_t)(1u << alfa_rng_below(&p->rng, 8));
+    }
+    return b;
+}
+
+static int32_t cb_serial_write(void *user, const uint8_t *data, uint16_t len)
+{
+    sim_pack_t *p = user;
+    if (p->bms_silent) {
+        return len; /* the bytes go out; nobody listens */
+    }
+    uint8_t buf[SIM_SERIAL_BUF];
+    uint16_t n = len > SIM_SERIAL_BUF ? SIM_SERIAL_BUF : len;
+    for (uint16_t i = 0; i < n; i++) {
+        buf[i] = line_noise(p, data[i]);
+    }
+    alfa_bmsm_rx(&p->bmsm, buf, n, p->site->t_us);
+    return len;
+}
+
+static int32_t cb_serial_read(void *user, uint8_t *data, uint16_t cap)
+{
+    sim_pack_t *p = user;
+    uint16_t n = p->rx_len < cap ? p->rx_len : cap;
+    memcpy(data, p->rx, n);
+    memmove(p->rx, p->rx + n, (size_t)(p->rx_len - n));
+    p->rx_len = (uint16_t)(p->rx_len - n);
+    return n;
+}
+
+static int32_t cb_can_send(void *user, const alfa_can_frame_t *f)
+{
+    return alfa_canbus_send(((sim_pack_t *)user)->can, f);
+}
+
+static int32_t cb_can_recv(void *user, alfa_can_frame_t *f)
+{
+    return alfa_canbus_recv(((sim_pack_t *)user)->can, f);
+}
+
+static alfa_can_state_t cb_can_state(void *user)
+{
+    return alfa_canbus_state(((sim_pack_t *)user)->can);
+}
+
+static void cb_can_recover(void *user)
+{
+    alfa_canbus_recover(((sim_pack_t *)user)->can);
+}
+
+/* RAM flash with a real part's rules: aligned programs into erased units only. */
+static int32_t cb_flash_read(void *user, uint32_t addr, void *buf, uint32_t len)
+{
+    sim_pack_t *p = user;
+    if (addr > sizeof(p->flash) || len > sizeof(p->flash) - addr) {
+        return ALFA_PORT_E_RANGE;
+    }
+    memcpy(buf, p->flash + addr, len);
+    return ALFA_PORT_OK;
+}
+
+static int32_t cb_flash_prog(void *user, uint32_t addr, const void *buf, uint32_t len)
+{
+    sim_pack_t *p = user;
+    if (addr > sizeof(p->flash) || len > sizeof(p->flash) - addr || addr % p->geom.prog_size ||
+        len % p->geom.prog_size) {
+        return ALFA_PORT_E_RANGE;
+    }
+    for (uint32_t i = 0; i < len; i++) {
+        if (p->flash[addr + i] != p->geom.erased_value) {
+            return ALFA_PORT_E_REPROG;
+        }
+    }
+    memcpy(p->flash + addr, buf, len);
+    return ALFA_PORT_OK;
+}
+
+static int32_t cb_flash_erase(void *user, uint32_t block)
+{
+    sim_pack_t *p = user;
+    if (block >= SIM_FLASH_BLOCKS) {
+        return ALFA_PORT_E_RANGE;
+    }
+    memset(p->flash + block * SIM_FLASH_BLOCK, p->geom.erased_value, SIM_FLASH_BLOCK);
+    return ALFA_PORT_OK;
+}
+
+static void cb_watchdog(void *user)
+{
+    ((sim_pack_t *)user)->wd_feeds++;
+}
+
+static void cb_reboot(void *user)
+{
+    ((sim_pack_t *)user)->reboot_req = 1;
+}
+
+/* ------------------------------------------------------------------ the controller of one pack */
+
+#if !ALFA_SIM_HAVE_NODE
+static void gateway_time_to(sim_site_t *s, sim_pack_t *p);
+#endif
+
+static int pack_boot(sim_pack_t *p)
+{
+    sim_site_t *s = p->site;
+    alfa_core_config_t cc;
+    memset(&cc, 0, sizeof(cc));
+    cc.serial = p->serial;
+    cc.settings = p->kept_valid ? &p->kept : NULL;
+    if (alfa_core_init(&p->core, &p->port, &cc) < 0) {
+        fprintf(stderr, "alfaspark-sim: pack %u: the core refused its configuration\n", p->idx + 1u);
+        return -1;
+    }
+    alfa_bms_config_t bc;
+    alfa_bms_config_default(&bc);
+    if (alfa_bms_init(&p->bms, &p->port, &bc, cb_now_ms(p)) < 0) {
+        fprintf(stderr, "alfaspark-sim: pack %u: the BMS poller refused its configuration\n", p->idx + 1u);
+        return -1;
+    }
+#if ALFA_SIM_HAVE_NODE
+    alfa_node_config_t nc = {.serial = p->serial, .device_type = ALFA_DEV_PACK};
+    if (alfa_node_init(&p->node, &p->port, &p->core, &nc) < 0) {
+        fprintf(stderr, "alfaspark-sim: pack %u: the CAN node refused its configuration\n", p->idx + 1u);
+        return -1;
+    }
+#else
+    gateway_time_to(s, p);
+#endif
+    (void)s;
+    p->booted = 1;
+    p->last_cycle = p->core.cycle;
+    p->rx_len = 0;
+    return 0;
+}
+
+static void pack_keep_settings(sim_pack_t *p)
+{
+    if (p->booted) {
+        p->kept = *alfa_core_settings(&p->core);
+        p->kept_valid = 1;
+    }
+}
+
+static void pack_run(sim_pack_t *p)
+{
+    sim_site_t *s = p->site;
+    if (!p->powered) {
+        return;
+    }
+    if (!p->booted) {
+        if (s->t_us < p->boot_at_us || pack_boot(p) < 0) {
+            return;
+        }
+    }
+    uint32_t now = cb_now_ms(p);
+    alfa_bms_result_t r;
+    if (alfa_bms_process(&p->bms, now, &r) == 1) {
+        s->stats.bms_polls++;
+        if (r.err != ALFA_OK) {
+            s->stats.bms_failures++;
+        }
+        (void)alfa_core_bms_input(&p->core, r.err == ALFA_OK ? &r.reading : NULL, r.comm_lost != 0);
+    }
+    alfa_core_process(&p->core);
+#if ALFA_SIM_HAVE_NODE
+    alfa_node_process(&p->node, now);
+#endif
+    if (p->reboot_req) {
+        p->reboot_req = 0;
+        s->stats.reboots++;
+        pack_keep_settings(p);
+        p->booted = 0;
+        p->boot_at_us = s->t_us;
+    }
+    if (p->booted && p->core.cycle != p->last_cycle) {
+        p->last_cycle = p->core.cycle;
+        p->new_cycle = 1;
+    }
+}
+
+static void pack_connect(sim_pack_t *p)
+{
+    int on = p->powered && p->can_linked;
+    if (!p->powered) {
+        /* A controller without power loses what its CAN controller held. */
+        p->can->tx_count = 0;
+        p->can->rx_count = 0;
+        p->can->tec = 0;
+        p->can->rec = 0;
+        p->can->bus_off = 0;
+        p->can->recover_at_us = 0;
+    }
+    alfa_canbus_set_connected(p->can, on);
+}
+
+static void pack_power(sim_pack_t *p, int on)
+{
+    sim_site_t *s = p->site;
+    if (on && !p->powered) {
+        p->powered = 1;
+        p->booted = 0;
+        p->boot_at_us = s->t_us;
+        alfa_plant_set_controller(&s->plant, p->idx, 1);
+        s->plant_dirty = 1;
+    } else if (!on && p->powered) {
+        pack_keep_settings(p);
+        p->powered = 0;
+        p->booted = 0;
+        p->rx_len = 0;
+        p->hold_len = 0;
+        alfa_plant_set_controller(&s->plant, p->idx, 0);
+        s->plant_dirty = 1;
+    }
+    pack_connect(p);
+}
+
+/* ------------------------------------------------------------------ the gateway role */
+
+#if !ALFA_SIM_HAVE_NODE
+/* Without the CAN node the gateway's time broadcast is handed to each core directly. */
+static void gateway_time_to(sim_site_t *s, sim_pack_t *p)
+{
+    (void)alfa_core_set_time(&p->core, s->scn->start_unix_s + (int64_t)(s->t_us / 1000000u),
+                             s->scn->utc_offset_min);
+}
+#endif
+
+static void gateway_send_time(sim_site_t *s)
+{
+#if ALFA_SIM_HAVE_NODE
+    alfa_time_msg_t tm = {ALFA_NODE_LINUX_GATEWAY,
+                          (uint32_t)(s->scn->start_unix_s + (int64_t)(s->t_us / 1000000u)),
+                          s->scn->utc_offset_min};
+    alfa_can_frame_t f;
+    if (alfa_proto_time_encode(&tm, &f) == ALFA_PROTO_OK) {
+        (void)alfa_canbus_send(s->gw, &f);
+    }
+#else
+    for (unsigned i = 0; i < s->n; i++) {
+        if (s->packs[i].booted) {
+            gateway_time_to(s, &s->packs[i]);
+        }
+    }
+#endif
+}
+
+static void gateway_receive(sim_site_t *s)
+{
+    /* The packs' counters restart at 05:00 local time (SPEC §6.2): so do the gateway's. */
+    int64_t day = ((int64_t)(s->t_us / 1000u) + s->scn->start_tod_ms - 5 * 3600000) / ALFA_SCN_DAY_MS;
+    if (day != s->import_day) {
+        s->import_day = day;
+        memset(s->import_wh, 0, s->n * sizeof(*s->import_wh));
+    }
+    alfa_can_frame_t f;
+    while (alfa_canbus_recv(s->gw, &f) == 1) {
+        int cls = alfa_proto_classify(&f);
+        if (cls == ALFA_CLS_HEARTBEAT) {
+            alfa_heartbeat_t hb;
+            if (alfa_proto_heartbeat_decode(&f, &hb) == ALFA_PROTO_OK && hb.node_id < ALFA_NODE_MAX) {
+                s->node_pack[hb.node_id] = 0;
+                for (unsigned i = 0; i < s->n; i++) {
+                    if (s->packs[i].serial == hb.serial) {
+                        s->node_pack[hb.node_id] = (uint8_t)(i + 1u);
+                    }
+                }
+            }
+        } else if (cls == ALFA_CLS_ACK) {
+            alfa_ack_t ack;
+            if (alfa_proto_ack_decode(&f, &ack) == ALFA_PROTO_OK && ack.dst == ALFA_NODE_LINUX_GATEWAY &&
+                ack.src < ALFA_NODE_MAX && s->node_pack[ack.src]) {
+                alfa_scn_pack_obs_t *o = &s->obs_packs[s->node_pack[ack.src] - 1u];
+                o->last_ack = ack.result;
+                o->acks++;
+                s->stats.acks++;
+            }
+        } else if (cls >= ALFA_CLS_TELEM_0 && cls < ALFA_CLS_TELEM_0 + (int)ALFA_TELEM_PARTS) {
+            /* Like the Linux gateway, keep today's import per pack for a rebooted pack (SPEC §9). */
+            uint8_t src = ALFA_PROTO_ID_SRC(f.id);
+            alfa_telemetry_t t;
+            if (src < ALFA_NODE_MAX && alfa_telem_rx_feed(&s->telem_rx[src], &f, &t) == 1 &&
+                s->node_pack[src]) {
+                uint32_t *w = &s->import_wh[s->node_pack[src] - 1u];
+                if (t.grid_import_today_wh > *w) {
+                    *w = t.grid_import_today_wh;
+                }
+            }
+        } else if (cls == ALFA_CLS_IMPORT_REQ) {
+            alfa_import_msg_t m;
+            uint8_t src = ALFA_PROTO_ID_SRC(f.id);
+            if (s->gateway_on && alfa_proto_import_decode(&f, &m) == ALFA_CLS_IMPORT_REQ && src < ALFA_NODE_MAX &&
+                s->node_pack[src]) {
+                alfa_import_msg_t r = {ALFA_NODE_LINUX_GATEWAY, src, s->import_wh[s->node_pack[src] - 1u]};
+                alfa_can_frame_t out;
+                if (alfa_proto_import_resp_encode(&r, &out) == ALFA_PROTO_OK) {
+                    (void)alfa_canbus_send(s->gw, &out);
+                }
+            }
+        } else if (cls >= ALFA_CLS_SITE_0 && cls < ALFA_CLS_SITE_0 + (int)ALFA_SITE_PARTS) {
+            alfa_site_totals_t st;
+            if (alfa_site_rx_feed(&s->site_rx, &f, &st) == 1) {
+                s->site = st;
+                s->site_heard = 1;
+                s->site_heard_us = s->t_us;
+            }
+        }
+    }
+}
+
+static int gateway_command(sim_site_t *s, const alfa_scn_action_t *a)
+{
+#if ALFA_SIM_HAVE_NODE
+    alfa_cmd_t cmd;
+    char err[128];
+    if (!s->gateway_on) {
+        fprintf(stderr, "alfaspark-sim: %s:%u: the simulated gateway is off: command not sent\n",
+                s->scn->file, a->line);
+        return -1;
+    }
+    uint64_t serial = a->target.kind == ALFA_SCN_TGT_PACK ? s->packs[a->target.pack].serial : 0;
+    if (sim_gwcmd_build(a->name, a->json, serial, s->scn->start_unix_s + (int64_t)(s->t_us / 1000000u),
+                        s->scn->utc_offset_min, &cmd, err, sizeof(err)) < 0) {
+        fprintf(stderr, "alfaspark-sim: %s:%u: %s\n", s->scn->file, a->line, err);
+        return -1;
+    }
+    cmd.src = ALFA_NODE_LINUX_GATEWAY;
+    cmd.seq = ++s->cmd_seq;
+    cmd.dst = ALFA_NODE_BROADCAST;
+    if (a->target.kind == ALFA_SCN_TGT_PACK) {
+        sim_pack_t *p = &s->packs[a->target.pack];
+        cmd.dst = p->booted ? alfa_node_id(&p->node) : 0;
+        if (cmd.dst == 0) {
+            fprintf(stderr, "alfaspark-sim: %s:%u: pack %u has no node ID yet: command not sent\n",
+                    s->scn->file, a->line, a->target.pack + 1u);
+            return -1;
+        }
+    }
+    alfa_can_frame_t f;
+    if (alfa_proto_cmd_encode(&cmd, &f) != ALFA_PROTO_OK || alfa_canbus_send(s->gw, &f) != ALFA_PORT_OK) {
+        fprintf(stderr, "alfaspark-sim: %s:%u: command could not be queued on the bus\n", s->scn->file,
+                a->line);
+        return -1;
+    }
+    s->stats.cmds_sent++;
+    return 0;
+#else
+    fprintf(stderr, "alfaspark-sim: %s:%u: commands need the CAN node (node.c) in this build\n",
+            s->scn->file, a->line);
+    return -1;
+#endif
+}
+
+/* ------------------------------------------------------------------ the site */
+
+static void pack_setup(sim_site_t *s, sim_pack_t *p, unsigned i)
+{
+    p->site = s;
+    p->idx = (uint8_t)i;
+    p->serial = s->scn->packs[i].serial;
+    p->geom = (alfa_flash_geom_t){SIM_FLASH_BLOCK, SIM_FLASH_BLOCKS, 16u, 0xFFu};
+    memset(p->flash, 0xFF, sizeof(p->flash));
+    p->port = (alfa_port_t){
+        .user = p,
+        .now_ms = cb_now_ms,
+        .relays_set = cb_relays,
+        .status_leds_set = cb_leds,
+        .adc_block = cb_adc,
+        .serial_write = cb_serial_write,
+        .serial_read = cb_serial_read,
+        .can_send = cb_can_send,
+        .can_recv = cb_can_recv,
+        .can_state = cb_can_state,
+        .can_recover = cb_can_recover,
+        .flash_geom = &p->geom,
+        .flash_read = cb_flash_read,
+        .flash_prog = cb_flash_prog,
+        .flash_erase = cb_flash_erase,
+        .watchdog_feed = cb_watchdog,
+        .reboot = cb_reboot,
+    };
+    alfa_rng_t root;
+    alfa_rng_seed(&root, s->opt.seed);
+    alfa_rng_split(&root, 1000u + i, &p->rng);
+    p->clock_origin_ms = (uint32_t)alfa_rng_next(&p->rng);
+    p->powered = 1;
+    p->can_linked = 1;
+    p->boot_at_us = alfa_rng_below(&p->rng, BOOT_SPREAD_MS) * 1000u;
+    alfa_bmsm_config_t mc;
+    alfa_bmsm_config_default(&mc);
+    mc.seed = (uint32_t)alfa_rng_next(&p->rng);
+    (void)alfa_bmsm_init(&p->bmsm, &mc, NULL);
+}
+
+sim_site_t *sim_site_new(const alfa_scn_t *scn, const sim_options_t *opt)
+{
+    if (scn->pack_count > SIM_MAX_PACKS) {
+        fprintf(stderr, "alfaspark-sim: at most %u packs on one bus\n", SIM_MAX_PACKS);
+        return NULL;
+    }
+    sim_site_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return NULL;
+    }
+    s->scn = scn;
+    s->opt = *opt;
+    if (!opt->seed_given) {
+        s->opt.seed = scn->seed;
+    }
+    s->step_us = opt->step_us ? opt->step_us : scn->step_us;
+    s->n = scn->pack_count;
+    s->gateway_on = scn->gateway_on && opt->gateway_sim;
+    alfa_plant_cfg_t pc = scn->plant;
+    pc.seed = s->opt.seed;
+    if (alfa_plant_init(&s->plant, &pc) < 0) {
+        fprintf(stderr, "alfaspark-sim: the plant description is inconsistent\n");
+        free(s);
+        return NULL;
+    }
+    /* One mains period (or three, at 60 Hz) of the sine at 4 kHz: exact and repeating. */
+    s->sine_len = SIM_ADC_RATE_HZ % 50u == 0 ? SIM_ADC_RATE_HZ / 50u : SINE_MAX;
+    for (uint32_t k = 0; k < s->sine_len; k++) {
+        s->sine[k] = (int32_t)lround(32768.0 * sin(2.0 * M_PI * 50.0 * k / SIM_ADC_RATE_HZ));
+    }
+    s->bus = calloc(1, sizeof(*s->bus));
+    s->packs = calloc(s->n, sizeof(*s->packs));
+    s->obs_packs = calloc(s->n, sizeof(*s->obs_packs));
+    s->import_wh = calloc(s->n, sizeof(*s->import_wh));
+    if (s->bus == NULL || s->packs == NULL || s->obs_packs == NULL || s->import_wh == NULL) {
+        sim_site_free(s);
+        return NULL;
+    }
+    alfa_canbus_init(s->bus, s->opt.seed);
+    for (unsigned i = 0; i < s->n; i++) {
+        sim_pack_t *p = &s->packs[i];
+        pack_setup(s, p, i);
+        p->can = alfa_canbus_attach(s->bus);
+        s->obs_packs[i].last_ack = 255;
+    }
+    s->gw = alfa_canbus_attach(s->bus);
+    s->obs.pack_count = s->n;
+    s->obs.packs = s->obs_packs;
+    s->obs.site = &s->site;
+    s->import_day = ((int64_t)scn->start_tod_ms - 5 * 3600000) / ALFA_SCN_DAY_MS;
+    return s;
+}
+
+void sim_site_free(sim_site_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    free(s->bus);
+    free(s->packs);
+    free(s->obs_packs);
+    free(s->import_wh);
+    free(s);
+}
+
+uint64_t sim_site_now_us(const sim_site_t *s) { return s->t_us; }
+alfa_canbus_t *sim_site_bus(sim_site_t *s) { return s->bus; }
+const alfa_plant_t *sim_site_plant(const sim_site_t *s) { return &s->plant; }
+const sim_stats_t *sim_site_stats(const sim_site_t *s) { return &s->stats; }
+int sim_site_new_cycle(const sim_site_t *s, unsigned i) { return i < s->n && s->packs[i].new_cycle; }
+
+int sim_site_apply(sim_site_t *s, const alfa_scn_action_t *a)
+{
+    unsigned first = 0, last = s->n;
+    if (a->target.kind == ALFA_SCN_TGT_PACK) {
+        first = a->target.pack;
+        last = first + 1u;
+    }
+    switch (a->kind) {
+    case ALFA_SCN_ACT_COMMAND:
+        return gateway_command(s, a);
+    case ALFA_SCN_ACT_CAN_ERRORS:
+        alfa_canbus_inject_errors(s->bus, (uint32_t)a->value);
+        return 0;
+    case ALFA_SCN_ACT_GATEWAY:
+        s->gateway_on = (uint8_t)(a->value && s->opt.gateway_sim);
+        if (s->gateway_on) {
+            s->next_time_us = s->t_us;
+        }
+        return 0;
+    default:
+        break;
+    }
+    for (unsigned i = first; i < last && i < s->n; i++) {
+        sim_pack_t *p = &s->packs[i];
+        switch (a->kind) {
+        case ALFA_SCN_ACT_BMS_SILENT:
+            p->bms_silent = (uint8_t)a->value;
+            break;
+        case ALFA_SCN_ACT_BMS_ALARM:
+            alfa_plant_set_alarms(&s->plant, p->idx, (uint16_t)a->value);
+            s->plant_dirty = 1;
+            break;
+        case ALFA_SCN_ACT_MODBUS_NOISE:
+            p->noise_ppm = (uint32_t)a->value;
+            break;
+        case ALFA_SCN_ACT_POWER:
+            pack_power(p, (int)a->value);
+            break;
+        case ALFA_SCN_ACT_CAN_LINK:
+            p->can_linked = (uint8_t)a->value;
+            pack_connect(p);
+            break;
+        default:
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Move the BMS model's answer bytes onto the pack's serial line. A frame is handed over whole
+ * once its last byte is on the wire: the step is longer than the 3.5-character silence that
+ * ends a Modbus frame, so delivering a frame in pieces one step apart would split it. */
+static void serial_pump(sim_pack_t *p, uint64_t now_us)
+{
+    uint8_t buf[SIM_SERIAL_BUF];
+    size_t n = alfa_bmsm_tx(&p->bmsm, now_us, buf, sizeof(buf));
+    for (size_t i = 0; i < n && p->hold_len < SIM_SERIAL_BUF; i++) {
+        p->hold[p->hold_len++] = line_noise(p, buf[i]);
+    }
+    if (p->hold_len && alfa_bmsm_next_us(&p->bmsm) == UINT64_MAX) {
+        if (!p->bms_silent && p->powered) {
+            uint16_t room = (uint16_t)(SIM_SERIAL_BUF - p->rx_len);
+            uint16_t k = p->hold_len < room ? p->hold_len : room;
+            memcpy(p->rx + p->rx_len, p->hold, k);
+            p->rx_len = (uint16_t)(p->rx_len + k);
+        }
+        p->hold_len = 0;
+    }
+}
+
+static void bms_values(sim_site_t *s, sim_pack_t *p)
+{
+    const alfa_plant_pack_out_t *o = &s->plant.packs[p->idx].out;
+    uint8_t cells = s->plant.cfg.packs[p->idx].battery.cells;
+    alfa_bmsm_values_t v = {
+        .v_pack_mv = o->v_pack_mv,
+        .i_batt_ma = o->i_batt_ma,
+        .soc_pct = o->bms_soc_pct,
+        .alarms = o->bms_alarms,
+        .warnings = 0,
+        .temp_max_dc = 250,
+        .cell_min_mv = (uint16_t)(o->v_pack_mv / cells - 5u),
+        .cell_max_mv = (uint16_t)(o->v_pack_mv / cells + 5u),
+    };
+    alfa_bmsm_set_values(&p->bmsm, &v);
+}
+
+void sim_site_step(sim_site_t *s)
+{
+    s->t_us += s->step_us;
+    s->stats.steps++;
+    int plant_moved = 0;
+    if (s->plant_dirty || s->t_us - s->plant_t_us >= PLANT_STEP_US) {
+        int64_t local_ms = (int64_t)(s->t_us / 1000u) + s->scn->start_tod_ms;
+        uint32_t day = (uint32_t)(local_ms / ALFA_SCN_DAY_MS) + 1u;
+        uint32_t tod = (uint32_t)(local_ms % ALFA_SCN_DAY_MS);
+        alfa_plant_step(&s->plant, day, tod, (uint32_t)((s->t_us - s->plant_t_us) / 1000u));
+        s->plant_t_us = s->t_us;
+        s->plant_dirty = 0;
+        plant_moved = 1;
+    }
+    for (unsigned i = 0; i < s->n; i++) {
+        sim_pack_t *p = &s->packs[i];
+        p->new_cycle = 0;
+        if (plant_moved) {
+            bms_values(s, p);
+        }
+        serial_pump(p, s->t_us);
+        pack_run(p);
+    }
+    alfa_canbus_run_until(s->bus, s->t_us);
+    gateway_receive(s);
+    if (s->gateway_on && s->t_us >= s->next_time_us) {
+        gateway_send_time(s);
+        s->next_time_us = s->t_us + SIM_GATEWAY_TIME_MS * 1000ull;
+    }
+    if (s->trace) {
+        for (unsigned i = 0; i < s->n; i++) {
+            if (s->packs[i].new_cycle) {
+                alfa_telemetry_t t;
+                alfa_core_telemetry(&s->packs[i].core, &t);
+                char when[40];
+                alfa_scn_format_time(s->scn, (int64_t)(s->t_us / 1000u), when, sizeof(when));
+                fprintf(s->trace,
+                        "%.3f,%s,%u,%012" PRIX64 ",%" PRIu32 ",%" PRId32 ",%" PRId32 ",%" PRId32 ",%" PRId32
+                        ",%" PRId32 ",%" PRId32 ",%" PRIu32 ",%" PRId32 ",%u,%u,%s,%u,%" PRIu32 ",%u,%" PRIu32
+                        ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%u\n",
+                        (double)s->t_us / 1e6, when, i + 1u, s->packs[i].serial, t.cycle, t.p_grid_w,
+                        t.p_home_w, t.p_pool_w, t.p_heater_w, t.p_batt_w, t.p_solar_w, t.v_pack_mv,
+                        t.i_batt_ma, t.soc_pct, t.relays_closed, alfa_scn_mode_name(t.mode), t.is_master,
+                        t.faults, t.warnings, t.grid_import_today_wh, t.solar_today_wh,
+                        t.batt_charge_today_wh, t.batt_discharge_today_wh,
+                        alfa_plant_soc_pct(&s->plant, (uint8_t)i));
+            }
+        }
+    }
+}
+
+void sim_site_trace(sim_site_t *s, FILE *f)
+{
+    s->trace = f;
+    if (f != NULL) {
+        fprintf(f, "t_s,local,pack,serial,cycle,p_grid_w,p_home_w,p_pool_w,p_heater_w,p_batt_w,"
+                   "p_solar_w,v_pack_mv,i_batt_ma,soc_pct,relays_closed,mode,is_master,faults,warnings,"
+                   "grid_import_today_wh,solar_today_wh,batt_charge_today_wh,batt_discharge_today_wh,"
+                   "true_soc_pct\n");
+    }
+}
+
+const alfa_scn_obs_t *sim_site_observe(sim_site_t *s)
+{
+    for (unsigned i = 0; i < s->n; i++) {
+        sim_pack_t *p = &s->packs[i];
+        alfa_scn_pack_obs_t *o = &s->obs_packs[i];
+        o->powered = p->powered;
+        o->valid = p->powered && p->booted && p->core.ran;
+        if (o->valid) {
+            alfa_core_telemetry(&p->core, &o->t); /* live values: flags like is_master move between cycles */
+        }
+#if ALFA_SIM_HAVE_NODE
+        o->node_id = p->booted ? alfa_node_id(&p->node) : 0;
+#endif
+    }
+    s->obs.site_valid = s->site_heard && s->t_us - s->site_heard_us <= SITE_STALE_US;
+    return &s->obs;
+}

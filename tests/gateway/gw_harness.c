@@ -1,0 +1,421 @@
+/* Test harness for the gateway: a private mosquitto, the real gateway on a pty, fake packs, an MQTT client. */
+#include "gw_harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+uint32_t hx_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    socklen_t l = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || getsockname(s, (struct sockaddr *)&a, &l) < 0) {
+        if (s >= 0) close(s);
+        return -1;
+    }
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static int port_open(int port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
+    if (s >= 0) close(s);
+    return ok;
+}
+
+static int run(const char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int hx_broker_start(hx_broker_t *b, int port, int auth)
+{
+    char path[256];
+    FILE *f;
+    if (b->dir[0] == '\0') {
+        snprintf(b->dir, sizeof b->dir, "/tmp/alfa-gwtest-XXXXXX");
+        if (mkdtemp(b->dir) == NULL) return -1;
+    }
+    b->auth = auth;
+    b->port = port > 0 ? port : free_port();
+    if (auth) {
+        static const char *users[] = {"gw", "site1", "site2"};
+        snprintf(path, sizeof path, "%s/passwd", b->dir);
+        unlink(path);
+        for (int k = 0; k < 3; k++) {
+            char pass[32];
+            snprintf(pass, sizeof pass, "pw-%s", users[k]);
+            const char *argv[] = {"mosquitto_passwd", k == 0 ? "-c" : "-b", path, users[k], pass, NULL};
+            const char *argv_b[] = {"mosquitto_passwd", "-c", "-b", path, users[k], pass, NULL};
+            if (run(k == 0 ? argv_b : argv) != 0) return -1;
+        }
+        chmod(path, 0600);
+        snprintf(path, sizeof path, "%s/acl", b->dir);
+        f = fopen(path, "w");
+        if (!f) return -1;
+        /* the same rules as deploy/mosquitto/acl.example: a site user owns its own tree */
+        fprintf(f, "user gw\ntopic readwrite alfaspark/site1/#\ntopic readwrite homeassistant/#\n\n"
+                   "pattern readwrite alfaspark/%%u/#\n");
+        fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/mosquitto.conf", b->dir);
+    f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "per_listener_settings false\nlistener %d 127.0.0.1\npersistence false\n", b->port);
+    if (auth) {
+        fprintf(f, "allow_anonymous false\npassword_file %s/passwd\nacl_file %s/acl\n", b->dir, b->dir);
+    } else {
+        fprintf(f, "allow_anonymous true\n");
+    }
+    fprintf(f, "log_dest file %s/mosquitto.log\n", b->dir);
+    if (geteuid() == 0) fprintf(f, "user root\n"); /* do not drop to "mosquitto": our files are private */
+    fclose(f);
+    b->pid = fork();
+    if (b->pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("mosquitto", "mosquitto", "-c", path, (char *)NULL);
+        _exit(127);
+    }
+    for (int k = 0; k < 250; k++) {
+        if (port_open(b->port)) return 0;
+        int st;
+        if (waitpid(b->pid, &st, WNOHANG) == b->pid) return -1;
+        nap_ms(20);
+    }
+    return -1;
+}
+
+void hx_broker_stop(hx_broker_t *b)
+{
+    if (b->pid > 0) {
+        kill(b->pid, SIGTERM);
+        waitpid(b->pid, NULL, 0);
+        b->pid = 0;
+    }
+}
+
+void hx_broker_cleanup(hx_broker_t *b)
+{
+    if (b->dir[0] == '\0' || getenv("ALFA_KEEP_LOGS")) return;
+    const char *argv[] = {"rm", "-rf", b->dir, NULL};
+    run(argv);
+    b->dir[0] = '\0';
+}
+
+int hx_bus_open(hx_bus_t *bus)
+{
+    memset(bus, 0, sizeof *bus);
+    bus->master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (bus->master < 0 || grantpt(bus->master) < 0 || unlockpt(bus->master) < 0) return -1;
+    snprintf(bus->path, sizeof bus->path, "%s", ptsname(bus->master));
+    /* keep the slave open ourselves: the master never sees a hang-up while the gateway restarts */
+    bus->slave = open(bus->path, O_RDWR | O_NOCTTY);
+    if (bus->slave < 0) return -1;
+    struct termios tio;
+    tcgetattr(bus->slave, &tio);
+    cfmakeraw(&tio);
+    tcsetattr(bus->slave, TCSANOW, &tio);
+    return alfa_slcan_attach(&bus->sl, bus->master, 6u);
+}
+
+void hx_bus_close(hx_bus_t *bus)
+{
+    close(bus->master);
+    close(bus->slave);
+}
+
+void hx_bus_send(hx_bus_t *bus, const alfa_can_frame_t *f)
+{
+    for (int k = 0; k < 100; k++) {
+        int32_t rc = alfa_slcan_send(&bus->sl, f);
+        if (rc != ALFA_PORT_E_FULL) return;
+        nap_ms(1);
+    }
+}
+
+int hx_bus_pump(hx_bus_t *bus, int timeout_ms)
+{
+    int got = 0;
+    uint32_t t0 = hx_ms();
+    for (;;) {
+        alfa_can_frame_t f;
+        int32_t rc;
+        while ((rc = alfa_slcan_recv(&bus->sl, &f)) == 1) {
+            if (bus->n_seen < HX_MAX_FRAMES) bus->seen[bus->n_seen++] = f;
+            got++;
+        }
+        if (got || (int)(hx_ms() - t0) >= timeout_ms) return got;
+        struct pollfd p = {bus->master, POLLIN, 0};
+        poll(&p, 1, 5);
+    }
+}
+
+int hx_bus_count(const hx_bus_t *bus, int cls, int code)
+{
+    int n = 0;
+    for (int k = 0; k < bus->n_seen; k++) {
+        const alfa_can_frame_t *f = &bus->seen[k];
+        if (alfa_proto_classify(f) != cls) continue;
+        if (code >= 0 && ALFA_PROTO_ID_AUX(f->id) != code) continue;
+        n++;
+    }
+    return n;
+}
+
+void hx_pack_init(hx_pack_t *p, uint64_t serial, uint8_t node)
+{
+    memset(p, 0, sizeof *p);
+    p->serial = serial;
+    p->node = node;
+    p->auto_ack = 1;
+    p->t.p_grid_w = 1234;
+    p->t.p_home_w = 2000;
+    p->t.p_batt_w = -500;
+    p->t.p_solar_w = 266;
+    p->t.v_pack_mv = 52000;
+    p->t.i_batt_ma = -9600;
+    p->t.soc_pct = 56;
+    p->t.relays_closed = 0x3;
+    p->t.mode = ALFA_MODE_ECO;
+    p->t.grid_import_today_wh = 4321;
+}
+
+void hx_pack_heartbeat(hx_bus_t *bus, const hx_pack_t *p)
+{
+    alfa_heartbeat_t hb = {p->node, ALFA_DEV_PACK, 0, p->serial, 2, 5, 0};
+    alfa_can_frame_t f;
+    if (alfa_proto_heartbeat_encode(&hb, &f) == 0) hx_bus_send(bus, &f);
+}
+
+void hx_pack_telemetry(hx_bus_t *bus, hx_pack_t *p)
+{
+    alfa_can_frame_t fr[ALFA_TELEM_PARTS];
+    p->t.cycle = p->cycle++;
+    if (alfa_proto_telem_encode(&p->t, p->node, fr) != 0) return;
+    for (unsigned k = 0; k < ALFA_TELEM_PARTS; k++) hx_bus_send(bus, &fr[k]);
+}
+
+int hx_packs_answer(hx_bus_t *bus, hx_pack_t *packs, int n, int from)
+{
+    for (; from < bus->n_seen; from++) {
+        alfa_cmd_t env;
+        uint8_t pl[ALFA_CMD_PAYLOAD_MAX], plen;
+        if (alfa_proto_cmd_envelope(&bus->seen[from], &env, pl, &plen) < 0) continue;
+        for (int k = 0; k < n; k++) {
+            hx_pack_t *p = &packs[k];
+            if (!p->auto_ack || (env.dst != ALFA_NODE_BROADCAST && env.dst != p->node)) continue;
+            alfa_ack_t a = {p->node, env.src, env.code, env.seq, p->ack_result};
+            alfa_can_frame_t f;
+            if (alfa_proto_ack_encode(&a, &f) == 0) hx_bus_send(bus, &f);
+        }
+    }
+    return from;
+}
+
+int hx_gw_start(hx_gw_t *g, const hx_broker_t *b, const char *site, const hx_bus_t *bus, const char *const *extra)
+{
+    const char *bin = getenv("ALFA_BIN_DIR");
+    char exe[256], port[16], can[96], sitearg[96];
+    snprintf(exe, sizeof exe, "%s/alfaspark-gateway", bin ? bin : "build/bin");
+    snprintf(port, sizeof port, "%d", b->port);
+    snprintf(can, sizeof can, "slcan:%s", bus->path);
+    snprintf(sitearg, sizeof sitearg, "%s", site);
+    snprintf(g->log, sizeof g->log, "%s/gateway.log", b->dir);
+    const char *argv[48] = {exe, "--host", "127.0.0.1", "--port", port, "--site", sitearg, "--can", can, "-v"};
+    int n = 10;
+    for (int k = 0; extra && extra[k] && n < 44; k++) argv[n++] = extra[k];
+    argv[n] = NULL;
+    g->pid = fork();
+    if (g->pid == 0) {
+        int fd = open(g->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, 2);
+        dup2(fd, 1);
+        execv(exe, (char *const *)argv);
+        _exit(127);
+    }
+    return g->pid > 0 ? 0 : -1;
+}
+
+void hx_gw_kill(hx_gw_t *g, int sig)
+{
+    if (g->pid > 0) {
+        kill(g->pid, sig);
+        waitpid(g->pid, NULL, 0);
+        g->pid = 0;
+    }
+}
+
+static void on_msg(struct mosquitto *m, void *user, const struct mosquitto_message *msg)
+{
+    (void)m;
+    hx_client_t *c = user;
+    pthread_mutex_lock(&c->lock);
+    if (c->n < HX_MAX_MSGS) {
+        hx_msg_t *x = &c->msgs[c->n++];
+        snprintf(x->topic, sizeof x->topic, "%s", msg->topic);
+        int len = msg->payloadlen < (int)sizeof x->payload - 1 ? msg->payloadlen : (int)sizeof x->payload - 1;
+        memcpy(x->payload, msg->payload, (size_t)len);
+        x->payload[len] = '\0';
+        x->len = msg->payloadlen;
+        x->retain = msg->retain;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void on_conn(struct mosquitto *m, void *user, int rc)
+{
+    (void)m;
+    hx_client_t *c = user;
+    pthread_mutex_lock(&c->lock);
+    c->connect_rc = rc;
+    pthread_mutex_unlock(&c->lock);
+}
+
+int hx_client_connect(hx_client_t *c, int port, const char *id, const char *user, const char *pass)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->lock, NULL);
+    c->msgs = calloc(HX_MAX_MSGS, sizeof *c->msgs);
+    c->connect_rc = -1;
+    mosquitto_lib_init();
+    c->m = mosquitto_new(id, true, c);
+    if (!c->m || !c->msgs) return -1;
+    mosquitto_message_callback_set(c->m, on_msg);
+    mosquitto_connect_callback_set(c->m, on_conn);
+    if (user) mosquitto_username_pw_set(c->m, user, pass);
+    if (mosquitto_connect(c->m, "127.0.0.1", port, 30) != MOSQ_ERR_SUCCESS) return -1;
+    mosquitto_loop_start(c->m);
+    for (int k = 0; k < 300; k++) {
+        pthread_mutex_lock(&c->lock);
+        int rc = c->connect_rc;
+        pthread_mutex_unlock(&c->lock);
+        if (rc >= 0) return rc;
+        nap_ms(10);
+    }
+    return -1;
+}
+
+void hx_client_sub(hx_client_t *c, const char *topic) { mosquitto_subscribe(c->m, NULL, topic, 1); }
+
+void hx_client_pub(hx_client_t *c, const char *topic, const char *payload, int retain)
+{
+    mosquitto_publish(c->m, NULL, topic, (int)strlen(payload), payload, 1, retain != 0);
+}
+
+void hx_client_close(hx_client_t *c)
+{
+    if (c->m) {
+        mosquitto_disconnect(c->m);
+        mosquitto_loop_stop(c->m, true);
+        mosquitto_destroy(c->m);
+        c->m = NULL;
+    }
+    free(c->msgs);
+    c->msgs = NULL;
+    pthread_mutex_destroy(&c->lock);
+}
+
+static int find_from(hx_client_t *c, const char *topic, const char *needle, int from)
+{
+    int found = -1;
+    pthread_mutex_lock(&c->lock);
+    for (int k = from; k < c->n; k++) {
+        if (strcmp(c->msgs[k].topic, topic) == 0 && (needle == NULL || strstr(c->msgs[k].payload, needle))) {
+            found = k;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+int hx_wait(hx_client_t *c, const char *topic, const char *needle, int timeout_ms, hx_bus_t *bus, hx_pack_t *packs,
+            int npacks, int *bus_from)
+{
+    uint32_t t0 = hx_ms();
+    for (;;) {
+        int i = find_from(c, topic, needle, 0);
+        if (i >= 0) return i;
+        if ((int)(hx_ms() - t0) >= timeout_ms) return -1;
+        if (bus) {
+            hx_bus_pump(bus, 5);
+            if (packs && bus_from) *bus_from = hx_packs_answer(bus, packs, npacks, *bus_from);
+        } else {
+            nap_ms(5);
+        }
+    }
+}
+
+int hx_count(hx_client_t *c, const char *topic, const char *needle)
+{
+    int n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (int k = 0; k < c->n; k++) {
+        if (strcmp(c->msgs[k].topic, topic) == 0 && (needle == NULL || strstr(c->msgs[k].payload, needle))) n++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+const hx_msg_t *hx_msg(hx_client_t *c, int i) { return (i >= 0 && i < c->n) ? &c->msgs[i] : NULL; }
+
+void hx_settle(int ms, hx_bus_t *bus, hx_pack_t *packs, int npacks, int *bus_from)
+{
+    uint32_t t0 = hx_ms();
+    while ((int)(hx_ms() - t0) < ms) {
+        if (bus) {
+            hx_bus_pump(bus, 5);
+            if (packs && bus_from) *bus_from = hx_packs_answer(bus, packs, npacks, *bus_from);
+        } else {
+            nap_ms(5);
+        }
+    }
+}

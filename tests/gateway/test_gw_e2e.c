@@ -1,0 +1,371 @@
+/* End-to-end tests of alfaspark-gateway: real mosquitto, the real daemon on an SLCAN pty, protocol-library packs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gw_harness.h"
+
+#define SITE "site1"
+#define SERIAL_A 0x0000a1b2c3d4ull
+#define SERIAL_B 0x00f0e1d2c3b4ull
+#define HEX_A "0000a1b2c3d4"
+#define HEX_B "00f0e1d2c3b4"
+#define T(x) "alfaspark/" SITE "/" x
+
+typedef struct fx {
+    hx_broker_t broker;
+    hx_bus_t bus;
+    hx_gw_t gw;
+    hx_client_t cli;
+    hx_pack_t packs[2];
+    int bus_from;
+} fx_t;
+
+static int start_all(fx_t *f, int auth, const char *const *extra)
+{
+    memset(f, 0, sizeof *f);
+    if (hx_broker_start(&f->broker, 0, auth) != 0) return -1;
+    if (hx_bus_open(&f->bus) != 0) return -1;
+    if (hx_gw_start(&f->gw, &f->broker, SITE, &f->bus, extra) != 0) return -1;
+    hx_pack_init(&f->packs[0], SERIAL_A, 5);
+    hx_pack_init(&f->packs[1], SERIAL_B, 9);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    static fx_t fx;
+    *state = &fx;
+    if (start_all(&fx, 0, NULL) != 0) return -1;
+    if (hx_client_connect(&fx.cli, fx.broker.port, "observer", NULL, NULL) != 0) return -1;
+    hx_client_sub(&fx.cli, "alfaspark/#");
+    hx_client_sub(&fx.cli, "homeassistant/#");
+    /* the gateway is up once it says so */
+    return hx_wait(&fx.cli, T("gateway/status"), "online", 5000, &fx.bus, NULL, 0, NULL) >= 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    hx_client_close(&f->cli);
+    hx_gw_kill(&f->gw, SIGTERM);
+    hx_broker_stop(&f->broker);
+    hx_broker_cleanup(&f->broker);
+    hx_bus_close(&f->bus);
+    return 0;
+}
+
+/* Heartbeats + one telemetry cycle from every pack, then answer commands for `ms`. */
+static void beat(fx_t *f, int npacks, int telemetry)
+{
+    for (int k = 0; k < npacks; k++) {
+        hx_pack_heartbeat(&f->bus, &f->packs[k]);
+        if (telemetry) hx_pack_telemetry(&f->bus, &f->packs[k]);
+    }
+}
+
+static void test_state_retained_with_units(void **state)
+{
+    fx_t *f = *state;
+    beat(f, 1, 1);
+    int i = hx_wait(&f->cli, T("pack/" HEX_A "/state"), "\"p_grid_w\":1234", 3000, &f->bus, NULL, 0, NULL);
+    assert_true(i >= 0);
+    const hx_msg_t *m = hx_msg(&f->cli, i);
+    assert_non_null(strstr(m->payload, "\"serial\":\"" HEX_A "\""));
+    assert_non_null(strstr(m->payload, "\"v_pack_mv\":52000"));
+    assert_non_null(strstr(m->payload, "\"i_batt_ma\":-9600"));
+    assert_non_null(strstr(m->payload, "\"soc_pct\":56"));
+    assert_non_null(strstr(m->payload, "\"p_batt_w\":-500"));
+    assert_non_null(strstr(m->payload, "\"mode\":\"eco\""));
+    assert_non_null(strstr(m->payload, "\"relay_grid_closed\":true"));
+    assert_non_null(strstr(m->payload, "\"relay_pool_closed\":false"));
+    assert_non_null(strstr(m->payload, "\"grid_import_today_wh\":4321"));
+    assert_non_null(strstr(m->payload, "\"fw_version\":\"2.5.0\""));
+    assert_true(hx_wait(&f->cli, T("pack/" HEX_A "/status"), "online", 2000, &f->bus, NULL, 0, NULL) >= 0);
+
+    /* one state message per telemetry cycle, never one per CAN frame */
+    int before = hx_count(&f->cli, T("pack/" HEX_A "/state"), NULL);
+    f->packs[0].t.p_grid_w = 777;
+    for (int c = 0; c < 3; c++) hx_pack_telemetry(&f->bus, &f->packs[0]);
+    assert_true(hx_wait(&f->cli, T("pack/" HEX_A "/state"), "\"cycle\":3,", 3000, &f->bus, NULL, 0, NULL) >= 0);
+    hx_settle(200, &f->bus, NULL, 0, NULL);
+    assert_int_equal(hx_count(&f->cli, T("pack/" HEX_A "/state"), NULL) - before, 3);
+
+    /* a subscriber that arrives later gets the last state at once, flagged retained */
+    hx_client_t late;
+    assert_int_equal(hx_client_connect(&late, f->broker.port, "late", NULL, NULL), 0);
+    hx_client_sub(&late, T("pack/+/state"));
+    i = hx_wait(&late, T("pack/" HEX_A "/state"), "\"cycle\":3,", 2000, NULL, NULL, 0, NULL);
+    assert_true(i >= 0);
+    assert_true(hx_msg(&late, i)->retain);
+    assert_non_null(strstr(hx_msg(&late, i)->payload, "\"p_grid_w\":777"));
+    hx_client_close(&late);
+}
+
+static void test_availability_and_last_will(void **state)
+{
+    fx_t *f = *state;
+    beat(f, 1, 1);
+    assert_true(hx_wait(&f->cli, T("pack/" HEX_A "/status"), "online", 3000, &f->bus, NULL, 0, NULL) >= 0);
+    uint32_t t0 = hx_ms();
+    /* heartbeats stop: offline after 3 s, not before */
+    int i = hx_wait(&f->cli, T("pack/" HEX_A "/status"), "offline", 6000, &f->bus, NULL, 0, NULL);
+    uint32_t dt = hx_ms() - t0;
+    assert_true(i >= 0);
+    assert_true(dt >= 2800 && dt <= 4500);
+    /* the gateway dies without a goodbye: the broker publishes its Last Will */
+    hx_gw_kill(&f->gw, SIGKILL);
+    i = hx_wait(&f->cli, T("gateway/status"), "offline", 5000, NULL, NULL, 0, NULL);
+    assert_true(i >= 0);
+    assert_true(hx_msg(&f->cli, i)->retain || 1);
+    hx_client_t late;
+    assert_int_equal(hx_client_connect(&late, f->broker.port, "late2", NULL, NULL), 0);
+    hx_client_sub(&late, T("gateway/status"));
+    i = hx_wait(&late, T("gateway/status"), NULL, 2000, NULL, NULL, 0, NULL);
+    assert_true(i >= 0);
+    assert_string_equal(hx_msg(&late, i)->payload, "offline");
+    hx_client_close(&late);
+}
+
+static void test_command_reaches_every_pack(void **state)
+{
+    fx_t *f = *state;
+    beat(f, 2, 1);
+    assert_true(hx_wait(&f->cli, T("pack/" HEX_B "/status"), "online", 3000, &f->bus, f->packs, 2, &f->bus_from) >= 0);
+    hx_client_pub(&f->cli, T("cmd/set_mode"), "{\"id\":\"req-1\",\"mode\":\"backup\",\"on\":true}", 0);
+    int a = hx_wait(&f->cli, T("cmd/result"), "\"pack\":\"" HEX_A "\"", 3000, &f->bus, f->packs, 2, &f->bus_from);
+    int b = hx_wait(&f->cli, T("cmd/result"), "\"pack\":\"" HEX_B "\"", 3000, &f->bus, f->packs, 2, &f->bus_from);
+    assert_true(a >= 0 && b >= 0);
+    assert_non_null(strstr(hx_msg(&f->cli, a)->payload, "\"id\":\"req-1\""));
+    assert_non_null(strstr(hx_msg(&f->cli, a)->payload, "\"result\":\"ok\""));
+    assert_non_null(strstr(hx_msg(&f->cli, b)->payload, "\"id\":\"req-1\""));
+    assert_non_null(strstr(hx_msg(&f->cli, b)->payload, "\"result\":\"ok\""));
+    /* exactly one broadcast frame carried it, with the mode */
+    assert_int_equal(hx_bus_count(&f->bus, ALFA_CLS_CMD, ALFA_CMD_SET_MODE), 1);
+    for (int k = 0; k < f->bus.n_seen; k++) {
+        alfa_cmd_t c;
+        if (alfa_proto_cmd_decode(&f->bus.seen[k], &c) == 0) {
+            assert_int_equal(c.dst, ALFA_NODE_BROADCAST);
+            assert_int_equal(c.src, ALFA_NODE_LINUX_GATEWAY);
+            assert_int_equal(c.u.set_mode.mode, ALFA_MODE_BACKUP);
+            assert_int_equal(c.u.set_mode.on, 1);
+        }
+    }
+    /* one pack, numeric id; refusal reason from the pack comes back as is */
+    f->packs[1].ack_result = ALFA_ACK_NOT_ALLOWED;
+    hx_client_pub(&f->cli, T("pack/" HEX_B "/cmd/factory_reset"), "{\"id\":42,\"confirm\":\"factory_reset\"}", 0);
+    int r = hx_wait(&f->cli, T("cmd/result"), "\"id\":42,", 3000, &f->bus, f->packs, 2, &f->bus_from);
+    assert_true(r >= 0);
+    assert_non_null(strstr(hx_msg(&f->cli, r)->payload, "\"result\":\"not_allowed\""));
+    assert_non_null(strstr(hx_msg(&f->cli, r)->payload, "\"pack\":\"" HEX_B "\""));
+    /* a pack that does not answer: timeout after 1 s */
+    f->packs[0].auto_ack = 0;
+    uint32_t t0 = hx_ms();
+    hx_client_pub(&f->cli, T("pack/" HEX_A "/cmd/identify"), "{\"id\":\"slow\",\"seconds\":5}", 0);
+    r = hx_wait(&f->cli, T("cmd/result"), "\"id\":\"slow\"", 4000, &f->bus, f->packs, 2, &f->bus_from);
+    assert_true(r >= 0);
+    assert_non_null(strstr(hx_msg(&f->cli, r)->payload, "\"result\":\"timeout\""));
+    assert_true(hx_ms() - t0 >= 900);
+}
+
+static void test_bad_commands_never_reach_can(void **state)
+{
+    fx_t *f = *state;
+    beat(f, 1, 1);
+    assert_true(hx_wait(&f->cli, T("pack/" HEX_A "/status"), "online", 3000, &f->bus, f->packs, 1, &f->bus_from) >= 0);
+    hx_client_pub(&f->cli, T("cmd/set_eco_limit"), "{\"id\":\"j\",\"limit_w\":", 0);
+    hx_client_pub(&f->cli, T("cmd/launch_rockets"), "{\"id\":\"u\"}", 0);
+    hx_client_pub(&f->cli, T("cmd/set_eco_limit"), "{\"id\":\"r\",\"limit_w\":999999}", 0);
+    hx_client_pub(&f->cli, T("pack/0000deadbeef/cmd/reboot"), "{\"id\":\"p\"}", 0);
+    hx_client_pub(&f->cli, T("cmd/set_grid_limit"), "{\"id\":\"t\",\"on\":\"maybe\",\"limit_kwh\":5}", 0);
+    struct { const char *id, *result; } want[] = {
+        {"\"id\":null", "invalid_json"}, /* unparseable: no id to echo */
+        {"\"id\":\"u\"", "unknown_command"}, {"\"id\":\"r\"", "out_of_range"},
+        {"\"id\":\"p\"", "unknown_pack"}, {"\"id\":\"t\"", "bad_value"}};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        int i = hx_wait(&f->cli, T("cmd/result"), want[k].id, 3000, &f->bus, f->packs, 1, &f->bus_from);
+        assert_true(i >= 0);
+        char res[64];
+        snprintf(res, sizeof res, "\"result\":\"%s\"", want[k].result);
+        assert_non_null(strstr(hx_msg(&f->cli, i)->payload, res));
+        assert_non_null(strstr(hx_msg(&f->cli, i)->payload, "\"detail\":"));
+    }
+    assert_non_null(strstr(hx_msg(&f->cli, hx_wait(&f->cli, T("cmd/result"), "\"id\":\"r\"", 10, NULL, NULL, 0, NULL))->payload,
+                           "100..40000"));
+    hx_settle(200, &f->bus, f->packs, 1, &f->bus_from);
+    assert_int_equal(hx_bus_count(&f->bus, ALFA_CLS_CMD, -1), 0);
+    /* and a good one does go out */
+    hx_pack_heartbeat(&f->bus, &f->packs[0]);
+    hx_client_pub(&f->cli, T("cmd/set_eco_limit"), "{\"id\":\"good\",\"limit_w\":2500}", 0);
+    int i = hx_wait(&f->cli, T("cmd/result"), "\"id\":\"good\"", 3000, &f->bus, f->packs, 1, &f->bus_from);
+    assert_true(i >= 0);
+    assert_non_null(strstr(hx_msg(&f->cli, i)->payload, "\"result\":\"ok\""));
+    assert_int_equal(hx_bus_count(&f->bus, ALFA_CLS_CMD, ALFA_CMD_SET_ECO_LIMIT), 1);
+}
+
+static void test_rate_limit_per_client(void **state)
+{
+    fx_t *f = *state;
+    beat(f, 1, 1);
+    assert_true(hx_wait(&f->cli, T("pack/" HEX_A "/status"), "online", 3000, &f->bus, f->packs, 1, &f->bus_from) >= 0);
+    for (int k = 0; k < 15; k++) {
+        char p[96];
+        snprintf(p, sizeof p, "{\"id\":\"f%d\",\"client\":\"flooder\",\"seconds\":1}", k);
+        hx_client_pub(&f->cli, T("cmd/identify"), p, 0);
+    }
+    assert_true(hx_wait(&f->cli, T("cmd/result"), "\"id\":\"f14\"", 3000, &f->bus, f->packs, 1, &f->bus_from) >= 0);
+    hx_settle(300, &f->bus, f->packs, 1, &f->bus_from);
+    int limited = hx_count(&f->cli, T("cmd/result"), "rate_limited");
+    assert_int_equal(limited, 5); /* burst of 10 allowed */
+    assert_int_equal(hx_bus_count(&f->bus, ALFA_CLS_CMD, ALFA_CMD_IDENTIFY), 10);
+    /* another client is not punished for the flooder */
+    hx_client_pub(&f->cli, T("cmd/identify"), "{\"id\":\"polite\",\"client\":\"app\",\"seconds\":1}", 0);
+    int i = hx_wait(&f->cli, T("cmd/result"), "\"id\":\"polite\"", 3000, &f->bus, f->packs, 1, &f->bus_from);
+    assert_true(i >= 0);
+    assert_non_null(strstr(hx_msg(&f->cli, i)->payload, "\"result\":\"ok\""));
+}
+
+static void test_time_discovery_and_import_recovery(void **state)
+{
+    fx_t *f = *state;
+    /* time broadcast at start */
+    hx_bus_pump(&f->bus, 100);
+    assert_true(hx_bus_count(&f->bus, ALFA_CLS_TIME, -1) >= 1);
+    beat(f, 1, 1);
+    assert_true(hx_wait(&f->cli, T("pack/" HEX_A "/state"), "\"grid_import_today_wh\":4321", 3000, &f->bus, NULL, 0, NULL) >= 0);
+    /* discovery: an energy counter for the HA Energy dashboard */
+    const char *cfg_topic = "homeassistant/sensor/alfaspark_" HEX_A "/grid_import_today_wh/config";
+    int i = hx_wait(&f->cli, cfg_topic, "total_increasing", 3000, &f->bus, NULL, 0, NULL);
+    assert_true(i >= 0);
+    assert_non_null(strstr(hx_msg(&f->cli, i)->payload, "\"device_class\":\"energy\""));
+    assert_non_null(strstr(hx_msg(&f->cli, i)->payload, "\"unit_of_measurement\":\"Wh\""));
+    assert_true(hx_wait(&f->cli, "homeassistant/sensor/alfaspark_site_site1/p_solar_w/config", NULL, 3000, NULL, NULL, 0, NULL) >= 0);
+    /* the pack reboots and reports 0: the published counter does not dip */
+    f->packs[0].t.grid_import_today_wh = 0;
+    f->packs[0].t.p_grid_w = 4242;
+    hx_pack_telemetry(&f->bus, &f->packs[0]);
+    i = hx_wait(&f->cli, T("pack/" HEX_A "/state"), "\"p_grid_w\":4242", 3000, &f->bus, NULL, 0, NULL);
+    assert_true(i >= 0);
+    assert_non_null(strstr(hx_msg(&f->cli, i)->payload, "\"grid_import_today_wh\":4321"));
+    /* ... and asks for today's import: the gateway answers with it */
+    alfa_can_frame_t req;
+    assert_int_equal(alfa_proto_import_req_encode(5, &req), 0);
+    hx_bus_send(&f->bus, &req);
+    int got = 0;
+    for (int k = 0; k < 100 && !got; k++) {
+        hx_bus_pump(&f->bus, 20);
+        for (int j = 0; j < f->bus.n_seen; j++) {
+            alfa_import_msg_t m;
+            if (alfa_proto_import_decode(&f->bus.seen[j], &m) == ALFA_CLS_IMPORT_RESP) {
+                assert_int_equal(m.dst, 5);
+                assert_int_equal(m.grid_import_today_wh, 4321);
+                got = 1;
+            }
+        }
+    }
+    assert_true(got);
+    /* Home Assistant restarts: discovery is sent again */
+    int before = hx_count(&f->cli, cfg_topic, NULL);
+    hx_client_pub(&f->cli, "homeassistant/status", "online", 0);
+    uint32_t t0 = hx_ms();
+    while (hx_count(&f->cli, cfg_topic, NULL) == before && hx_ms() - t0 < 4000) hx_settle(20, &f->bus, NULL, 0, NULL);
+    assert_true(hx_count(&f->cli, cfg_topic, NULL) > before);
+}
+
+static void test_broker_restart_survived(void **state)
+{
+    fx_t *f = *state;
+    beat(f, 1, 1);
+    assert_true(hx_wait(&f->cli, T("pack/" HEX_A "/state"), NULL, 3000, &f->bus, NULL, 0, NULL) >= 0);
+    hx_client_close(&f->cli);
+    hx_broker_stop(&f->broker);
+    hx_settle(300, &f->bus, NULL, 0, NULL);
+    assert_int_equal(hx_broker_start(&f->broker, f->broker.port, 0), 0); /* empty: no persistence */
+    hx_client_t c;
+    assert_int_equal(hx_client_connect(&c, f->broker.port, "after", NULL, NULL), 0);
+    hx_client_sub(&c, "alfaspark/#");
+    hx_client_sub(&c, "homeassistant/#");
+    /* keep the pack alive while the gateway reconnects */
+    uint32_t t0 = hx_ms();
+    int ok = 0;
+    while (!ok && hx_ms() - t0 < 15000) {
+        hx_pack_heartbeat(&f->bus, &f->packs[0]);
+        hx_settle(300, &f->bus, NULL, 0, NULL);
+        ok = hx_count(&c, T("gateway/status"), "online") > 0 && hx_count(&c, T("pack/" HEX_A "/state"), NULL) > 0;
+    }
+    assert_true(ok);
+    assert_true(hx_wait(&c, "homeassistant/sensor/alfaspark_" HEX_A "/soc_pct/config", NULL, 3000, NULL, NULL, 0, NULL) >= 0);
+    /* and commands work again */
+    f->bus_from = f->bus.n_seen;
+    hx_client_pub(&c, T("cmd/reboot"), "{\"id\":\"after-restart\"}", 0);
+    int i = hx_wait(&c, T("cmd/result"), "after-restart", 3000, &f->bus, f->packs, 1, &f->bus_from);
+    assert_true(i >= 0);
+    assert_non_null(strstr(hx_msg(&c, i)->payload, "\"result\":\"ok\""));
+    f->cli = c; /* teardown closes it */
+}
+
+static int setup_auth(void **state)
+{
+    static fx_t fx;
+    static const char *const extra[] = {"--set", "mqtt.username=gw", "--set", "mqtt.password=pw-gw", NULL};
+    *state = &fx;
+    if (start_all(&fx, 1, extra) != 0) return -1;
+    if (hx_client_connect(&fx.cli, fx.broker.port, "site1-app", "site1", "pw-site1") != 0) return -1;
+    hx_client_sub(&fx.cli, "alfaspark/site1/#");
+    return hx_wait(&fx.cli, T("gateway/status"), "online", 5000, &fx.bus, NULL, 0, NULL) >= 0 ? 0 : -1;
+}
+
+static void test_auth_and_site_acl(void **state)
+{
+    fx_t *f = *state;
+    beat(f, 1, 1);
+    assert_true(hx_wait(&f->cli, T("pack/" HEX_A "/state"), NULL, 3000, &f->bus, f->packs, 1, &f->bus_from) >= 0);
+    /* no credentials: refused */
+    hx_client_t anon;
+    int rc = hx_client_connect(&anon, f->broker.port, "anon", NULL, NULL);
+    assert_int_not_equal(rc, 0);
+    hx_client_close(&anon);
+    /* wrong password: refused */
+    hx_client_t bad;
+    assert_int_not_equal(hx_client_connect(&bad, f->broker.port, "bad", "site1", "guess"), 0);
+    hx_client_close(&bad);
+    /* another site's user: sees nothing of site1 and cannot command it */
+    hx_client_t other;
+    assert_int_equal(hx_client_connect(&other, f->broker.port, "site2-app", "site2", "pw-site2"), 0);
+    hx_client_sub(&other, "alfaspark/site1/#");
+    hx_client_sub(&other, "alfaspark/#");
+    hx_client_pub(&other, T("cmd/reboot"), "{\"id\":\"intruder\"}", 0);
+    hx_pack_telemetry(&f->bus, &f->packs[0]);
+    hx_settle(1500, &f->bus, f->packs, 1, &f->bus_from);
+    assert_int_equal(hx_count(&other, T("pack/" HEX_A "/state"), NULL), 0);
+    assert_int_equal(other.n, 0);
+    assert_int_equal(hx_count(&f->cli, T("cmd/result"), "intruder"), 0);
+    assert_int_equal(hx_bus_count(&f->bus, ALFA_CLS_CMD, -1), 0);
+    hx_client_close(&other);
+    /* the site's own user can */
+    hx_client_pub(&f->cli, T("cmd/reboot"), "{\"id\":\"owner\"}", 0);
+    int i = hx_wait(&f->cli, T("cmd/result"), "\"id\":\"owner\"", 3000, &f->bus, f->packs, 1, &f->bus_from);
+    assert_true(i >= 0);
+    assert_non_null(strstr(hx_msg(&f->cli, i)->payload, "\"result\":\"ok\""));
+    assert_int_equal(hx_bus_count(&f->bus, ALFA_CLS_CMD, ALFA_CMD_REBOOT), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_state_retained_with_units, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_availability_and_last_will, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_command_reaches_every_pack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_commands_never_reach_can, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_per_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_discovery_and_import_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_restart_survived, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_and_site_acl, setup_auth, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,401 @@
+/* alfaspark-pack: the pack controller as a Linux daemon — the firmware core on the Linux port. */
+#include <errno.h>
+#include <getopt.h>
+#include <gpiod.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alfa/flash_file.h"
+#include "alfa/lincan.h"
+#include "alfa/pack.h"
+#include "alfa/serial_linux.h"
+#include "pack_config.h"
+
+/* Longest sleep of the main loop: Modbus needs ~1 ms resolution for its 3.5-character silence at
+ * 9600 baud, so the loop wakes at least this often even when no descriptor is readable. */
+#define LOOP_MAX_WAIT_MS 2
+
+typedef struct daemon {
+    pack_config_t cfg;
+    alfa_port_t port;
+    alfa_flash_geom_t geom;
+    alfa_serial_t serial;
+    alfa_lincan_t can;
+    alfa_flash_file_t flash;
+    struct gpiod_chip *chip;
+    struct gpiod_line *relay_line[ALFA_RELAY_COUNT];
+    struct gpiod_line *led_line[3];
+    struct timespec t0;
+    int level;           /* 0 error, 1 warn, 2 info, 3 debug */
+    int watchdog;        /* systemd asked for watchdog pings */
+    int reboot;          /* the core asked for a restart */
+    uint8_t relays_shown, leds_shown;
+    int relays_valid, leds_valid;
+    alfa_pack_t pack;
+} daemon_t;
+
+static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM: the only global, as signals require */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void logf_(const daemon_t *d, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(const daemon_t *d, int level, const char *fmt, ...)
+{
+    static const char *const prefix[] = {"<3>error: ", "<4>warn: ", "<6>", "<7>debug: "};
+    if (level > d->level) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(prefix[level], stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- port callbacks ---- */
+
+static uint32_t p_now_ms(void *user)
+{
+    daemon_t *d = user;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    int64_t ms = (int64_t)(t.tv_sec - d->t0.tv_sec) * 1000 + (t.tv_nsec - d->t0.tv_nsec) / 1000000;
+    return (uint32_t)ms;
+}
+
+static const char *const relay_name[ALFA_RELAY_COUNT] = {"grid", "inverter", "pool", "heater"};
+
+static void p_relays_set(void *user, uint8_t energised)
+{
+    daemon_t *d = user;
+    if (d->relays_valid && d->relays_shown == energised) {
+        return;
+    }
+    for (unsigned i = 0; i < ALFA_RELAY_COUNT; i++) {
+        int on = (energised >> i) & 1;
+        if (!d->relays_valid || (((d->relays_shown >> i) & 1) != on)) {
+            logf_(d, 2, "relay %s %s", relay_name[i], on ? "energised" : "released");
+        }
+        if (d->relay_line[i] != NULL && gpiod_line_set_value(d->relay_line[i], on) < 0) {
+            logf_(d, 0, "gpio: relay %s: %s", relay_name[i], strerror(errno));
+        }
+    }
+    d->relays_shown = energised;
+    d->relays_valid = 1;
+}
+
+static void p_status_leds_set(void *user, uint8_t on)
+{
+    daemon_t *d = user;
+    if (d->leds_valid && d->leds_shown == on) {
+        return;
+    }
+    logf_(d, 3, "leds green=%d yellow=%d red=%d", on & ALFA_LED_GREEN ? 1 : 0, on & ALFA_LED_YELLOW ? 1 : 0,
+          on & ALFA_LED_RED ? 1 : 0);
+    for (unsigned i = 0; i < 3; i++) {
+        if (d->led_line[i] != NULL) {
+            (void)gpiod_line_set_value(d->led_line[i], (on >> i) & 1);
+        }
+    }
+    d->leds_shown = on;
+    d->leds_valid = 1;
+}
+
+static void p_segments_set(void *user, const uint8_t seg[ALFA_SEG_DIGITS])
+{
+    daemon_t *d = user;
+    logf_(d, 3, "display %02x %02x %02x", seg[0], seg[1], seg[2]);
+}
+
+static int32_t p_serial_write(void *user, const uint8_t *data, uint16_t len)
+{
+    return alfa_serial_write(&((daemon_t *)user)->serial, data, len);
+}
+
+static int32_t p_serial_read(void *user, uint8_t *data, uint16_t cap)
+{
+    return alfa_serial_read(&((daemon_t *)user)->serial, data, cap);
+}
+
+static int32_t p_can_send(void *user, const alfa_can_frame_t *f) { return alfa_lincan_send(&((daemon_t *)user)->can, f); }
+static int32_t p_can_recv(void *user, alfa_can_frame_t *f) { return alfa_lincan_recv(&((daemon_t *)user)->can, f); }
+static alfa_can_state_t p_can_state(void *user) { return alfa_lincan_state(&((daemon_t *)user)->can); }
+static void p_can_recover(void *user) { alfa_lincan_recover(&((daemon_t *)user)->can); }
+
+static int32_t p_flash_read(void *user, uint32_t a, void *b, uint32_t n) { return alfa_flash_file_read(&((daemon_t *)user)->flash, a, b, n); }
+static int32_t p_flash_prog(void *user, uint32_t a, const void *b, uint32_t n) { return alfa_flash_file_prog(&((daemon_t *)user)->flash, a, b, n); }
+static int32_t p_flash_erase(void *user, uint32_t blk) { return alfa_flash_file_erase(&((daemon_t *)user)->flash, blk); }
+
+static void p_watchdog_feed(void *user)
+{
+    daemon_t *d = user;
+    if (d->watchdog) {
+        sd_notify(0, "WATCHDOG=1");
+    }
+}
+
+static void p_reboot(void *user)
+{
+    daemon_t *d = user;
+    d->reboot = 1;
+}
+
+/* ---- set-up ---- */
+
+static int open_gpio(daemon_t *d)
+{
+    if (d->cfg.gpio_chip[0] == '\0') {
+        logf_(d, 2, "gpio: none configured; relays and LEDs are logged only");
+        return 0;
+    }
+    d->chip = gpiod_chip_open_lookup(d->cfg.gpio_chip);
+    if (d->chip == NULL) {
+        logf_(d, 0, "gpio: cannot open chip %s: %s", d->cfg.gpio_chip, strerror(errno));
+        return -1;
+    }
+    for (unsigned i = 0; i < ALFA_RELAY_COUNT + 3; i++) {
+        int32_t off = i < ALFA_RELAY_COUNT ? d->cfg.relay_lines[i] : d->cfg.led_lines[i - ALFA_RELAY_COUNT];
+        if (off < 0) {
+            continue;
+        }
+        struct gpiod_line *l = gpiod_chip_get_line(d->chip, (unsigned)off);
+        if (l == NULL || gpiod_line_request_output(l, "alfaspark-pack", 0) < 0) {
+            logf_(d, 0, "gpio: line %d: %s", (int)off, strerror(errno));
+            return -1;
+        }
+        if (i < ALFA_RELAY_COUNT) {
+            d->relay_line[i] = l;
+        } else {
+            d->led_line[i - ALFA_RELAY_COUNT] = l;
+        }
+    }
+    return 0;
+}
+
+static alfa_serial_de_t de_of(const char *s)
+{
+    if (strcmp(s, "kernel") == 0) {
+        return ALFA_SERIAL_DE_KERNEL;
+    }
+    if (strcmp(s, "rts") == 0) {
+        return ALFA_SERIAL_DE_RTS;
+    }
+    if (strcmp(s, "none") == 0) {
+        return ALFA_SERIAL_DE_NONE;
+    }
+    return ALFA_SERIAL_DE_AUTO;
+}
+
+static int open_devices(daemon_t *d)
+{
+    alfa_serial_cfg_t sc;
+    alfa_serial_cfg_default(&sc);
+    sc.baud = d->cfg.bms_baud;
+    sc.parity = d->cfg.bms_parity;
+    sc.de = de_of(d->cfg.bms_direction);
+    if (alfa_serial_open(&d->serial, d->cfg.bms_device, &sc) < 0) {
+        logf_(d, 0, "bms: cannot open %s: %s", d->cfg.bms_device, strerror(errno));
+        return -1;
+    }
+    logf_(d, 2, "bms: %s at %u baud %c, direction %s", d->cfg.bms_device, (unsigned)sc.baud, sc.parity,
+          alfa_serial_de_name(d->serial.de));
+    if (alfa_lincan_open(&d->can, d->cfg.can_interface) < 0) {
+        logf_(d, 0, "can: cannot open %s", d->cfg.can_interface);
+        return -1;
+    }
+    logf_(d, 2, "can: %s", d->cfg.can_interface);
+    d->geom = (alfa_flash_geom_t){.block_size = d->cfg.flash_block_size,
+                                  .block_count = d->cfg.flash_blocks,
+                                  .prog_size = 16,
+                                  .erased_value = 0xFF};
+    if (alfa_flash_file_open(&d->flash, d->cfg.flash_path, &d->geom) < 0) {
+        logf_(d, 0, "flash: cannot use %s (missing directory, or a file of another geometry)", d->cfg.flash_path);
+        return -1;
+    }
+    return open_gpio(d);
+}
+
+static void close_devices(daemon_t *d)
+{
+    alfa_serial_close(&d->serial);
+    alfa_lincan_close(&d->can);
+    alfa_flash_file_close(&d->flash);
+    if (d->chip != NULL) {
+        gpiod_chip_close(d->chip); /* releases the lines too */
+        d->chip = NULL;
+    }
+}
+
+static void build_port(daemon_t *d)
+{
+    d->port = (alfa_port_t){
+        .user = d,
+        .now_ms = p_now_ms,
+        .relays_set = p_relays_set,
+        .segments_set = p_segments_set,
+        .status_leds_set = p_status_leds_set,
+        .serial_write = p_serial_write,
+        .serial_read = p_serial_read,
+        .can_send = p_can_send,
+        .can_recv = p_can_recv,
+        .can_state = p_can_state,
+        .can_recover = p_can_recover,
+        .flash_geom = &d->geom,
+        .flash_read = p_flash_read,
+        .flash_prog = p_flash_prog,
+        .flash_erase = p_flash_erase,
+        .watchdog_feed = p_watchdog_feed,
+        .reboot = p_reboot,
+    };
+}
+
+static int level_of(const char *s)
+{
+    return strcmp(s, "error") == 0 ? 0 : strcmp(s, "warn") == 0 ? 1 : strcmp(s, "debug") == 0 ? 3 : 2;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: alfaspark-pack --config FILE [options]\n"
+            "The Alfaspark pack controller as a Linux daemon: the firmware core with its BMS on a\n"
+            "serial RS-485 adapter, CAN over SLCAN or SocketCAN, settings in a flash file.\n\n"
+            "  --config FILE        INI configuration (see deploy/pack.ini.example)\n"
+            "  --check-config       check the configuration, print every problem, exit 0 or 1\n"
+            "  --serial N           override [pack] serial (48-bit, e.g. 0x24A1B2C3D4E5)\n"
+            "  --flash PATH         override [pack] flash\n"
+            "  --bms-device PATH    override [bms] device\n"
+            "  --can SPEC           override [can] interface (slcan:/dev/ttyACM0, socketcan:can0)\n"
+            "  --log-level LEVEL    error, warn, info (default) or debug\n"
+            "  --help               this text\n");
+}
+
+int main(int argc, char **argv)
+{
+    static daemon_t d; /* large: keep it off the stack */
+    const char *config_path = NULL;
+    int check_only = 0;
+    struct override {
+        const char *section, *key, *value;
+    } ov[8];
+    int n_ov = 0;
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"check-config", no_argument, 0, 'k'},
+        {"serial", required_argument, 0, 's'}, {"flash", required_argument, 0, 'f'},
+        {"bms-device", required_argument, 0, 'b'}, {"can", required_argument, 0, 'n'},
+        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+    };
+    int o;
+    while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': config_path = optarg; break;
+        case 'k': check_only = 1; break;
+        case 's': ov[n_ov++] = (struct override){"pack", "serial", optarg}; break;
+        case 'f': ov[n_ov++] = (struct override){"pack", "flash", optarg}; break;
+        case 'b': ov[n_ov++] = (struct override){"bms", "device", optarg}; break;
+        case 'n': ov[n_ov++] = (struct override){"can", "interface", optarg}; break;
+        case 'l': ov[n_ov++] = (struct override){"pack", "log_level", optarg}; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    pack_config_defaults(&d.cfg);
+    int problems = 0;
+    if (config_path != NULL) {
+        int rc = pack_config_load(&d.cfg, config_path, stderr);
+        problems += rc < 0 ? 1 : rc;
+    }
+    for (int i = 0; i < n_ov; i++) {
+        char why[160];
+        if (pack_config_set(&d.cfg, ov[i].section, ov[i].key, ov[i].value, why, sizeof why) < 0) {
+            fprintf(stderr, "command line: %s\n", why);
+            problems++;
+        }
+    }
+    problems += pack_config_check(&d.cfg, stderr);
+    if (check_only) {
+        printf("%s: %d problem%s\n", config_path ? config_path : "(no file)", problems, problems == 1 ? "" : "s");
+        return problems == 0 ? 0 : 1;
+    }
+    if (problems > 0) {
+        fprintf(stderr, "alfaspark-pack: configuration has %d problem(s); not starting\n", problems);
+        return 1;
+    }
+    d.level = level_of(d.cfg.log_level);
+    clock_gettime(CLOCK_MONOTONIC, &d.t0);
+    if (open_devices(&d) < 0) {
+        close_devices(&d);
+        return 1;
+    }
+    build_port(&d);
+
+    alfa_bms_config_t bms;
+    alfa_bms_config_default(&bms);
+    bms.profile = alfa_bms_profile_find(d.cfg.bms_profile);
+    bms.address = (uint8_t)d.cfg.bms_address;
+    alfa_pack_config_t pc = {.serial = d.cfg.serial, .device_type = ALFA_DEV_PACK, .bms = &bms};
+    alfa_err_t rc = alfa_pack_init(&d.pack, &d.port, &pc);
+    if (rc < 0) {
+        logf_(&d, 0, "pack: cannot start: %s", alfa_err_name(rc));
+        close_devices(&d);
+        return 1;
+    }
+    static const char *const boot_name[] = {"settings restored", "factory settings (reset)",
+                                            "factory settings (store blank or corrupt)", "no flash"};
+    logf_(&d, 2, "Alfaspark %u.%u.%u pack %012llx: %s", ALFA_FW_VERSION_MAJOR, ALFA_FW_VERSION_MINOR,
+          ALFA_FW_VERSION_PATCH, (unsigned long long)d.cfg.serial, boot_name[alfa_pack_boot_state(&d.pack)]);
+
+    uint64_t wd_usec = 0;
+    d.watchdog = sd_watchdog_enabled(0, &wd_usec) > 0;
+    sd_notify(0, "READY=1");
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    uint8_t node_id = 0, master = 0;
+    uint32_t faults = 0;
+    while (!g_stop && !d.reboot) {
+        struct pollfd pfd[2] = {{.fd = d.serial.fd, .events = POLLIN}, {.fd = alfa_lincan_fd(&d.can), .events = POLLIN}};
+        (void)poll(pfd, 2, LOOP_MAX_WAIT_MS);
+        alfa_pack_process(&d.pack);
+
+        const alfa_node_t *n = alfa_pack_node(&d.pack);
+        if (alfa_node_id(n) != node_id || (uint8_t)alfa_node_is_master(n) != master) {
+            node_id = alfa_node_id(n);
+            master = (uint8_t)alfa_node_is_master(n);
+            logf_(&d, 2, "can: node id %u%s", node_id, master ? ", master" : "");
+        }
+        uint32_t f = alfa_core_faults(alfa_pack_core(&d.pack));
+        if (f != faults) {
+            logf_(&d, f ? 1 : 2, "faults 0x%04x", (unsigned)f);
+            faults = f;
+        }
+    }
+    /* Leave nothing acknowledged unwritten: finish the pending settings record. */
+    alfa_store_t *st = &d.pack.store;
+    if (d.pack.has_store) {
+        (void)alfa_store_flush(st);
+        for (int i = 0; i < 64 && alfa_store_process(st, p_now_ms(&d)) > 0; i++) {
+        }
+    }
+    close_devices(&d);
+    if (d.reboot) {
+        logf_(&d, 2, "restart requested over CAN");
+        execv("/proc/self/exe", argv);
+        logf_(&d, 0, "restart failed: %s", strerror(errno));
+        return 1;
+    }
+    sd_notify(0, "STOPPING=1");
+    return 0;
+}
