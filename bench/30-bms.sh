@@ -29,8 +29,8 @@ ms = statistics.median(p["poll_ms"] for p in polls)
 char_ms = 10 * 1000.0 / 9600
 limit_ms = (8 + 21) * char_ms + 2 * 3.5 * char_ms + int(sys.argv[2]) / 1000.0
 print("bench bms_poll_wire_ratio %.3f x" % (ms / limit_ms))
-print("bench bms_poll_ms %.2f ms" % ms, file=sys.stderr)
-print("bench bms_poll_wire_limit_ms %.2f ms" % limit_ms, file=sys.stderr)
+print("# median poll %.2f ms" % ms, file=sys.stderr)
+print("# wire-time limit %.2f ms" % limit_ms, file=sys.stderr)
 PY
 
 # --- bms_poll_instructions --------------------------------------------------------------------

@@ -24,9 +24,13 @@ if [ -n "$globals" ]; then
 fi
 $CC "${flags[@]}" -c scripts/size_probe.c -o "$out/size_probe.o"
 # The link proves the core calls nothing outside itself but memcpy/memset/memmove/memcmp and libgcc.
-$CC "${flags[@]}" -Wl,--gc-sections -Wl,-e,alfa_size_entry -Wl,--no-undefined \
+$CC "${flags[@]}" -Wl,--gc-sections -Wl,-e,alfa_size_entry -Wl,--no-undefined -Wl,--no-warn-rwx-segments \
   "$out/size_probe.o" "${objs[@]}" -lgcc -o "$out/core.elf"
 read -r text data bss _ < <(riscv64-unknown-elf-size "${objs[@]}" -t | tail -1)
 ctx_hex=$(riscv64-unknown-elf-nm -S "$out/size_probe.o" | awk '$4=="alfa_size_ctx_bytes" {print $2}')
 ctx=$((16#$ctx_hex))
+pack_hex=$(riscv64-unknown-elf-nm -S "$out/size_probe.o" | awk '$4=="alfa_size_pack_bytes" {print $2}')
+pack=$((16#$pack_hex))
+read -r ltext _ < <(riscv64-unknown-elf-size "$out/core.elf" | tail -1)
 echo "core text=$text data=$data bss=$bss ctx=$ctx"
+echo "pack ctx=$pack linked_text=$ltext"

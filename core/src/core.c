@@ -256,7 +256,7 @@ void alfa_core_process(alfa_core_t *c)
 
 alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_bms_reading_t *reading, bool comm_lost)
 {
-    if (reading != NULL && reading->v_pack_mv == 0u) {
+    if (reading != NULL && (reading->v_pack_mv == 0u || reading->v_pack_mv > ALFA_CORE_V_PACK_MAX_MV)) {
         return ALFA_E_RANGE;
     }
     uint32_t now = now_of(c);

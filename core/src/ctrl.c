@@ -38,6 +38,7 @@ static void mode_enter(alfa_ctrl_t *c, const alfa_settings_t *s)
     c->mode = (uint8_t)s->mode;
     c->sc_grid_closed = is_closed(c, ALFA_RELAY_GRID);
     c->tou_closed = is_closed(c, (uint32_t)s->tou_relay);
+    c->tou_relay = (uint8_t)s->tou_relay;
     c->eco_shed = 0;
     c->eco_warn = 0;
 }
@@ -125,6 +126,11 @@ uint8_t alfa_ctrl_decide(alfa_ctrl_t *c, const alfa_ctrl_input_t *in)
             }
             break;
         case ALFA_MODE_TOU:
+            if (c->tou_relay != (uint8_t)s->tou_relay) {
+                /* another relay now: without time it holds ITS state, not the old relay's */
+                c->tou_relay = (uint8_t)s->tou_relay;
+                c->tou_closed = is_closed(c, (uint32_t)s->tou_relay);
+            }
             if (in->time_valid) {
                 bool inside = false;
                 for (uint32_t w = 0; w < ALFA_TOU_WINDOWS; w++) {

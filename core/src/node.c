@@ -546,20 +546,22 @@ static void on_heartbeat(alfa_node_t *n, const alfa_heartbeat_t *hb)
     } else if (hb->node_id == n->node_id) {
         return;
     }
-    /* An ID held in the table by a silent node is reserved for it (2-min TTL): the master tells
-     * a newcomer claiming it to move on, and nobody overwrites the reservation. */
-    if (claiming && e->used && e->serial != hb->serial &&
-        (!e->heard_hb || since(n->now_ms, e->last_hb_ms) >= ALFA_NODE_ELECTION_MS)) {
-        if (n->is_master) {
-            alfa_id_in_use_t m = {.src = n->node_id, .dst = hb->node_id, .owner_serial = e->serial};
-            alfa_can_frame_t f;
-            if (alfa_proto_id_in_use_encode(&m, &f) == 0) {
-                (void)send(n, &f);
-            }
-        }
-        return;
-    }
     if (e->used && e->serial != hb->serial) {
+        /* An ID held in the table by a settled node stays its own for the 2-min TTL: a newcomer
+         * claiming it never replaces the entry, and if the owner is silent the master tells the
+         * newcomer to move on (a live owner's own heartbeats make the newcomer yield). */
+        bool owner_settled = e->reserved_only || (e->heard_hb && (e->hb_state & ALFA_HB_CLAIMING) == 0);
+        if (claiming && owner_settled) {
+            bool owner_silent = !e->heard_hb || since(n->now_ms, e->last_hb_ms) >= ALFA_NODE_ELECTION_MS;
+            if (n->is_master && owner_silent) {
+                alfa_id_in_use_t m = {.src = n->node_id, .dst = hb->node_id, .owner_serial = e->serial};
+                alfa_can_frame_t f;
+                if (alfa_proto_id_in_use_encode(&m, &f) == 0) {
+                    (void)send(n, &f);
+                }
+            }
+            return;
+        }
         alfa_memset(e, 0, sizeof(*e)); /* a different node now: forget the old one's data */
     }
     if (claiming && e->used && e->have_telem && !e->import_saved) {
@@ -634,16 +636,29 @@ static void on_import(alfa_node_t *n, const alfa_can_frame_t *f)
         return;
     }
     if (cls == ALFA_CLS_IMPORT_REQ) {
-        const alfa_node_entry_t *e = &n->nodes[m.src];
+        const alfa_node_entry_t *req = &n->nodes[m.src];
         bool answer = n->phase == ALFA_NODE_PHASE_RUN &&
                       (n->is_master || (m.src == n->master_id && i_am_deputy(n)));
-        if (!answer || !e->used || e->reserved_only || !e->have_telem) {
+        if (!answer || !req->used || req->reserved_only || !req->heard_hb) {
             return;
         }
-        uint32_t wh = e->import_wh;
-        if (e->import_saved && since(n->now_ms, e->import_saved_ms) < 2u * ALFA_NODE_IMPORT_WINDOW_MS &&
-            e->import_saved_wh > wh) {
-            wh = e->import_saved_wh;
+        /* Look the pack up by serial: it may have come back under another node ID. */
+        bool found = false;
+        uint32_t wh = 0;
+        for (uint32_t id = ALFA_NODE_FIRST; id <= ALFA_NODE_LAST; id++) {
+            const alfa_node_entry_t *e = &n->nodes[id];
+            if (!e->used || e->reserved_only || !e->have_telem || e->serial != req->serial) {
+                continue;
+            }
+            found = true;
+            wh = e->import_wh > wh ? e->import_wh : wh;
+            if (e->import_saved && since(n->now_ms, e->import_saved_ms) < 2u * ALFA_NODE_IMPORT_WINDOW_MS &&
+                e->import_saved_wh > wh) {
+                wh = e->import_saved_wh;
+            }
+        }
+        if (!found) {
+            return;
         }
         alfa_import_msg_t r = {.src = n->node_id, .dst = m.src, .grid_import_today_wh = wh};
         alfa_can_frame_t out;
@@ -916,7 +931,8 @@ void alfa_node_process(alfa_node_t *n, uint32_t now_ms)
         if (stored != (int32_t)n->node_id) {
             (void)alfa_core_setting_set(n->core, ALFA_SET_NODE_ID, n->node_id, 0);
         }
-        if (n->stats.claims == 1u) {
+        if (!n->ran) {
+            n->ran = 1;
             /* First time on the bus since boot: today's grid import lives only in RAM. */
             n->import_active = 1;
             n->import_until_ms = now_ms + ALFA_NODE_IMPORT_WINDOW_MS;

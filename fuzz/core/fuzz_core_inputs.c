@@ -37,14 +37,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static alfa_test_port_t tp;
     static alfa_core_t core;
     alfa_test_port_init(&tp, 0);
+    tp.adc_count = 160; /* 40 ms blocks (2 mains cycles): the same code paths, 5x the executions */
     alfa_test_port_set_ct(&tp, ALFA_CT_GRID, 5000, 2048, 2);
     alfa_core_config_t cfg = {.serial = 42};
     if (alfa_core_init(&core, &tp.port, &cfg) != ALFA_OK) {
         abort();
     }
     size_t i = 0;
-    /* At most 64 steps per input: long sequences add run time, not new states. */
-    while (i + 6 <= size && i < 64u * 6u) {
+    /* At most 40 steps per input: long sequences add run time, not new states. */
+    while (i + 6 <= size && i < 40u * 6u) {
         uint8_t op = data[i] % 8u;
         uint8_t a = data[i + 1];
         int32_t v = get32(&data[i + 2]);
@@ -59,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 1: {
-            alfa_bms_reading_t r = {.v_pack_mv = (uint32_t)v & 0xFFFFu, .i_batt_ma = (int16_t)v,
+            alfa_bms_reading_t r = {.v_pack_mv = (uint32_t)v % 200000u, .i_batt_ma = (int16_t)v,
                                     .alarms = a, .warnings = (uint16_t)(a >> 4),
                                     .present = (uint8_t)(a & 1u), .soc_pct = (uint8_t)(v >> 24)};
             (void)alfa_core_bms_input(&core, (a & 0x80u) ? NULL : &r, (a & 0x40u) != 0u);
@@ -69,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)alfa_core_set_time(&core, 1577836800LL + (int64_t)(uint32_t)v * 7, (int16_t)(a * 8 - 720));
             break;
         case 3:
-            alfa_test_port_run(&tp, &core, (uint32_t)v % 20000u, 100u + a * 10u);
+            alfa_test_port_run(&tp, &core, (uint32_t)v % 8000u, 100u + a * 10u);
             break;
         case 4:
             alfa_core_site_grid_limit(&core, a & 1u);

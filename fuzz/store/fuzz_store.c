@@ -29,7 +29,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (alfa_flash_sim_init(&sim, g) != 0) {
         abort();
     }
-    alfa_flash_sim_load(&sim, data + 1, size - 1u);
     alfa_port_t port;
     memset(&port, 0, sizeof(port));
     alfa_flash_sim_port(&sim, &port);
@@ -39,6 +38,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     alfa_store_found_t found;
     if (st == NULL) {
         abort();
+    }
+    if ((data[0] & 0x80u) == 0u) {
+        /* Raw mode: the input is the flash image. */
+        alfa_flash_sim_load(&sim, data + 1, size - 1u);
+    } else {
+        /* Structured mode: real records written by the store (so CRCs and markers are valid),
+         * then damaged by XOR patches from the input, to reach the paths raw bytes rarely do. */
+        size_t at = 1u;
+        if (boot(&port, st, blob, &len, &found) != ALFA_OK) {
+            abort();
+        }
+        uint32_t now = 0u;
+        uint32_t records = size > 1u ? data[at++] % 24u : 0u;
+        for (uint32_t k = 0; k < records && at < size; k++) {
+            uint32_t n = 1u + data[at++] % 96u;
+            if (data[at - 1u] == 0xFFu) {
+                (void)alfa_store_factory_reset(st, now);
+            } else {
+                for (uint32_t i = 0; i < n; i++) {
+                    blob[i] = at + i < size ? data[at + i] : (uint8_t)i;
+                }
+                at += n < size - at ? n : size - at;
+                if (alfa_store_save(st, (uint16_t)k, blob, n, now) != ALFA_OK) {
+                    abort();
+                }
+            }
+            now += ALFA_STORE_QUIET_MS;
+            while (alfa_store_process(st, now) == 1) {
+            }
+        }
+        uint32_t total = g->block_size * g->block_count;
+        while (at + 3u <= size) {
+            uint32_t off = ((uint32_t)data[at] | ((uint32_t)data[at + 1u] << 8)) % total;
+            sim.mem[off] ^= data[at + 2u];
+            at += 3u;
+        }
+        alfa_flash_sim_load(&sim, sim.mem, total);
     }
 
     /* Whatever is on flash, boot gives a clear answer and never a blob longer than the maximum. */

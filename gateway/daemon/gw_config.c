@@ -57,7 +57,7 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
-typedef enum { T_STR, T_INT, T_U32, T_BOOL, T_SPECIAL } opt_type_t;
+typedef enum { T_STR, T_INT, T_U32, T_I32, T_BOOL, T_SPECIAL } opt_type_t;
 
 typedef struct opt {
     const char *section, *key;
@@ -78,6 +78,7 @@ static const opt_t opts[] = {
     S("gateway", "can", can),
     X("gateway", "log_level"),
     X("gateway", "utc_offset_min"),
+    X("gateway", "serial"),
     S("mqtt", "host", mqtt_host),
     I("mqtt", "port", mqtt_port, 1, 65535),
     S("mqtt", "client_id", mqtt_client_id),
@@ -100,6 +101,12 @@ static const opt_t opts[] = {
     U("commands", "rate_site_per_min", core.rate_site_per_min, 1, 600000),
     U("commands", "rate_site_burst", core.rate_site_burst, 1, 10000),
     U("time", "period_ms", core.time_period_ms, 1000, 3600000),
+#define SOCKET_OPTS(n)                                                                             \
+    S("socket" #n, "topic", core.sockets[n - 1].topic),                                            \
+    {"socket" #n, "on_surplus_w", T_I32, offsetof(gw_config_t, core.sockets[n - 1].on_surplus_w), 0, -100000, 1000000}, \
+    {"socket" #n, "off_surplus_w", T_I32, offsetof(gw_config_t, core.sockets[n - 1].off_surplus_w), 0, -100000, 1000000}, \
+    U("socket" #n, "min_switch_s", core.sockets[n - 1].min_switch_s, 0, 86400)
+    SOCKET_OPTS(1), SOCKET_OPTS(2), SOCKET_OPTS(3), SOCKET_OPTS(4),
     B("homeassistant", "enabled", core.ha_enabled),
     S("homeassistant", "prefix", core.ha_prefix),
 };
@@ -123,6 +130,16 @@ static void set_special(gw_config_t *c, const char *key, const char *v)
         }
         c->utc_offset_auto = 0;
         c->utc_offset_min = (int)x;
+    } else if (!strcmp(key, "serial")) {
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull(v, &end, 16);
+        if (!strcmp(v, "auto")) { c->core.serial = 0; return; }
+        if (errno || end == v || *end || x == 0 || x > 0xFFFFFFFFFFFFull) {
+            err(c, "gateway.serial: \"%s\" is neither auto nor 1..ffffffffffff (hex)", v);
+            return;
+        }
+        c->core.serial = (uint64_t)x;
     } else if (!strcmp(key, "protocol")) {
         if (!strcmp(v, "3.1.1") || !strcmp(v, "311")) c->mqtt_protocol = 4;
         else if (!strcmp(v, "5")) c->mqtt_protocol = 5;
@@ -145,10 +162,13 @@ static int set_option(gw_config_t *c, const char *section, const char *key, cons
             break;
         case T_INT:
         case T_U32:
+        case T_I32:
             if (parse_long(v, o->min, o->max, &x) < 0) {
                 err(c, "%s%s.%s: \"%s\" is not an integer in %ld..%ld", where, section, key, v, o->min, o->max);
             } else if (o->type == T_INT) {
                 *(int *)(void *)field = (int)x;
+            } else if (o->type == T_I32) {
+                *(int32_t *)(void *)field = (int32_t)x;
             } else {
                 *(uint32_t *)(void *)field = (uint32_t)x;
             }
@@ -222,8 +242,23 @@ static int name_ok(const char *s)
     return 1;
 }
 
+/* A stable serial for the board: the first 12 hex digits of /etc/machine-id. */
+static uint64_t machine_serial(void)
+{
+    char id[64] = "";
+    FILE *f = fopen("/etc/machine-id", "r");
+    if (f != NULL) {
+        if (fgets(id, sizeof id, f) == NULL) id[0] = '\0';
+        fclose(f);
+    }
+    id[12] = '\0';
+    unsigned long long x = strtoull(id, NULL, 16);
+    return x ? (uint64_t)x : 0x0000a1f5a4c0ull;
+}
+
 int gw_config_finish(gw_config_t *c)
 {
+    if (c->core.serial == 0) c->core.serial = machine_serial();
     if (!name_ok(c->core.site)) err(c, "gateway.site: \"%s\" must be letters, digits, '_' or '-'", c->core.site);
     if (c->core.ha_prefix[0] == '\0' || strpbrk(c->core.ha_prefix, "+#") != NULL) {
         err(c, "homeassistant.prefix: \"%s\" must be a topic without wildcards", c->core.ha_prefix);
@@ -258,6 +293,14 @@ int gw_config_finish(gw_config_t *c)
         if (c->tls_key_file[0] && access(c->tls_key_file, R_OK) != 0) err(c, "tls.key_file: cannot read %s", c->tls_key_file);
     } else if (c->tls_ca_file[0] || c->tls_cert_file[0]) {
         err(c, "tls: files are given but tls.enabled is false");
+    }
+    for (unsigned k = 0; k < 4u; k++) {
+        const struct gw_socket_cfg *sk = &c->core.sockets[k];
+        if (sk->topic[0] && strpbrk(sk->topic, "+#") != NULL) err(c, "socket%u.topic: no wildcards", k + 1u);
+        if (sk->topic[0] && sk->off_surplus_w > sk->on_surplus_w) {
+            err(c, "socket%u: off_surplus_w (%d) is above on_surplus_w (%d)", k + 1u, (int)sk->off_surplus_w,
+                (int)sk->on_surplus_w);
+        }
     }
     if (c->core.rate_client_burst > c->core.rate_site_burst) {
         err(c, "commands.rate_client_burst (%u) is larger than commands.rate_site_burst (%u)", c->core.rate_client_burst,

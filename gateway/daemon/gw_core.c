@@ -25,6 +25,11 @@ void gw_cfg_defaults(gw_cfg_t *cfg)
     cfg->rate_client_burst = 10;
     cfg->rate_site_per_min = 600;
     cfg->rate_site_burst = 40;
+    for (unsigned k = 0; k < sizeof cfg->sockets / sizeof cfg->sockets[0]; k++) {
+        cfg->sockets[k].on_surplus_w = 1500;
+        cfg->sockets[k].off_surplus_w = 0;
+        cfg->sockets[k].min_switch_s = 60;
+    }
 }
 
 static void logf_(gw_core_t *gw, int level, const char *fmt, ...)
@@ -657,7 +662,10 @@ static void on_setting(gw_core_t *gw, const alfa_can_frame_t *f)
     if (alfa_proto_setting_decode(f, &m) < 0) { gw->stats.can_rx_bad++; return; }
     if (m.dst != ALFA_NODE_LINUX_GATEWAY) return;
     gw_pack_t *p = pack_of_node(gw, m.src);
-    if (p == NULL || !p->rs_active || p->rs_seq != m.seq) return;
+    if (p == NULL || !p->rs_active || p->rs_seq != m.seq) {
+        logf_(gw, GW_LOG_DEBUG, "setting %u from node %u (seq %u) not expected", m.id, m.src, m.seq);
+        return;
+    }
     if (m.id < ALFA_SET_COUNT) {
         p->rs_value[m.id] = m.value;
         p->rs_have |= 1ull << m.id;
@@ -776,6 +784,8 @@ static void on_telemetry(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_
     }
 }
 
+static void sockets_update(gw_core_t *gw, const gw_now_t *now);
+
 static void on_site(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_t *now)
 {
     alfa_site_totals_t s;
@@ -787,6 +797,30 @@ static void on_site(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_t *no
     gw->site = s;
     gw->have_site = 1;
     publish_site_state(gw, now);
+    sockets_update(gw, now);
+}
+
+/* Smart sockets on solar surplus, with hysteresis (two thresholds) and a minimum time between
+ * changes, so a passing cloud does not toggle a pool pump. */
+static void sockets_update(gw_core_t *gw, const gw_now_t *now)
+{
+    int32_t surplus = gw->site.p_solar_w - gw->site.p_home_w;
+    for (unsigned k = 0; k < sizeof gw->cfg.sockets / sizeof gw->cfg.sockets[0]; k++) {
+        const struct gw_socket_cfg *c = &gw->cfg.sockets[k];
+        struct gw_socket_state *st = &gw->sockets[k];
+        if (c->topic[0] == '\0') continue;
+        int want = st->known ? st->on : 0;
+        if (surplus >= c->on_surplus_w) want = 1;
+        else if (surplus < c->off_surplus_w) want = 0;
+        if (st->known && want == st->on) continue;
+        if (st->known && (uint32_t)(now->ms - st->last_switch_ms) < c->min_switch_s * 1000u) continue;
+        if (!gw->connected) continue;
+        publish(gw, c->topic, want ? "ON" : "OFF", want ? 2u : 3u, 0);
+        logf_(gw, GW_LOG_INFO, "socket %s %s (surplus %d W)", c->topic, want ? "ON" : "OFF", (int)surplus);
+        st->known = 1;
+        st->on = want;
+        st->last_switch_ms = now->ms;
+    }
 }
 
 static void on_import_request(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_t *now)
@@ -876,8 +910,19 @@ static void send_time(gw_core_t *gw, const gw_now_t *now)
     gw->last_time_ms = now->ms;
 }
 
+static void send_heartbeat(gw_core_t *gw, const gw_now_t *now)
+{
+    alfa_heartbeat_t hb = {ALFA_NODE_LINUX_GATEWAY, ALFA_DEV_LINUX_GATEWAY, 0, gw->cfg.serial, ALFA_FW_VERSION_MAJOR,
+                           ALFA_FW_VERSION_MINOR, ALFA_FW_VERSION_PATCH};
+    alfa_can_frame_t f;
+    gw->hb_sent = 1;
+    gw->last_hb_ms = now->ms;
+    if (alfa_proto_heartbeat_encode(&hb, &f) == 0 && gw->io.can_send(gw->io.user, &f) < 0) gw->stats.can_tx_errors++;
+}
+
 void gw_core_process(gw_core_t *gw, const gw_now_t *now)
 {
+    if (!gw->hb_sent || (uint32_t)(now->ms - gw->last_hb_ms) >= 1000u) send_heartbeat(gw, now);
     if (!gw->time_sent || (uint32_t)(now->ms - gw->last_time_ms) >= gw->cfg.time_period_ms) send_time(gw, now);
 
     for (unsigned k = 0; k < GW_MAX_PACKS; k++) {

@@ -1,6 +1,7 @@
 /* alfaspark-gateway: the Linux daemon that links the site's CAN bus to MQTT (SPEC.md §9). */
 #include <errno.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -105,8 +106,10 @@ static void on_connect(struct mosquitto *mosq, void *user, int rc)
     snprintf(t1, sizeof t1, "alfaspark/%s/cmd/+", d->cfg.core.site);
     snprintf(t2, sizeof t2, "alfaspark/%s/pack/+/cmd/+", d->cfg.core.site);
     snprintf(t3, sizeof t3, "%s/status", d->cfg.core.ha_prefix);
-    mosquitto_subscribe(mosq, NULL, t1, 1);
-    mosquitto_subscribe(mosq, NULL, t2, 1);
+    /* MQTT 5: no-local keeps our own cmd/result messages from coming back to us */
+    int opts = d->cfg.mqtt_protocol == 5 ? MQTT_SUB_OPT_NO_LOCAL : 0;
+    mosquitto_subscribe_v5(mosq, NULL, t1, 1, opts, NULL);
+    mosquitto_subscribe_v5(mosq, NULL, t2, 1, opts, NULL);
     if (d->cfg.core.ha_enabled) mosquitto_subscribe(mosq, NULL, t3, 1);
     d->mqtt_connected = 1;
     d->connect_backoff_ms = 500;
@@ -169,7 +172,8 @@ static int mqtt_setup(daemon_ctx_t *d)
 static void mqtt_try_connect(daemon_ctx_t *d, uint32_t now_ms)
 {
     if ((int32_t)(now_ms - d->next_connect_ms) < 0) return;
-    int rc = mosquitto_connect(d->mosq, d->cfg.mqtt_host, d->cfg.mqtt_port, d->cfg.mqtt_keepalive_s);
+    /* non-blocking TCP connect: an unreachable broker must not stall CAN traffic or the watchdog */
+    int rc = mosquitto_connect_async(d->mosq, d->cfg.mqtt_host, d->cfg.mqtt_port, d->cfg.mqtt_keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
         LOG(d, GW_LOG_WARN, "cannot reach broker %s:%d: %s (retry in %u ms)", d->cfg.mqtt_host, d->cfg.mqtt_port,
             rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc), d->connect_backoff_ms);

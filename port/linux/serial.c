@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -66,6 +68,17 @@ static int set_rts(int fd, int on)
     return ioctl(fd, on ? TIOCMBIS : TIOCMBIC, &bit);
 }
 
+/* A pseudo-terminal (UNIX98 slave, majors 136..143, or the /dev/ptmx master side). */
+static int is_pty(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
+        return 0;
+    }
+    unsigned int maj = major(st.st_rdev), min = minor(st.st_rdev);
+    return (maj >= 136u && maj <= 143u) || (maj == 5u && min == 2u);
+}
+
 static int setup(alfa_serial_t *s, const alfa_serial_cfg_t *cfg)
 {
     speed_t code;
@@ -91,8 +104,18 @@ static int setup(alfa_serial_t *s, const alfa_serial_cfg_t *cfg)
     }
     t.c_cc[VMIN] = 0;
     t.c_cc[VTIME] = 0;
-    if (cfsetispeed(&t, code) < 0 || cfsetospeed(&t, code) < 0 || tcsetattr(s->fd, TCSANOW, &t) < 0) {
+    if (cfsetispeed(&t, code) < 0 || cfsetospeed(&t, code) < 0) {
         return -errno;
+    }
+    if (tcsetattr(s->fd, TCSANOW, &t) < 0) {
+        /* A pty has no wire and refuses parity; its timing is paced by the peer instead. */
+        if (errno != EINVAL || !is_pty(s->fd)) {
+            return -errno;
+        }
+        t.c_cflag &= (tcflag_t) ~(PARENB | PARODD);
+        if (tcsetattr(s->fd, TCSANOW, &t) < 0) {
+            return -errno;
+        }
     }
     (void)tcflush(s->fd, TCIOFLUSH);
     s->baud = cfg->baud;

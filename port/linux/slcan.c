@@ -302,7 +302,9 @@ int alfa_slcan_poll(alfa_slcan_t *s)
         return rc;
     }
     uint8_t buf[256];
-    for (;;) {
+    /* Stop reading while the queue could not take a whole buffer of short lines: what stays in
+     * the kernel is read on the next poll instead of being dropped here. */
+    while (s->rxq_count + sizeof(buf) / 5u <= ALFA_SLCAN_RXQ) {
         ssize_t r = read(s->fd, buf, sizeof(buf));
         if (r < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {

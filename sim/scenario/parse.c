@@ -1328,19 +1328,19 @@ int alfa_scn_parse_file(const char *path, uint8_t packs_override, alfa_scn_t *s,
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
+    size_t cap = 0, len = 0;
+    char *buf = NULL;
     int rc = 0;
-    while (buf != NULL) {
+    for (;;) {
         if (len + 1 >= cap) {
-            char *n = cap > (1u << 24) ? NULL : realloc(buf, cap * 2);
+            size_t ncap = cap ? cap * 2 : 4096;
+            char *n = ncap > (1u << 24) ? NULL : realloc(buf, ncap);
             if (n == NULL) {
-                free(buf);
-                buf = NULL;
+                rc = -1;
                 break;
             }
             buf = n;
-            cap *= 2;
+            cap = ncap;
         }
         size_t got = fread(buf + len, 1, cap - len - 1, f);
         len += got;
@@ -1348,7 +1348,7 @@ int alfa_scn_parse_file(const char *path, uint8_t packs_override, alfa_scn_t *s,
             break;
         }
     }
-    if (buf == NULL || ferror(f)) {
+    if (rc < 0 || ferror(f)) {
         snprintf(err, errlen, "%s: cannot read (too large or I/O error)", path);
         rc = -1;
     }

@@ -12,6 +12,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "alfa/proto.h"
 #include "alfa/slcan.h"
 
 #define OUT_MAX 65536u
@@ -107,8 +108,13 @@ static void handle_line(sim_bridge_t *b)
     case 't':
     case 'T': {
         alfa_can_frame_t f;
-        if (!b->open || alfa_slcan_parse(l, n, &f) != 1 ||
-            alfa_canbus_send(b->node, &f) != ALFA_PORT_OK) {
+        if (!b->open || alfa_slcan_parse(l, n, &f) != 1) {
+            out_put(b, "\a", 1);
+            return;
+        }
+        /* The site runs on simulated time: the real gateway's wall-clock time frames would
+         * fight the simulated one, so they are acknowledged and dropped. */
+        if (alfa_proto_classify(&f) != ALFA_CLS_TIME && alfa_canbus_send(b->node, &f) != ALFA_PORT_OK) {
             out_put(b, "\a", 1);
             return;
         }
@@ -144,7 +150,10 @@ void sim_bridge_pump(sim_bridge_t *b)
     while (alfa_canbus_recv(b->node, &f) == 1) {
         char line[ALFA_SLCAN_LINE_MAX];
         int len = alfa_slcan_format(&f, line, sizeof(line));
-        if (b->open && len > 0 && !(f.flags & ALFA_CAN_FLAG_ERR)) {
+        /* Frames of the simulated gateway role (node 126: time, scenario commands) are not the
+         * real gateway's business: it would take them for its own ID in use. */
+        int from_gw_role = (f.flags & ALFA_CAN_FLAG_EXT) && ALFA_PROTO_ID_SRC(f.id) == ALFA_NODE_LINUX_GATEWAY;
+        if (b->open && len > 0 && !(f.flags & ALFA_CAN_FLAG_ERR) && !from_gw_role) {
             out_put(b, line, (size_t)len);
         }
     }

@@ -7,8 +7,9 @@
 typedef struct sim_bridge sim_bridge_t;
 
 /* Create a pty that behaves like a USB SLCAN adapter (CANable/USBtin) plugged into `bus`:
- * it answers O/C/Sn/F/V/N, forwards 't'/'T' lines onto the bus, and writes every frame the bus
- * carries as a 'T' line while the channel is open. NULL with a message on stderr on failure. */
+ * it answers O/C/Sn/F/V/N, forwards 't'/'T' lines onto the bus (except time frames: the site
+ * keeps simulated time), and writes every frame the bus carries as a 'T' line while the channel
+ * is open (except the simulated gateway role's own frames). NULL with a message on failure. */
 sim_bridge_t *sim_bridge_new(alfa_canbus_t *bus);
 /* Path of the pty's slave side (/dev/pts/N), to give to alfaspark-gateway. */
 const char *sim_bridge_path(const sim_bridge_t *b);

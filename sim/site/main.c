@@ -86,6 +86,14 @@ static double wall_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU time of this process: the simulator's speed on a machine shared with other work. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void print_status(const alfa_scn_t *scn, const alfa_scn_obs_t *o, int64_t now_ms)
 {
     char when[40];
@@ -221,8 +229,11 @@ int main(int argc, char **argv)
     }
     opt.packs = (uint8_t)packs;
     opt.step_us = (uint32_t)step_ms * 1000u;
-    /* With the real gateway on the pty, it is the site's gateway: ours stays silent. */
-    opt.gateway_sim = can_pty ? 0 : 1;
+    /* With the real gateway on the pty, simulated time stays the site's time: the bridge keeps
+     * the real gateway's (wall-clock) time frames off the bus and our gateway role still sends
+     * the simulated time (and the scenario's commands); the real one answers import requests. */
+    opt.gateway_sim = 1;
+    opt.real_gateway = (uint8_t)can_pty;
 
     sim_site_t *site = sim_site_new(&scn, &opt);
     if (site == NULL) {
@@ -266,6 +277,7 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     double w0 = wall_s();
+    double c0 = cpu_s();
     int action_errors = 0;
     int64_t next_status = status_every_ms;
     int64_t now_ms = 0;
@@ -302,6 +314,7 @@ int main(int argc, char **argv)
         }
     }
     double wall = wall_s() - w0;
+    double cpu = cpu_s() - c0;
     if (stop_requested) {
         /* Interrupted: judge only what was reached. */
         for (size_t k = 0; k < scn.expect_count; k++) {
@@ -314,10 +327,11 @@ int main(int argc, char **argv)
     alfa_scn_engine_report(&eng, stdout);
     const sim_stats_t *st = sim_site_stats(site);
     printf("alfaspark-sim: %s: %zu expectations, %zu failed, %d action errors; %.1f s simulated in %.2f s "
-           "(%.0fx); BMS polls %" PRIu64 " (%" PRIu64 " failed), commands %" PRIu64 ", acks %" PRIu64 "\n",
+           "wall (%.0fx), %.2f s CPU (%.0fx); BMS polls %" PRIu64 " (%" PRIu64 " failed), commands %" PRIu64
+           ", acks %" PRIu64 "\n",
            scn.file, scn.expect_count, eng.failure_count, action_errors, (double)now_ms / 1000.0, wall,
-           wall > 0 ? (double)now_ms / 1000.0 / wall : 0.0, st->bms_polls, st->bms_failures, st->cmds_sent,
-           st->acks);
+           wall > 0 ? (double)now_ms / 1000.0 / wall : 0.0, cpu, cpu > 0 ? (double)now_ms / 1000.0 / cpu : 0.0,
+           st->bms_polls, st->bms_failures, st->cmds_sent, st->acks);
     int result = (eng.failure_count == 0 && action_errors == 0) ? 0 : 1;
     if (tf) {
         fclose(tf);

@@ -15,6 +15,9 @@
 #include "alfa/sim_rng.h"
 #include "gwcmd.h"
 
+#if ALFA_SIM_HAVE_PACK
+#include "alfa/pack.h"
+#endif
 #if ALFA_SIM_HAVE_NODE
 #include "alfa/node.h"
 #endif
@@ -34,13 +37,20 @@ struct sim_pack {
     uint8_t flash[SIM_FLASH_BLOCK * SIM_FLASH_BLOCKS];
 
     /* the controller */
+#if ALFA_SIM_HAVE_PACK
+    alfa_pack_t pack;              /* core + settings store + BMS poller + CAN node */
+    uint32_t pack_polls;           /* polls of the pack already counted */
+#else
+    /* Until the pack composition existed the simulator composed core, BMS poller and node
+     * itself and kept the settings in RAM across a power cycle. */
     alfa_core_t core;
     alfa_bms_t bms;
 #if ALFA_SIM_HAVE_NODE
     alfa_node_t node;
 #endif
-    alfa_settings_t kept;          /* settings across a power cycle (until the store is wired) */
+    alfa_settings_t kept;
     uint8_t kept_valid;
+#endif
     uint8_t powered;
     uint8_t booted;
     uint64_t boot_at_us;
@@ -71,6 +81,16 @@ struct sim_pack {
     uint32_t last_cycle;
     uint8_t new_cycle;
 };
+
+#if ALFA_SIM_HAVE_PACK
+static alfa_core_t *pcore(sim_pack_t *p) { return alfa_pack_core(&p->pack); }
+static uint8_t pnode_id(const sim_pack_t *p) { return alfa_node_id(alfa_pack_node(&p->pack)); }
+#else
+static alfa_core_t *pcore(sim_pack_t *p) { return &p->core; }
+#if ALFA_SIM_HAVE_NODE
+static uint8_t pnode_id(const sim_pack_t *p) { return alfa_node_id(&p->node); }
+#endif
+#endif
 
 struct sim_site {
     const alfa_scn_t *scn;
@@ -264,6 +284,41 @@ static void cb_reboot(void *user)
 static void gateway_time_to(sim_site_t *s, sim_pack_t *p);
 #endif
 
+#if ALFA_SIM_HAVE_PACK
+static int pack_boot(sim_pack_t *p)
+{
+    alfa_pack_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.serial = p->serial;
+    cfg.device_type = ALFA_DEV_PACK;
+    if (alfa_pack_init(&p->pack, &p->port, &cfg) < 0) {
+        fprintf(stderr, "alfaspark-sim: pack %u: the controller refused its configuration\n", p->idx + 1u);
+        return -1;
+    }
+    p->booted = 1;
+    p->pack_polls = 0;
+    p->last_cycle = pcore(p)->cycle;
+    p->rx_len = 0;
+    return 0;
+}
+
+static void pack_keep_settings(sim_pack_t *p)
+{
+    (void)p; /* the pack's own store keeps them in its (simulated) flash */
+}
+
+static void pack_step(sim_pack_t *p)
+{
+    alfa_pack_process(&p->pack);
+    if (p->pack.polls != p->pack_polls) {
+        p->site->stats.bms_polls += p->pack.polls - p->pack_polls;
+        if (p->pack.last_poll.err != ALFA_OK) {
+            p->site->stats.bms_failures++;
+        }
+        p->pack_polls = p->pack.polls;
+    }
+}
+#else
 static int pack_boot(sim_pack_t *p)
 {
     sim_site_t *s = p->site;
@@ -292,7 +347,7 @@ static int pack_boot(sim_pack_t *p)
 #endif
     (void)s;
     p->booted = 1;
-    p->last_cycle = p->core.cycle;
+    p->last_cycle = pcore(p)->cycle;
     p->rx_len = 0;
     return 0;
 }
@@ -305,6 +360,27 @@ static void pack_keep_settings(sim_pack_t *p)
     }
 }
 
+static void pack_step(sim_pack_t *p)
+{
+    sim_site_t *s = p->site;
+    uint32_t now = cb_now_ms(p);
+    alfa_bms_result_t r;
+    /* Between polls the poller has nothing to do: skip the call (its own API says when). */
+    int bms_due = alfa_bms_busy(&p->bms) || (int32_t)(now - alfa_bms_next_poll_ms(&p->bms)) >= 0;
+    if (bms_due && alfa_bms_process(&p->bms, now, &r) == 1) {
+        s->stats.bms_polls++;
+        if (r.err != ALFA_OK) {
+            s->stats.bms_failures++;
+        }
+        (void)alfa_core_bms_input(&p->core, r.err == ALFA_OK ? &r.reading : NULL, r.comm_lost != 0);
+    }
+    alfa_core_process(&p->core);
+#if ALFA_SIM_HAVE_NODE
+    alfa_node_process(&p->node, now);
+#endif
+}
+#endif
+
 static void pack_run(sim_pack_t *p)
 {
     sim_site_t *s = p->site;
@@ -316,19 +392,7 @@ static void pack_run(sim_pack_t *p)
             return;
         }
     }
-    uint32_t now = cb_now_ms(p);
-    alfa_bms_result_t r;
-    if (alfa_bms_process(&p->bms, now, &r) == 1) {
-        s->stats.bms_polls++;
-        if (r.err != ALFA_OK) {
-            s->stats.bms_failures++;
-        }
-        (void)alfa_core_bms_input(&p->core, r.err == ALFA_OK ? &r.reading : NULL, r.comm_lost != 0);
-    }
-    alfa_core_process(&p->core);
-#if ALFA_SIM_HAVE_NODE
-    alfa_node_process(&p->node, now);
-#endif
+    pack_step(p);
     if (p->reboot_req) {
         p->reboot_req = 0;
         s->stats.reboots++;
@@ -336,8 +400,8 @@ static void pack_run(sim_pack_t *p)
         p->booted = 0;
         p->boot_at_us = s->t_us;
     }
-    if (p->booted && p->core.cycle != p->last_cycle) {
-        p->last_cycle = p->core.cycle;
+    if (p->booted && pcore(p)->cycle != p->last_cycle) {
+        p->last_cycle = pcore(p)->cycle;
         p->new_cycle = 1;
     }
 }
@@ -422,6 +486,10 @@ static void gateway_receive(sim_site_t *s)
         if (cls == ALFA_CLS_HEARTBEAT) {
             alfa_heartbeat_t hb;
             if (alfa_proto_heartbeat_decode(&f, &hb) == ALFA_PROTO_OK && hb.node_id < ALFA_NODE_MAX) {
+                /* A node joining the bus gets the time at once, not at the next 60-s broadcast. */
+                if ((hb.state & ALFA_HB_CLAIMING) && s->next_time_us > s->t_us + 100000u) {
+                    s->next_time_us = s->t_us + 100000u;
+                }
                 s->node_pack[hb.node_id] = 0;
                 for (unsigned i = 0; i < s->n; i++) {
                     if (s->packs[i].serial == hb.serial) {
@@ -452,7 +520,8 @@ static void gateway_receive(sim_site_t *s)
         } else if (cls == ALFA_CLS_IMPORT_REQ) {
             alfa_import_msg_t m;
             uint8_t src = ALFA_PROTO_ID_SRC(f.id);
-            if (s->gateway_on && alfa_proto_import_decode(&f, &m) == ALFA_CLS_IMPORT_REQ && src < ALFA_NODE_MAX &&
+            if (s->gateway_on && !s->opt.real_gateway &&
+                alfa_proto_import_decode(&f, &m) == ALFA_CLS_IMPORT_REQ && src < ALFA_NODE_MAX &&
                 s->node_pack[src]) {
                 alfa_import_msg_t r = {ALFA_NODE_LINUX_GATEWAY, src, s->import_wh[s->node_pack[src] - 1u]};
                 alfa_can_frame_t out;
@@ -492,7 +561,7 @@ static int gateway_command(sim_site_t *s, const alfa_scn_action_t *a)
     cmd.dst = ALFA_NODE_BROADCAST;
     if (a->target.kind == ALFA_SCN_TGT_PACK) {
         sim_pack_t *p = &s->packs[a->target.pack];
-        cmd.dst = p->booted ? alfa_node_id(&p->node) : 0;
+        cmd.dst = p->booted ? pnode_id(p) : 0;
         if (cmd.dst == 0) {
             fprintf(stderr, "alfaspark-sim: %s:%u: pack %u has no node ID yet: command not sent\n",
                     s->scn->file, a->line, a->target.pack + 1u);
@@ -681,6 +750,9 @@ int sim_site_apply(sim_site_t *s, const alfa_scn_action_t *a)
 static void serial_pump(sim_pack_t *p, uint64_t now_us)
 {
     uint8_t buf[SIM_SERIAL_BUF];
+    if (alfa_bmsm_next_us(&p->bmsm) > now_us && p->hold_len == 0) {
+        return; /* the BMS is neither answering nor finishing a request */
+    }
     size_t n = alfa_bmsm_tx(&p->bmsm, now_us, buf, sizeof(buf));
     for (size_t i = 0; i < n && p->hold_len < SIM_SERIAL_BUF; i++) {
         p->hold[p->hold_len++] = line_noise(p, buf[i]);
@@ -746,7 +818,7 @@ void sim_site_step(sim_site_t *s)
         for (unsigned i = 0; i < s->n; i++) {
             if (s->packs[i].new_cycle) {
                 alfa_telemetry_t t;
-                alfa_core_telemetry(&s->packs[i].core, &t);
+                alfa_core_telemetry(pcore(&s->packs[i]), &t);
                 char when[40];
                 alfa_scn_format_time(s->scn, (int64_t)(s->t_us / 1000u), when, sizeof(when));
                 fprintf(s->trace,
@@ -781,12 +853,12 @@ const alfa_scn_obs_t *sim_site_observe(sim_site_t *s)
         sim_pack_t *p = &s->packs[i];
         alfa_scn_pack_obs_t *o = &s->obs_packs[i];
         o->powered = p->powered;
-        o->valid = p->powered && p->booted && p->core.ran;
+        o->valid = p->powered && p->booted && pcore(p)->ran;
         if (o->valid) {
-            alfa_core_telemetry(&p->core, &o->t); /* live values: flags like is_master move between cycles */
+            alfa_core_telemetry(pcore(p), &o->t); /* live values: flags like is_master move between cycles */
         }
 #if ALFA_SIM_HAVE_NODE
-        o->node_id = p->booted ? alfa_node_id(&p->node) : 0;
+        o->node_id = p->booted ? pnode_id(p) : 0;
 #endif
     }
     s->obs.site_valid = s->site_heard && s->t_us - s->site_heard_us <= SITE_STALE_US;

@@ -39,6 +39,7 @@ typedef struct sim_options {
     uint8_t packs;            /* 0: as the scenario says */
     uint32_t step_us;         /* 0: as the scenario says */
     uint8_t gateway_sim;      /* 1: the simulated gateway sends time and commands */
+    uint8_t real_gateway;     /* 1: a real gateway is attached (pty): it answers import requests */
     uint32_t adc_noise_counts; /* amplitude of uniform ADC noise (0 = none; costs speed) */
 } sim_options_t;
 

@@ -316,6 +316,49 @@ static void test_away_3min_may_lose_id(void **state)
     id_reservation(180000u, 0);
 }
 
+static void test_newcomer_yields_to_settled_master(void **state)
+{
+    (void)state;
+    alfa_cansite_t *s = site_new(45);
+    for (uint32_t k = 0; k < 4; k++) {
+        assert_non_null(alfa_cansite_add_pack(s, 0x600000000ull + k * 999u, 0));
+    }
+    alfa_cansite_run_ms(s, 10000);
+    assert_settled(s);
+    uint8_t ids[4];
+    for (uint32_t i = 0; i < 4; i++) {
+        ids[i] = alfa_node_id(&s->packs[i].node);
+    }
+    /* A pack with a higher serial than everybody, whose stored ID is the master's. */
+    alfa_cansite_pack_t *y = alfa_cansite_add_pack(s, 0x7FFFFFFFFFFFull, ids[3]);
+    uint32_t worst_bad_run = 0, bad_run = 0;
+    for (uint32_t ms = 0; ms < 12000; ms++) {
+        alfa_cansite_run_ms(s, 1);
+        bad_run = alfa_cansite_masters(s) == 1 ? 0 : bad_run + 1;
+        worst_bad_run = bad_run > worst_bad_run ? bad_run : worst_bad_run;
+    }
+    /* The settled ID owner keeps it; the newcomer moved, then took over as master cleanly. */
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_int_equal(alfa_node_id(&s->packs[i].node), ids[i]);
+    }
+    assert_true(alfa_node_id(&y->node) != ids[3]);
+    assert_true(alfa_node_is_master(&y->node));
+    assert_true(worst_bad_run < 3000u);
+    assert_settled(s);
+    /* Later it reboots with a stored ID that another pack holds: it moves again at boot and
+     * still recovers today's grid import (found by its serial). */
+    alfa_core_restore_grid_import(&y->core, 6100);
+    alfa_cansite_run_ms(s, 5000);
+    y->flash.node_id = ids[0];
+    alfa_cansite_reboot(y);
+    alfa_cansite_run_ms(s, 12000);
+    assert_true(alfa_node_id(&y->node) != ids[0]);
+    assert_int_equal(alfa_node_id(&s->packs[0].node), ids[0]);
+    assert_int_equal(alfa_core_grid_import_today_wh(&y->core), 6100);
+    assert_settled(s);
+    free(s);
+}
+
 static alfa_cansite_t *settled_32(uint64_t seed)
 {
     alfa_cansite_t *s = site_new(seed);
@@ -613,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_failover_and_return_32),
         cmocka_unit_test(test_away_90s_keeps_id),
         cmocka_unit_test(test_away_3min_may_lose_id),
+        cmocka_unit_test(test_newcomer_yields_to_settled_master),
         cmocka_unit_test(test_broadcast_command_acked_by_all_32),
         cmocka_unit_test(test_bad_commands_refused_by_all),
         cmocka_unit_test(test_duplicate_applied_once),

@@ -131,6 +131,31 @@ static void ct_out_of_range_is_a_debounced_warning(void **state)
     assert_true(alfa_core_faults(&p.core) & (1u << ALFA_FAULT_CT_RANGE));
 }
 
+static void missing_ct_blocks_keep_the_last_value(void **state)
+{
+    (void)state;
+    pack_t p;
+    pack_start(&p);
+    loads_w(&p, 1100, 2200, 0, 0);
+    run(&p, 2000);
+    alfa_telemetry_t t;
+    alfa_core_telemetry(&p.core, &t);
+    assert_true(t.p_home_w > 2150);
+    /* the channel stops delivering blocks: the last value stands, no fault */
+    p.tp.ct[ALFA_CT_INVERTER].absent = 1;
+    alfa_test_port_set_ct_w(&p.tp, ALFA_CT_INVERTER, 0);
+    run(&p, 4000);
+    alfa_core_telemetry(&p.core, &t);
+    assert_true(t.p_home_w > 2150);
+    assert_false(alfa_core_faults(&p.core) & (1u << ALFA_FAULT_CT_RANGE));
+    /* a port without ADC at all (a build with no CTs): powers stay as they were, cycles run */
+    p.tp.port.adc_block = NULL;
+    uint32_t feeds = p.tp.watchdog_feeds;
+    run(&p, 4000);
+    assert_int_equal(p.tp.watchdog_feeds - feeds, 2);
+    assert_int_equal(alfa_core_relays_closed(&p.core), 0x0F);
+}
+
 static void powers_and_solar_never_negative(void **state)
 {
     (void)state;
@@ -196,7 +221,11 @@ static void soc_first_reading_at_once_then_filtered(void **state)
     /* a zero voltage is no reading: refused, changes nothing */
     r.v_pack_mv = 0;
     assert_int_equal(alfa_core_bms_input(&p.core, &r, false), ALFA_E_RANGE);
+    r.v_pack_mv = ALFA_CORE_V_PACK_MAX_MV + 1;
+    r.present = 0;
+    assert_int_equal(alfa_core_bms_input(&p.core, &r, true), ALFA_E_RANGE);
     assert_int_equal(p.core.soc_pct, 77);
+    assert_false(alfa_core_faults(&p.core) & (1u << ALFA_FAULT_BMS_COMM_LOST));
 }
 
 static void energy_counters_integrate_in_ram(void **state)
@@ -247,6 +276,7 @@ int main(void)
         cmocka_unit_test(ct_noise_floor_reads_zero),
         cmocka_unit_test(ct_calibration_gain_and_offset),
         cmocka_unit_test(ct_out_of_range_is_a_debounced_warning),
+        cmocka_unit_test(missing_ct_blocks_keep_the_last_value),
         cmocka_unit_test(powers_and_solar_never_negative),
         cmocka_unit_test(soc_table_end_points_and_clamps),
         cmocka_unit_test(soc_first_reading_at_once_then_filtered),

@@ -164,6 +164,49 @@ static void eco_min_off_time_and_inverter_option(void **state)
     assert_int_equal(alfa_core_warnings(&p.core) & (1u << ALFA_WARN_LOADS_LIMIT), 0);
 }
 
+static void eco_waits_for_the_dwell_and_follows_the_order_setting(void **state)
+{
+    (void)state;
+    pack_t p;
+    pack_start(&p);
+    harness_plant = loads_follow_relays;
+    set(&p, ALFA_SET_MODE, ALFA_MODE_ECO);
+    set(&p, ALFA_SET_ECO_LIMIT_W, 2000);
+    set(&p, ALFA_SET_ECO_MIN_OFF_S, 0);
+    want_home_w = 0;
+    want_pool_w = 300;
+    want_heater_w = 300;
+    soc_settle(&p, 70);
+    want_home_w = 1900; /* 2500 W: the heater goes */
+    run(&p, 3000);
+    assert_false(closed(&p, ALFA_RELAY_HEATER));
+    assert_true(closed(&p, ALFA_RELAY_POOL));
+    want_home_w = 1000; /* 1300 + 300 < 1800 at once, but the heater only just opened */
+    run(&p, 20000);
+    assert_false(closed(&p, ALFA_RELAY_HEATER));
+    run(&p, 12000); /* 30 s dwell over */
+    assert_true(closed(&p, ALFA_RELAY_HEATER));
+    /* over again at once: the heater's shed waits out its dwell, and Eco does not jump ahead to
+     * the pump meanwhile */
+    want_home_w = 1500; /* 2100 W; without the heater 1800 W */
+    run(&p, 20000);
+    assert_true(closed(&p, ALFA_RELAY_HEATER));
+    assert_true(closed(&p, ALFA_RELAY_POOL));
+    run(&p, 15000);
+    assert_false(closed(&p, ALFA_RELAY_HEATER));
+    assert_true(closed(&p, ALFA_RELAY_POOL));
+    /* with the inverter in the order, then taken out of it while shed: it comes back */
+    set(&p, ALFA_SET_ECO_SHED_INVERTER, 1);
+    set(&p, ALFA_SET_DWELL_S, 0);
+    set(&p, ALFA_SET_ECO_MIN_OFF_S, 60);
+    want_home_w = 3000;
+    run(&p, 10000);
+    assert_false(closed(&p, ALFA_RELAY_INVERTER));
+    set(&p, ALFA_SET_ECO_SHED_INVERTER, 0);
+    run(&p, 3000);
+    assert_true(closed(&p, ALFA_RELAY_INVERTER));
+}
+
 static void tou_windows_cross_midnight_and_hold_without_time(void **state)
 {
     (void)state;
@@ -185,6 +228,15 @@ static void tou_windows_cross_midnight_and_hold_without_time(void **state)
     assert_false(alfa_core_time_valid(&p.core));
     run(&p, 1000);
     assert_true(p.tp.leds & ALFA_LED_YELLOW || (run(&p, 500), p.tp.leds & ALFA_LED_YELLOW));
+    /* moving TOU to another relay without time: that relay holds its own state */
+    set(&p, ALFA_SET_OVR_POOL, ALFA_OVR_OPEN);
+    run(&p, 31000);
+    set(&p, ALFA_SET_TOU_RELAY, ALFA_RELAY_POOL);
+    set(&p, ALFA_SET_OVR_POOL, ALFA_OVR_AUTO);
+    assert_false(closed(&p, ALFA_RELAY_POOL));
+    assert_int_equal(alfa_core_relay_why(&p.core, ALFA_RELAY_POOL), ALFA_WHY_MODE);
+    set(&p, ALFA_SET_TOU_RELAY, ALFA_RELAY_INVERTER);
+    assert_true(closed(&p, ALFA_RELAY_INVERTER));
     clock_at(&p, 0, 7, 30);
     assert_false(alfa_core_faults(&p.core) & (1u << ALFA_FAULT_TIME_NOT_SET));
     assert_false(closed(&p, ALFA_RELAY_INVERTER)); /* 07:30: outside, acts at once */
@@ -293,6 +345,7 @@ int main(void)
         cmocka_unit_test_teardown(self_consumption_day, teardown),
         cmocka_unit_test_teardown(eco_sheds_heater_then_pump_warns_and_restores_without_chatter, teardown),
         cmocka_unit_test_teardown(eco_min_off_time_and_inverter_option, teardown),
+        cmocka_unit_test_teardown(eco_waits_for_the_dwell_and_follows_the_order_setting, teardown),
         cmocka_unit_test_teardown(tou_windows_cross_midnight_and_hold_without_time, teardown),
         cmocka_unit_test_teardown(backup_and_none, teardown),
         cmocka_unit_test_teardown(overrides_rank_above_modes_and_respect_dwell, teardown),

@@ -70,6 +70,14 @@ static void ranges_and_cross_rules_refuse_with_reason(void **state)
     assert_int_equal(v, 45);
     assert_int_equal(alfa_settings_get(&s, 99, &v), ALFA_PROTO_E_INVAL);
     assert_int_equal(alfa_settings_get(NULL, 0, &v), ALFA_PROTO_E_INVAL);
+    /* NULLs are refused, never dereferenced */
+    assert_true(alfa_settings_find(NULL, 3) < 0);
+    alfa_settings_defaults(NULL);
+    assert_int_equal(alfa_settings_validate(NULL, &why, NULL), ALFA_PROTO_E_INVAL);
+    assert_string_equal(why, "no settings");
+    uint8_t out[ALFA_SETTINGS_BLOB_SIZE];
+    assert_int_equal(alfa_settings_encode(NULL, out, sizeof out), ALFA_PROTO_E_INVAL);
+    assert_int_equal(alfa_settings_check(NULL, 0, 0, &why), ALFA_PROTO_E_INVAL);
 }
 
 static void blob_round_trips_and_refuses_any_bad_field(void **state)

@@ -99,19 +99,26 @@ int hx_broker_start(hx_broker_t *b, int port, int auth)
         snprintf(path, sizeof path, "%s/acl", b->dir);
         f = fopen(path, "w");
         if (!f) return -1;
-        /* the same rules as deploy/mosquitto/acl.example: a site user owns its own tree */
+        /* the rules of deploy/mosquitto/acl.example, with gateway user "gw" of site "site1" */
         fprintf(f, "user gw\ntopic readwrite alfaspark/site1/#\ntopic readwrite homeassistant/#\n\n"
-                   "pattern readwrite alfaspark/%%u/#\n");
+                   "pattern read alfaspark/%%u/#\npattern write alfaspark/%%u/cmd/#\n"
+                   "pattern write alfaspark/%%u/pack/+/cmd/#\n");
         fclose(f);
     }
     snprintf(path, sizeof path, "%s/mosquitto.conf", b->dir);
     f = fopen(path, "w");
     if (!f) return -1;
-    fprintf(f, "per_listener_settings false\nlistener %d 127.0.0.1\npersistence false\n", b->port);
+    /* set_tcp_nodelay as in deploy/mosquitto/alfaspark.conf: a command must not wait for the
+     * acknowledgement of the previous result (Nagle + delayed ACK = 40 ms) */
+    fprintf(f, "per_listener_settings false\nlistener %d 127.0.0.1\npersistence false\nset_tcp_nodelay true\n", b->port);
     if (auth) {
         fprintf(f, "allow_anonymous false\npassword_file %s/passwd\nacl_file %s/acl\n", b->dir, b->dir);
     } else {
         fprintf(f, "allow_anonymous true\n");
+    }
+    if (b->tls_port > 0) {
+        fprintf(f, "listener %d 127.0.0.1\ncafile %s\ncertfile %s/server.crt\nkeyfile %s/server.key\n", b->tls_port,
+                b->ca_file, b->dir, b->dir);
     }
     fprintf(f, "log_dest file %s/mosquitto.log\n", b->dir);
     if (geteuid() == 0) fprintf(f, "user root\n"); /* do not drop to "mosquitto": our files are private */
@@ -131,6 +138,36 @@ int hx_broker_start(hx_broker_t *b, int port, int auth)
         nap_ms(20);
     }
     return -1;
+}
+
+int hx_broker_enable_tls(hx_broker_t *b)
+{
+    char ca_key[200], csr[200], key[200], crt[200], ext[200], serial[200];
+    if (b->dir[0] == '\0') {
+        snprintf(b->dir, sizeof b->dir, "/tmp/alfa-gwtest-XXXXXX");
+        if (mkdtemp(b->dir) == NULL) return -1;
+    }
+    snprintf(b->ca_file, sizeof b->ca_file, "%s/ca.crt", b->dir);
+    snprintf(ca_key, sizeof ca_key, "%s/ca.key", b->dir);
+    snprintf(csr, sizeof csr, "%s/server.csr", b->dir);
+    snprintf(key, sizeof key, "%s/server.key", b->dir);
+    snprintf(crt, sizeof crt, "%s/server.crt", b->dir);
+    snprintf(ext, sizeof ext, "%s/san.ext", b->dir);
+    snprintf(serial, sizeof serial, "%s/ca.srl", b->dir);
+    FILE *f = fopen(ext, "w");
+    if (!f) return -1;
+    fputs("subjectAltName=DNS:localhost,IP:127.0.0.1\n", f);
+    fclose(f);
+    const char *a1[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-keyout", ca_key, "-out", b->ca_file, "-days", "2", "-subj", "/CN=alfaspark-test-ca", NULL};
+    const char *a2[] = {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-keyout", key, "-out", csr, "-subj", "/CN=localhost", NULL};
+    const char *a3[] = {"openssl", "x509", "-req", "-in", csr, "-CA", b->ca_file, "-CAkey", ca_key, "-CAcreateserial",
+                        "-CAserial", serial, "-out", crt, "-days", "2", "-extfile", ext, NULL};
+    if (run(a1) != 0 || run(a2) != 0 || run(a3) != 0) return -1;
+    chmod(key, 0644);
+    b->tls_port = free_port();
+    return b->tls_port > 0 ? 0 : -1;
 }
 
 void hx_broker_stop(hx_broker_t *b)
@@ -331,6 +368,7 @@ int hx_client_connect(hx_client_t *c, int port, const char *id, const char *user
     mosquitto_message_callback_set(c->m, on_msg);
     mosquitto_connect_callback_set(c->m, on_conn);
     if (user) mosquitto_username_pw_set(c->m, user, pass);
+    mosquitto_int_option(c->m, MOSQ_OPT_TCP_NODELAY, 1);
     if (mosquitto_connect(c->m, "127.0.0.1", port, 30) != MOSQ_ERR_SUCCESS) return -1;
     mosquitto_loop_start(c->m);
     for (int k = 0; k < 300; k++) {
@@ -417,5 +455,32 @@ void hx_settle(int ms, hx_bus_t *bus, hx_pack_t *packs, int npacks, int *bus_fro
         } else {
             nap_ms(5);
         }
+    }
+}
+
+int hx_run(const char *const *argv, const char *out, int timeout_ms, hx_bus_t *bus, hx_pack_t *packs, int npacks,
+           int *bus_from)
+{
+    const char *bin = getenv("ALFA_BIN_DIR");
+    char exe[256];
+    snprintf(exe, sizeof exe, "%s/%s", bin ? bin : "build/bin", argv[0]);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(exe, (char *const *)argv);
+        _exit(127);
+    }
+    uint32_t t0 = hx_ms();
+    for (;;) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        if ((int)(hx_ms() - t0) > timeout_ms) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return -1;
+        }
+        hx_settle(10, bus, packs, npacks, bus_from);
     }
 }

@@ -16,11 +16,16 @@ typedef struct hx_broker {
     int port;
     char dir[128];      /* temp dir with config, password and ACL files, log */
     int auth;           /* 1: password file + ACL, no anonymous */
+    int tls_port;       /* > 0: a second listener with TLS (certificates from a test CA) */
+    char ca_file[160];  /* that CA's certificate */
 } hx_broker_t;
 
 /* Start mosquitto on a free loopback port (or `port` when > 0). auth: users gw/site1/site2
  * (password "pw-<user>") with a per-site ACL. Returns 0 when it accepts connections. */
 int hx_broker_start(hx_broker_t *b, int port, int auth);
+/* Make a test CA and a server certificate for "localhost" in b->dir; the next hx_broker_start
+ * adds a TLS listener on b->tls_port. Needs the openssl command. */
+int hx_broker_enable_tls(hx_broker_t *b);
 void hx_broker_stop(hx_broker_t *b);
 /* Remove the broker's temporary directory (config, logs, gateway log). */
 void hx_broker_cleanup(hx_broker_t *b);
@@ -97,6 +102,11 @@ int hx_wait(hx_client_t *c, const char *topic, const char *needle, int timeout_m
             int npacks, int *bus_from);
 int hx_count(hx_client_t *c, const char *topic, const char *needle);
 const hx_msg_t *hx_msg(hx_client_t *c, int i);
+
+/* Run a program (argv[0] is looked up in ALFA_BIN_DIR) with stdout+stderr to `out`; wait for it
+ * while pumping the bus and answering with packs; returns its exit status or -1 on timeout. */
+int hx_run(const char *const *argv, const char *out, int timeout_ms, hx_bus_t *bus, hx_pack_t *packs, int npacks,
+           int *bus_from);
 
 uint32_t hx_ms(void);
 void hx_settle(int ms, hx_bus_t *bus, hx_pack_t *packs, int npacks, int *bus_from);

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "alfa/gw_cmd.h"
+#include "alfa/gw_config.h"
 #include "alfa/gw_core.h"
 #include "alfa/gw_json.h"
 
@@ -221,9 +224,13 @@ static void test_core_status_state_and_time(void **state)
     gw_core_t *gw = start(&now);
     assert_non_null(last(&g_cap, "alfaspark/home/gateway/status", "online"));
     gw_core_process(gw, &now);
-    assert_int_equal(g_cap.nf, 1); /* time at start */
+    assert_int_equal(g_cap.nf, 2); /* our heartbeat and the time, at start */
+    alfa_heartbeat_t hb;
+    assert_int_equal(alfa_proto_heartbeat_decode(&g_cap.frames[0], &hb), 0);
+    assert_int_equal(hb.node_id, ALFA_NODE_LINUX_GATEWAY);
+    assert_int_equal(hb.device_type, ALFA_DEV_LINUX_GATEWAY);
     alfa_time_msg_t tm;
-    assert_int_equal(alfa_proto_time_decode(&g_cap.frames[0], &tm), 0);
+    assert_int_equal(alfa_proto_time_decode(&g_cap.frames[1], &tm), 0);
     assert_int_equal(tm.unix_s, 1700000000u);
     assert_int_equal(tm.utc_offset_min, 60);
     feed_hb(gw, 0x112233445566ull, 4, &now);
@@ -244,20 +251,21 @@ static void test_core_status_state_and_time(void **state)
     now.ms += 2999;
     gw_core_process(gw, &now);
     assert_null(last(&g_cap, "alfaspark/home/pack/112233445566/status", "offline"));
+    g_cap.nf = 0;
     now.ms += 1;
     gw_core_process(gw, &now);
     assert_non_null(last(&g_cap, "alfaspark/home/pack/112233445566/status", "offline"));
-    /* time every 60 s */
-    int nf = g_cap.nf;
-    now.ms += 57000;
-    gw_core_process(gw, &now);
-    assert_int_equal(g_cap.nf, nf + 1);
-    now.ms += 59000;
-    gw_core_process(gw, &now);
-    assert_int_equal(g_cap.nf, nf + 1);
-    now.ms += 1000;
-    gw_core_process(gw, &now);
-    assert_int_equal(g_cap.nf, nf + 2);
+    /* time every 60 s (heartbeats every second in between) */
+    int times = 0;
+    for (int k = 0; k < 120; k++) {
+        now.ms += 1000;
+        int nf0 = g_cap.nf;
+        gw_core_process(gw, &now);
+        assert_true(g_cap.nf > nf0); /* a heartbeat every second */
+        for (int j = nf0; j < g_cap.nf; j++) times += alfa_proto_classify(&g_cap.frames[j]) == ALFA_CLS_TIME;
+        if (g_cap.nf > 200) g_cap.nf = 0;
+    }
+    assert_int_equal(times, 2);
 }
 
 static void test_core_commands_acks_timeouts(void **state)
@@ -379,6 +387,85 @@ static void test_core_discovery_and_rate_limit(void **state)
     assert_null(last(&g_cap, "alfaspark/home/cmd/result", "rate_limited"));
 }
 
+static void feed_site(gw_core_t *gw, int32_t solar_w, int32_t home_w, uint32_t cycle, const gw_now_t *now)
+{
+    alfa_site_totals_t st = {0};
+    st.packs_online = 1;
+    st.p_solar_w = solar_w;
+    st.p_home_w = home_w;
+    st.master_serial = 0x99;
+    alfa_can_frame_t fr[ALFA_SITE_PARTS];
+    assert_int_equal(alfa_proto_site_encode(&st, 8, cycle, fr), 0);
+    for (unsigned k = 0; k < ALFA_SITE_PARTS; k++) gw_core_on_can(gw, &fr[k], now);
+}
+
+static void test_core_sockets_on_solar_surplus(void **state)
+{
+    (void)state;
+    gw_now_t now;
+    gw_cfg_t cfg;
+    gw_cfg_defaults(&cfg);
+    snprintf(cfg.site, sizeof cfg.site, "home");
+    snprintf(cfg.sockets[0].topic, sizeof cfg.sockets[0].topic, "cmnd/pool/POWER");
+    memset(&g_cap, 0, sizeof g_cap);
+    gw_io_t io = {&g_cap, cap_publish, cap_send, NULL};
+    now.ms = 1000;
+    now.unix_s = 1700000000;
+    now.utc_offset_min = 0;
+    gw_core_init(&g_core, &cfg, &io, &now);
+    gw_core_on_connect(&g_core, &now);
+    feed_site(&g_core, 3000, 1000, 1, &now); /* surplus 2000 >= 1500 */
+    assert_non_null(last(&g_cap, "cmnd/pool/POWER", "ON"));
+    assert_non_null(last(&g_cap, "alfaspark/home/site/state", "\"p_solar_w\":3000"));
+    g_cap.n = 0;
+    now.ms += 2000;
+    feed_site(&g_core, 1500, 1000, 2, &now); /* 500: between the thresholds, stays on */
+    now.ms += 8000;
+    feed_site(&g_core, 500, 1000, 3, &now); /* -500 < 0, but only 10 s after switching */
+    assert_null(last(&g_cap, "cmnd/pool/POWER", NULL));
+    now.ms += 50000;
+    feed_site(&g_core, 500, 1000, 4, &now); /* 60 s after: off */
+    assert_non_null(last(&g_cap, "cmnd/pool/POWER", "OFF"));
+}
+
+static void test_config_example_and_errors(void **state)
+{
+    (void)state;
+    static gw_config_t c;
+    char path[512];
+    const char *src = getenv("ALFA_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/deploy/gateway.ini.example", src ? src : ".");
+    gw_config_defaults(&c);
+    assert_int_equal(gw_config_load(&c, path), 0);
+    assert_int_equal(gw_config_finish(&c), 0);
+    assert_string_equal(c.core.site, "home");
+    assert_string_equal(c.mqtt_client_id, "alfaspark-gw-home");
+    assert_int_equal(c.core.offline_ms, 3000);
+    /* command-line overrides win */
+    assert_int_equal(gw_config_override(&c, "mqtt.port=1884"), 0);
+    assert_int_equal(c.mqtt_port, 1884);
+    /* a bad file: every problem is reported, not just the first */
+    const char *bad = "/tmp/alfa-gw-bad.ini";
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("[gateway]\nsite = my site\nlog_level = loud\n[mqtt]\nport = 70000\nprotocol = 4\ncolour = blue\n"
+          "[tls]\nenabled = true\n", f);
+    fclose(f);
+    gw_config_defaults(&c);
+    gw_config_load(&c, bad);
+    gw_config_override(&c, "nodot=1");
+    int n = gw_config_finish(&c);
+    remove(bad);
+    assert_int_equal(n, 7);
+    assert_non_null(strstr(c.errors, "mqtt.port"));
+    assert_non_null(strstr(c.errors, "unknown option mqtt.colour"));
+    assert_non_null(strstr(c.errors, "gateway.log_level"));
+    assert_non_null(strstr(c.errors, "mqtt.protocol"));
+    assert_non_null(strstr(c.errors, "gateway.site"));
+    assert_non_null(strstr(c.errors, "ca_file"));
+    assert_non_null(strstr(c.errors, "--set nodot=1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +476,8 @@ int main(void)
         cmocka_unit_test(test_core_commands_acks_timeouts),
         cmocka_unit_test(test_core_energy_never_dips_within_a_day),
         cmocka_unit_test(test_core_discovery_and_rate_limit),
+        cmocka_unit_test(test_core_sockets_on_solar_surplus),
+        cmocka_unit_test(test_config_example_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,41 @@ typedef struct child {
     int out_fd;
 } child_t;
 
+/* Children still running, so that a failed assertion does not leave a simulator behind. */
+static pid_t live[16];
+
+static void live_add(pid_t p)
+{
+    for (int i = 0; i < 16; i++) {
+        if (live[i] == 0) {
+            live[i] = p;
+            return;
+        }
+    }
+}
+
+static void live_del(pid_t p)
+{
+    for (int i = 0; i < 16; i++) {
+        if (live[i] == p) {
+            live[i] = 0;
+        }
+    }
+}
+
+static int kill_live(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 16; i++) {
+        if (live[i] > 0) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+            live[i] = 0;
+        }
+    }
+    return 0;
+}
+
 static int child_start(child_t *c, char *const argv[])
 {
     int p[2];
@@ -68,6 +103,7 @@ static int child_start(child_t *c, char *const argv[])
     }
     close(p[1]);
     c->out_fd = p[0];
+    live_add(c->pid);
     return 0;
 }
 
@@ -101,6 +137,7 @@ static int child_stop(child_t *c)
     int st = 0;
     kill(c->pid, SIGTERM);
     waitpid(c->pid, &st, 0);
+    live_del(c->pid);
     close(c->out_fd);
     return st;
 }
@@ -148,13 +185,19 @@ static int run_capture(char *const argv[], char *out, size_t cap, int timeout_ms
     }
     out[n] = '\0';
     int st = 0;
-    if (waitpid(c.pid, &st, WNOHANG) == 0) {
-        kill(c.pid, SIGKILL);
-        waitpid(c.pid, &st, 0);
-        close(c.out_fd);
-        return -1;
+    pid_t w = 0;
+    while ((w = waitpid(c.pid, &st, WNOHANG)) == 0 && mono_us() < end) {
+        struct timespec nap = {0, 5000000};
+        nanosleep(&nap, NULL);
     }
     close(c.out_fd);
+    if (w != c.pid) {
+        kill(c.pid, SIGKILL);
+        waitpid(c.pid, &st, 0);
+        live_del(c.pid);
+        return -1;
+    }
+    live_del(c.pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -521,6 +564,7 @@ static void serial_rejects_bad_settings(void **state)
     assert_true(alfa_serial_open(&ser, path, &sc) < 0);
     /* every standard rate and parity opens on a pty */
     const uint32_t rates[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+    const speed_t codes[] = {B1200, B2400, B4800, B9600, B19200, B38400, B57600, B115200};
     const char par[] = {'N', 'E', 'O'};
     for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
         for (size_t p = 0; p < 3; p++) {
@@ -530,9 +574,10 @@ static void serial_rejects_bad_settings(void **state)
             assert_int_equal(alfa_serial_open(&ser, path, &sc), 0);
             struct termios t;
             assert_int_equal(tcgetattr(ser.fd, &t), 0);
-            assert_int_equal((t.c_cflag & PARENB) != 0, par[p] != 'N');
-            assert_int_equal((t.c_cflag & PARODD) != 0, par[p] == 'O');
-            assert_int_equal(ser.bits_per_char, par[p] == 'N' ? 10 : 11);
+            assert_int_equal(cfgetospeed(&t), codes[i]);
+            assert_int_equal(t.c_lflag & (ICANON | ECHO), 0);  /* raw: no line editing, no echo */
+            assert_int_equal(ser.baud, rates[i]);
+            assert_int_equal(ser.bits_per_char, par[p] == 'N' ? 10 : 11); /* paces the master */
             /* bytes really flow both ways, without blocking */
             uint8_t b[3] = {1, 2, 3}, in[8];
             assert_int_equal(alfa_serial_write(&ser, b, 3), 3);
@@ -547,18 +592,105 @@ static void serial_rejects_bad_settings(void **state)
     close(m);
 }
 
+/* Real time on a pty: 300 polls of the probe against the simulator with 10 % defective answers
+ * of every kind. Every value printed is exactly the simulator's; polls fail only on an
+ * exception (a definite answer, not retried) or on four defects in a row. */
+static void probe_soak_real_time(void **state)
+{
+    (void)state;
+    char path[128];
+    child_t c;
+    const char *args[] = {"--v-pack-mv", "51200", "--i-batt-ma", "-7350", "--alarms", "0x20", "--seed", "99",
+                          "--fault", "no_answer:0.02", "--fault", "late:0.02", "--late-ms", "250",
+                          "--fault", "crc:0.02", "--fault", "truncated:0.01", "--fault", "wrong_address:0.01",
+                          "--fault", "noise:0.01", "--fault", "exception:0.01", NULL};
+    sim_start(&c, path, sizeof(path), args);
+    char exe[512];
+    snprintf(exe, sizeof(exe), "%s/alfaspark-bms-probe", bin_dir());
+    char *argv[] = {exe, (char *)"--device", path, (char *)"--count", (char *)"300", (char *)"--period-ms",
+                    (char *)"40", NULL};
+    static char out[300 * 400];
+    int rc = run_capture(argv, out, sizeof(out), 240000);
+    child_stop(&c);
+    assert_true(rc == 0 || rc == 1);
+    int polls = 0, ok = 0, exc = 0, other = 0, retried = 0;
+    for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        polls++;
+        if (strstr(line, "\"ok\":true") != NULL) {
+            ok++;
+            if (strstr(line, "\"v_pack_mv\":51200,\"i_batt_ma\":-7350,\"alarms\":[\"discharge_oc\"]") == NULL) {
+                fail_msg("wrong values accepted: %s", line);
+            }
+            if (strstr(line, "\"attempts\":1,") == NULL) {
+                retried++;
+            }
+        } else if (strstr(line, "\"error\":\"exception\",\"code\":4") != NULL) {
+            exc++;
+        } else {
+            other++;
+        }
+    }
+    printf("probe soak: polls=%d ok=%d retried_ok=%d exception=%d other_failures=%d\n", polls, ok, retried, exc,
+           other);
+    assert_int_equal(polls, 300);
+    assert_true(retried > 10); /* defects happened and were recovered from */
+    assert_true(other <= 1);   /* four defects in a row: about 1 in 10,000 polls */
+    assert_int_equal(ok + exc + other, 300);
+}
+
+/* A scripted BMS: values move over time; after the last point they hold. A malformed script is
+ * refused with a clear message. */
+static void bms_sim_script_over_time(void **state)
+{
+    (void)state;
+    char script[] = "/tmp/alfa-bms-script-XXXXXX";
+    int fd = mkstemp(script);
+    assert_true(fd >= 0);
+    const char *text = "# t_ms v_pack_mv i_batt_ma soc alarms warnings temp_dc cell_min cell_max\n"
+                       "0     48000 -20000 10 0 0 250 3000 3010\n"
+                       "150   56000  30000 80 0x81 0x02 300 3500 3510   # charging, cell_ov + bms_fault\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    char path[128], out[4096];
+    child_t c;
+    const char *args[] = {"--script", script, NULL};
+    sim_start(&c, path, sizeof(path), args);
+    struct timespec nap = {0, 300000000};
+    nanosleep(&nap, NULL);
+    assert_int_equal(probe(path, NULL, NULL, out, sizeof(out)), 0);
+    child_stop(&c);
+    assert_non_null(strstr(out, "\"v_pack_mv\":56000,\"i_batt_ma\":30000,\"alarms\":[\"cell_ov\",\"bms_fault\"],"
+                                "\"warnings\":[\"cell_uv\"],\"temp_max_dc\":300,\"cell_min_mv\":3500"));
+
+    fd = open(script, O_WRONLY | O_TRUNC);
+    const char *bad = "0 48000 -20000 10 0 0 250 3000\n"; /* 8 numbers */
+    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    char exe[512];
+    snprintf(exe, sizeof(exe), "%s/alfaspark-bms-sim", bin_dir());
+    char *argv[] = {exe, (char *)"--pty", (char *)"--script", script, NULL};
+    assert_int_equal(run_capture(argv, out, sizeof(out), 5000), 2);
+    char *badfault[] = {exe, (char *)"--pty", (char *)"--fault", (char *)"crc:2", NULL};
+    assert_int_equal(run_capture(badfault, out, sizeof(out), 5000), 2);
+    char *both[] = {exe, (char *)"--pty", (char *)"--device", (char *)"/dev/null", NULL};
+    assert_int_equal(run_capture(both, out, sizeof(out), 5000), 2);
+    unlink(script);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(serial_rejects_bad_settings),
-        cmocka_unit_test(our_master_vs_libmodbus_slave),
-        cmocka_unit_test(libmodbus_slave_exception_understood),
-        cmocka_unit_test(libmodbus_master_vs_bms_sim),
-        cmocka_unit_test(libmodbus_master_sees_injected_faults),
-        cmocka_unit_test(mbpoll_vs_bms_sim),
-        cmocka_unit_test(probe_once_good_and_failures),
-        cmocka_unit_test(probe_help_and_usage_errors),
+        cmocka_unit_test_teardown(serial_rejects_bad_settings, kill_live),
+        cmocka_unit_test_teardown(our_master_vs_libmodbus_slave, kill_live),
+        cmocka_unit_test_teardown(libmodbus_slave_exception_understood, kill_live),
+        cmocka_unit_test_teardown(libmodbus_master_vs_bms_sim, kill_live),
+        cmocka_unit_test_teardown(libmodbus_master_sees_injected_faults, kill_live),
+        cmocka_unit_test_teardown(mbpoll_vs_bms_sim, kill_live),
+        cmocka_unit_test_teardown(probe_once_good_and_failures, kill_live),
+        cmocka_unit_test_teardown(probe_help_and_usage_errors, kill_live),
+        cmocka_unit_test_teardown(bms_sim_script_over_time, kill_live),
+        cmocka_unit_test_teardown(probe_soak_real_time, kill_live),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,8 @@
 #define ALFA_CORE_CYCLE_MS 2000u
 /* Energy integration never spans more than this (a stalled caller must not invent energy). */
 #define ALFA_CORE_MAX_STEP_MS 10000u
+/* A pack voltage above this is not a reading (32 cells x 3.9 V is 124.8 V). */
+#define ALFA_CORE_V_PACK_MAX_MV 150000u
 /* Without valid time the daily reset happens this long after the previous one (SPEC.md §6.2). */
 #define ALFA_CORE_FALLBACK_DAY_MS 86400000u
 
@@ -123,8 +125,8 @@ void alfa_core_process(alfa_core_t *c);
 /* A BMS poll result. `reading` non-NULL = a fresh good reading (sets SOC at once the first time,
  * then through the ~30 s filter; alarm bits raise their faults; warning bits raise
  * ALFA_WARN_BMS_DEGRADED). `comm_lost` raises (true) or clears (false) ALFA_FAULT_BMS_COMM_LOST;
- * the BMS layer decides it (5 failed polls in a row). A reading with a pack voltage of 0 is
- * ignored (returns ALFA_E_RANGE) and changes nothing. */
+ * the BMS layer decides it (5 failed polls in a row). A reading with a pack voltage of 0 or above
+ * ALFA_CORE_V_PACK_MAX_MV is refused (ALFA_E_RANGE) and changes nothing, comm_lost included. */
 alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_bms_reading_t *reading, bool comm_lost);
 
 /* Wall-clock time (gateway broadcast): Unix seconds UTC and the local offset in minutes.

@@ -44,6 +44,7 @@ typedef struct alfa_ctrl {
     uint32_t changed_ms[ALFA_RELAY_COUNT];
     uint8_t sc_grid_closed;           /* self-consumption latch (holds between the thresholds) */
     uint8_t tou_closed;               /* time-of-use latch (holds without valid time) */
+    uint8_t tou_relay;                /* the relay the latch belongs to */
     uint8_t eco_shed;                 /* Eco: how many loads of the shed order are open */
     uint8_t eco_warn;                 /* Eco: "loads limit" warning */
     uint32_t eco_off_ms[ALFA_ECO_SHED_MAX];

@@ -18,6 +18,9 @@
  *  - bytes before the response (line noise at DE turnaround, an adapter echoing our request,
  *    the end of a late answer to an earlier request) are skipped: a response is accepted only
  *    where address, function, byte count and CRC all agree, wherever it starts in the buffer.
+ *    A frame that ended in silence without being a valid answer does not end the attempt: the
+ *    master keeps listening until the response timeout has passed and the line is silent, then
+ *    reports why what it got was not an answer (alfa_mb_classify).
  *
  * Timing:
  *  - response timeout: time from the end of our request (computed from the baud rate) to the
@@ -30,7 +33,7 @@
  *    backoff_ms, 2 x backoff_ms, 4 x backoff_ms (100/200/400 ms). Exception responses are a
  *    definite answer and are not retried, except "acknowledge" (5) and "slave busy" (6).
  *
- * Memory: everything lives in alfa_mb_t (about 800 bytes), owned by the caller.
+ * Memory: everything lives in alfa_mb_t (about 630 bytes), owned by the caller.
  */
 
 #include <stdint.h>

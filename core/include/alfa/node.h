@@ -104,6 +104,7 @@ typedef struct alfa_node {
     uint32_t phase_ms;           /* when the current phase began */
     uint32_t now_ms;
     uint8_t started;
+    uint8_t ran;                 /* RUN was reached once since boot */
     uint8_t house_due;           /* run the election at this call */
     uint32_t next_house_ms;
 

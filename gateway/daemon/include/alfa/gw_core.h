@@ -20,7 +20,10 @@
  *  - commands: parse + validate (gw_cmd.h), rate limit per client and per site, send with a
  *    sequence number, collect acks, one cmd/result per command and pack, "timeout" after
  *    cmd_timeout_ms; read_settings results carry the settings;
+ *  - its own heartbeat every second (device type 3, node 126: keeps the ID reserved in every
+ *    pack's node table; packs never elect it);
  *  - time broadcast at start and every time_period_ms;
+ *  - smart sockets (Tasmota-style command topics) switched on the site's solar surplus;
  *  - Home Assistant discovery for every pack and the site, re-sent when homeassistant/status
  *    says "online" and after every (re)connect.
  */
@@ -42,7 +45,7 @@ enum gw_log_level { GW_LOG_ERR = 3, GW_LOG_WARN = 4, GW_LOG_INFO = 6, GW_LOG_DEB
 
 typedef struct gw_io {
     void *user;
-    /* Publish at QoS 1 (0 for cmd/result is the caller's choice); returns 0 or negative. The
+    /* Publish (QoS is the daemon's mqtt.qos); returns 0 or negative. The
      * payload is copied by the callee before it returns. Required. */
     int (*publish)(void *user, const char *topic, const char *payload, size_t len, int retain);
     /* Queue one CAN frame: 0 or a negative alfa_port_err_t. Required. */
@@ -58,10 +61,20 @@ typedef struct gw_cfg {
     uint32_t offline_ms;              /* pack offline after this long without a heartbeat (3000) */
     uint32_t cmd_timeout_ms;          /* ack timeout (1000) */
     uint32_t time_period_ms;          /* time broadcast period (60000) */
+    uint64_t serial;                  /* the gateway's own 48-bit serial, sent in its heartbeat */
     uint32_t rate_client_per_min;     /* commands a client may send per minute (60) */
     uint32_t rate_client_burst;       /* ... in a burst (10) */
     uint32_t rate_site_per_min;       /* all clients together (600) */
     uint32_t rate_site_burst;         /* (40) */
+    /* Smart sockets switched on solar surplus (SPEC §9): surplus = site solar - site home power,
+     * from the master's site totals. ON when surplus >= on_surplus_w, OFF when < off_surplus_w,
+     * never two changes within min_switch_s. A socket without a topic is unused. */
+    struct gw_socket_cfg {
+        char topic[96];               /* e.g. "cmnd/pool-socket/POWER" (Tasmota); payload ON / OFF */
+        int32_t on_surplus_w;
+        int32_t off_surplus_w;
+        uint32_t min_switch_s;
+    } sockets[4];
 } gw_cfg_t;
 
 /* Defaults of every field above. */
@@ -138,9 +151,16 @@ typedef struct gw_core {
     uint8_t next_seq;
     gw_bucket_t clients[GW_MAX_CLIENTS];
     gw_bucket_t site_bucket;
+    uint32_t last_hb_ms;
+    int hb_sent;
     int time_sent;
     uint32_t last_time_ms;
     int connected;
+    struct gw_socket_state {
+        int known;                  /* a command was sent since start */
+        int on;
+        uint32_t last_switch_ms;
+    } sockets[4];
     int ha_due;                     /* discovery re-send scheduled */
     uint32_t ha_due_ms;
     gw_stats_t stats;

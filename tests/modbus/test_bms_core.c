@@ -1,0 +1,160 @@
+/* End to end inside the firmware: BMS answers through the Modbus master and the BMS poller into the core; a defective frame's values never reach the core. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "alfa/core.h"
+#include "link.h"
+
+static void relays_noop(void *user, uint8_t mask)
+{
+    (void)user;
+    (void)mask;
+}
+static void leds_noop(void *user, uint8_t mask)
+{
+    (void)user;
+    (void)mask;
+}
+
+static const alfa_bmsm_values_t good = {
+    .v_pack_mv = 52000, .i_batt_ma = -1500, .soc_pct = 40, .alarms = 0, .warnings = 0,
+    .temp_max_dc = 250, .cell_min_mv = 3240, .cell_max_mv = 3260,
+};
+/* Values no good answer ever carries: if the core ever shows one, a bad frame leaked. */
+static const alfa_bmsm_values_t poison = {
+    .v_pack_mv = 61700, .i_batt_ma = 99990, .soc_pct = 99, .alarms = 0x00FF, .warnings = 0xFFFF,
+    .temp_max_dc = 990, .cell_min_mv = 3850, .cell_max_mv = 3860,
+};
+
+#define ALARM_FAULTS (((1u << 8) - 1u) << ALFA_FAULT_CELL_OV)
+
+typedef struct rig {
+    link_t l;
+    alfa_port_t core_port;
+    alfa_core_t core;
+    alfa_bms_t bms;
+} rig_t;
+
+static void rig_init(rig_t *g)
+{
+    link_init(&g->l, NULL, &good);
+    g->core_port = g->l.port; /* same clock and serial callbacks */
+    g->core_port.relays_set = relays_noop;
+    g->core_port.status_leds_set = leds_noop;
+    alfa_core_config_t cc;
+    memset(&cc, 0, sizeof(cc));
+    cc.serial = 0x0000A1B2C3D4E5F6ull & 0xFFFFFFFFFFFFull;
+    assert_int_equal(alfa_core_init(&g->core, &g->core_port, &cc), ALFA_OK);
+    alfa_bms_config_t bc;
+    alfa_bms_config_default(&bc);
+    bc.modbus.retries = 0;
+    assert_int_equal(alfa_bms_init(&g->bms, &g->l.port, &bc, link_now_ms(&g->l)), ALFA_OK);
+}
+
+/* One poll, handed to the core the way the pack's main loop does. */
+static alfa_bms_result_t rig_poll(rig_t *g)
+{
+    alfa_bms_result_t r;
+    assert_int_equal(link_run_poll(&g->l, &g->bms, &r, 10000), 1);
+    alfa_err_t rc = alfa_core_bms_input(&g->core, r.err == ALFA_OK ? &r.reading : NULL, r.comm_lost != 0);
+    assert_int_equal(rc, ALFA_OK);
+    alfa_core_process(&g->core);
+    return r;
+}
+
+static void assert_no_poison(const rig_t *g)
+{
+    alfa_telemetry_t t;
+    alfa_core_telemetry(&g->core, &t);
+    assert_int_not_equal(t.v_pack_mv, poison.v_pack_mv);
+    assert_int_not_equal(t.i_batt_ma, poison.i_batt_ma);
+    assert_int_equal(alfa_core_faults(&g->core) & ALARM_FAULTS, 0);
+    assert_int_equal(g->core.v_pack_mv == poison.v_pack_mv, 0);
+    assert_int_equal(g->core.i_batt_ma == poison.i_batt_ma, 0);
+}
+
+static void defective_frames_never_reach_the_core(void **state)
+{
+    (void)state;
+    static rig_t g;
+    rig_init(&g);
+    alfa_bms_result_t r = rig_poll(&g);
+    assert_int_equal(r.err, ALFA_OK);
+    alfa_telemetry_t t;
+    alfa_core_telemetry(&g.core, &t);
+    assert_int_equal(t.i_batt_ma, -1500);
+    assert_int_equal(g.core.v_pack_mv, 52000);
+
+    const alfa_bmsm_fault_t kinds[] = {ALFA_BMSM_CRC, ALFA_BMSM_TRUNCATED, ALFA_BMSM_WRONG_ADDRESS,
+                                       ALFA_BMSM_EXCEPTION, ALFA_BMSM_NO_ANSWER};
+    for (int round = 0; round < 40; round++) {
+        for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+            /* a defective answer carrying the poison */
+            alfa_bmsm_set_values(&g.l.model, &poison);
+            alfa_bmsm_force(&g.l.model, kinds[k], 1);
+            r = rig_poll(&g);
+            assert_true(r.err < 0);
+            assert_no_poison(&g);
+            /* then a good one */
+            alfa_bmsm_set_values(&g.l.model, &good);
+            r = rig_poll(&g);
+            assert_int_equal(r.err, ALFA_OK);
+            assert_no_poison(&g);
+        }
+    }
+    /* a well-formed frame with an implausible value (lowest cell above highest) is refused whole */
+    alfa_bmsm_set_values(&g.l.model, &poison);
+    assert_int_equal(alfa_bmsm_set_reg(&g.l.model, 6, 3900), 0); /* cell min > cell max */
+    r = rig_poll(&g);
+    assert_int_equal(r.status, ALFA_MB_RANGE);
+    assert_no_poison(&g);
+
+    /* control: the same poison in a good frame does reach the core, so the checks above can fail */
+    alfa_bmsm_set_values(&g.l.model, &poison);
+    r = rig_poll(&g);
+    assert_int_equal(r.err, ALFA_OK);
+    assert_int_equal(g.core.i_batt_ma, poison.i_batt_ma);
+    assert_int_equal(g.core.v_pack_mv, poison.v_pack_mv);
+}
+
+static void comm_lost_reaches_the_core_and_clears(void **state)
+{
+    (void)state;
+    static rig_t g;
+    rig_init(&g);
+    alfa_bms_result_t r = rig_poll(&g);
+    assert_int_equal(r.err, ALFA_OK);
+    alfa_bmsm_force(&g.l.model, ALFA_BMSM_NO_ANSWER, 5);
+    for (int i = 0; i < 4; i++) {
+        r = rig_poll(&g);
+        assert_int_equal(r.comm_lost, 0);
+        assert_int_equal(alfa_core_faults(&g.core) & (1u << ALFA_FAULT_BMS_COMM_LOST), 0);
+    }
+    r = rig_poll(&g);
+    assert_int_equal(r.comm_lost, 1);
+    /* the core's fault table may debounce: give it the next cycles */
+    for (int i = 0; i < 3; i++) {
+        g.l.now_us += 2000000u;
+        alfa_core_process(&g.core);
+    }
+    assert_int_not_equal(alfa_core_faults(&g.core) & (1u << ALFA_FAULT_BMS_COMM_LOST), 0);
+    r = rig_poll(&g);
+    assert_int_equal(r.err, ALFA_OK);
+    assert_int_equal(r.comm_lost, 0);
+    for (int i = 0; i < 3; i++) {
+        g.l.now_us += 2000000u;
+        alfa_core_process(&g.core);
+    }
+    assert_int_equal(alfa_core_faults(&g.core) & (1u << ALFA_FAULT_BMS_COMM_LOST), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defective_frames_never_reach_the_core),
+        cmocka_unit_test(comm_lost_reaches_the_core_and_clears),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
