@@ -9,7 +9,7 @@
  *
  * Usage:
  *   alfa_scn_t s;  char err[256];
- *   if (alfa_scn_parse_file("x.scn", &s, err, sizeof err) < 0) { puts(err); ... }
+ *   if (alfa_scn_parse_file("x.scn", 0, &s, err, sizeof err) < 0) { puts(err); ... }
  *   alfa_scn_engine_t e;  alfa_scn_engine_init(&e, &s);
  *   each step:  while ((a = alfa_scn_engine_next_action(&e, now_ms))) { ...carry it out... }
  *               alfa_scn_engine_observe(&e, now_ms, &obs);
@@ -97,7 +97,7 @@ typedef struct alfa_scn_expect {
     char text[ALFA_SCN_TEXT_MAX];
 } alfa_scn_expect_t;
 
-/* Per-pack overrides of the site-wide plant defaults. */
+/* One pack of the site as the scenario names it (its plant values live in alfa_scn_t.plant). */
 typedef struct alfa_scn_pack {
     uint64_t serial;      /* 48-bit hardware serial */
 } alfa_scn_pack_t;
@@ -207,8 +207,8 @@ void alfa_scn_engine_observe(alfa_scn_engine_t *e, int64_t now_ms, const alfa_sc
  * time was never reached as failed ("not reached"). */
 void alfa_scn_engine_finish(alfa_scn_engine_t *e, int64_t end_ms);
 
-/* Print each failure as "<time> <file>:<line>: expected <what>, saw <seen>" to `f`; `start`
- * formats times as day N HH:MM:SS local. */
+/* Print each failure as "FAILED dayN HH:MM:SS.mmm <file>:<line>: expected '<what>', saw <seen>"
+ * to `f` (times in the scenario's local time). */
 void alfa_scn_engine_report(const alfa_scn_engine_t *e, FILE *f);
 
 /* Format sim ms as "dayN HH:MM:SS.mmm" local time into buf. */
