@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake clang libclang-rt-14-dev libcmocka-dev pkg-config
   gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf
-  cppcheck gcovr valgrind
+  cppcheck gcovr lcov valgrind
   mosquitto mosquitto-clients libmosquitto-dev
   libmodbus-dev mbpoll python3-pymodbus
   libinih-dev libsystemd-dev libgpiod-dev

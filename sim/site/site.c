@@ -7,20 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alfa/bms.h"
 #include "alfa/bmsmodel.h"
 #include "alfa/core.h"
+#include "alfa/node.h"
+#include "alfa/pack.h"
 #include "alfa/proto.h"
 #include "alfa/settings.h"
 #include "alfa/sim_rng.h"
 #include "gwcmd.h"
-
-#if ALFA_SIM_HAVE_PACK
-#include "alfa/pack.h"
-#endif
-#if ALFA_SIM_HAVE_NODE
-#include "alfa/node.h"
-#endif
 
 #define SITE_STALE_US 6000000ull  /* site totals older than 3 periods no longer count */
 #define BOOT_SPREAD_MS 1000u      /* packs start within the first second, in a seeded order */
@@ -37,20 +31,8 @@ struct sim_pack {
     uint8_t flash[SIM_FLASH_BLOCK * SIM_FLASH_BLOCKS];
 
     /* the controller */
-#if ALFA_SIM_HAVE_PACK
     alfa_pack_t pack;              /* core + settings store + BMS poller + CAN node */
     uint32_t pack_polls;           /* polls of the pack already counted */
-#else
-    /* Until the pack composition existed the simulator composed core, BMS poller and node
-     * itself and kept the settings in RAM across a power cycle. */
-    alfa_core_t core;
-    alfa_bms_t bms;
-#if ALFA_SIM_HAVE_NODE
-    alfa_node_t node;
-#endif
-    alfa_settings_t kept;
-    uint8_t kept_valid;
-#endif
     uint8_t powered;
     uint8_t booted;
     uint64_t boot_at_us;
@@ -82,15 +64,8 @@ struct sim_pack {
     uint8_t new_cycle;
 };
 
-#if ALFA_SIM_HAVE_PACK
 static alfa_core_t *pcore(sim_pack_t *p) { return alfa_pack_core(&p->pack); }
 static uint8_t pnode_id(const sim_pack_t *p) { return alfa_node_id(alfa_pack_node(&p->pack)); }
-#else
-static alfa_core_t *pcore(sim_pack_t *p) { return &p->core; }
-#if ALFA_SIM_HAVE_NODE
-static uint8_t pnode_id(const sim_pack_t *p) { return alfa_node_id(&p->node); }
-#endif
-#endif
 
 struct sim_site {
     const alfa_scn_t *scn;
@@ -283,11 +258,7 @@ static void cb_reboot(void *user)
 
 /* ------------------------------------------------------------------ the controller of one pack */
 
-#if !ALFA_SIM_HAVE_NODE
-static void gateway_time_to(sim_site_t *s, sim_pack_t *p);
-#endif
 
-#if ALFA_SIM_HAVE_PACK
 static int pack_boot(sim_pack_t *p)
 {
     alfa_pack_config_t cfg;
@@ -305,11 +276,6 @@ static int pack_boot(sim_pack_t *p)
     return 0;
 }
 
-static void pack_keep_settings(sim_pack_t *p)
-{
-    (void)p; /* the pack's own store keeps them in its (simulated) flash */
-}
-
 static void pack_step(sim_pack_t *p)
 {
     alfa_pack_process(&p->pack);
@@ -321,68 +287,6 @@ static void pack_step(sim_pack_t *p)
         p->pack_polls = p->pack.polls;
     }
 }
-#else
-static int pack_boot(sim_pack_t *p)
-{
-    sim_site_t *s = p->site;
-    alfa_core_config_t cc;
-    memset(&cc, 0, sizeof(cc));
-    cc.serial = p->serial;
-    cc.settings = p->kept_valid ? &p->kept : NULL;
-    if (alfa_core_init(&p->core, &p->port, &cc) < 0) {
-        fprintf(stderr, "alfaspark-sim: pack %u: the core refused its configuration\n", p->idx + 1u);
-        return -1;
-    }
-    alfa_bms_config_t bc;
-    alfa_bms_config_default(&bc);
-    if (alfa_bms_init(&p->bms, &p->port, &bc, cb_now_ms(p)) < 0) {
-        fprintf(stderr, "alfaspark-sim: pack %u: the BMS poller refused its configuration\n", p->idx + 1u);
-        return -1;
-    }
-#if ALFA_SIM_HAVE_NODE
-    alfa_node_config_t nc = {.serial = p->serial, .device_type = ALFA_DEV_PACK};
-    if (alfa_node_init(&p->node, &p->port, &p->core, &nc) < 0) {
-        fprintf(stderr, "alfaspark-sim: pack %u: the CAN node refused its configuration\n", p->idx + 1u);
-        return -1;
-    }
-#else
-    gateway_time_to(s, p);
-#endif
-    (void)s;
-    p->booted = 1;
-    p->last_cycle = pcore(p)->cycle;
-    p->rx_len = 0;
-    return 0;
-}
-
-static void pack_keep_settings(sim_pack_t *p)
-{
-    if (p->booted) {
-        p->kept = *alfa_core_settings(&p->core);
-        p->kept_valid = 1;
-    }
-}
-
-static void pack_step(sim_pack_t *p)
-{
-    sim_site_t *s = p->site;
-    uint32_t now = cb_now_ms(p);
-    alfa_bms_result_t r;
-    /* Between polls the poller has nothing to do: skip the call (its own API says when). */
-    int bms_due = alfa_bms_busy(&p->bms) || (int32_t)(now - alfa_bms_next_poll_ms(&p->bms)) >= 0;
-    if (bms_due && alfa_bms_process(&p->bms, now, &r) == 1) {
-        s->stats.bms_polls++;
-        if (r.err != ALFA_OK) {
-            s->stats.bms_failures++;
-        }
-        (void)alfa_core_bms_input(&p->core, r.err == ALFA_OK ? &r.reading : NULL, r.comm_lost != 0);
-    }
-    alfa_core_process(&p->core);
-#if ALFA_SIM_HAVE_NODE
-    alfa_node_process(&p->node, now);
-#endif
-}
-#endif
 
 static void pack_run(sim_pack_t *p)
 {
@@ -399,7 +303,6 @@ static void pack_run(sim_pack_t *p)
     if (p->reboot_req) {
         p->reboot_req = 0;
         s->stats.reboots++;
-        pack_keep_settings(p);
         p->booted = 0;
         p->boot_at_us = s->t_us;
     }
@@ -434,7 +337,6 @@ static void pack_power(sim_pack_t *p, int on)
         alfa_plant_set_controller(&s->plant, p->idx, 1);
         s->plant_dirty = 1;
     } else if (!on && p->powered) {
-        pack_keep_settings(p);
         p->powered = 0;
         p->booted = 0;
         p->rx_len = 0;
@@ -447,18 +349,9 @@ static void pack_power(sim_pack_t *p, int on)
 
 /* ------------------------------------------------------------------ the gateway role */
 
-#if !ALFA_SIM_HAVE_NODE
-/* Without the CAN node the gateway's time broadcast is handed to each core directly. */
-static void gateway_time_to(sim_site_t *s, sim_pack_t *p)
-{
-    (void)alfa_core_set_time(&p->core, s->scn->start_unix_s + (int64_t)(s->t_us / 1000000u),
-                             s->scn->utc_offset_min);
-}
-#endif
 
 static void gateway_send_time(sim_site_t *s)
 {
-#if ALFA_SIM_HAVE_NODE
     alfa_time_msg_t tm = {ALFA_NODE_LINUX_GATEWAY,
                           (uint32_t)(s->scn->start_unix_s + (int64_t)(s->t_us / 1000000u)),
                           s->scn->utc_offset_min};
@@ -466,13 +359,6 @@ static void gateway_send_time(sim_site_t *s)
     if (alfa_proto_time_encode(&tm, &f) == ALFA_PROTO_OK) {
         (void)alfa_canbus_send(s->gw, &f);
     }
-#else
-    for (unsigned i = 0; i < s->n; i++) {
-        if (s->packs[i].booted) {
-            gateway_time_to(s, &s->packs[i]);
-        }
-    }
-#endif
 }
 
 static void gateway_receive(sim_site_t *s)
@@ -545,7 +431,6 @@ static void gateway_receive(sim_site_t *s)
 
 static int gateway_command(sim_site_t *s, const alfa_scn_action_t *a)
 {
-#if ALFA_SIM_HAVE_NODE
     alfa_cmd_t cmd;
     char err[128];
     if (!s->gateway_on) {
@@ -579,11 +464,6 @@ static int gateway_command(sim_site_t *s, const alfa_scn_action_t *a)
     }
     s->stats.cmds_sent++;
     return 0;
-#else
-    fprintf(stderr, "alfaspark-sim: %s:%u: commands need the CAN node (node.c) in this build\n",
-            s->scn->file, a->line);
-    return -1;
-#endif
 }
 
 /* ------------------------------------------------------------------ the site */
@@ -860,9 +740,7 @@ const alfa_scn_obs_t *sim_site_observe(sim_site_t *s)
         if (o->valid) {
             alfa_core_telemetry(pcore(p), &o->t); /* live values: flags like is_master move between cycles */
         }
-#if ALFA_SIM_HAVE_NODE
         o->node_id = p->booted ? pnode_id(p) : 0;
-#endif
     }
     s->obs.site_valid = s->site_heard && s->t_us - s->site_heard_us <= SITE_STALE_US;
     return &s->obs;
