@@ -21,11 +21,86 @@ static int32_t send(alfa_node_t *n, const alfa_can_frame_t *f)
 
 static bool is_candidate_type(uint8_t t) { return t == ALFA_DEV_PACK || t == ALFA_DEV_ENERGY_GATEWAY; }
 
+/* ---------------------------------------------------------------- the compact table */
+
+/* Entry times are short wrapping tick counts (node.h); housekeeping (every 20 ms) clears
+ * everything before it could be old enough to wrap, so a difference of ticks is an age. */
+static uint16_t hb_tick(uint32_t ms) { return (uint16_t)(ms >> ALFA_NODE_HB_TICK_SHIFT); }
+static uint8_t age_tick(uint32_t ms) { return (uint8_t)(ms >> ALFA_NODE_AGE_TICK_SHIFT); }
+/* Entries live ALFA_NODE_TTL_MS at least: two ticks more than its floor in 1.024-s ticks. */
+#define TTL_TICKS ((ALFA_NODE_TTL_MS >> ALFA_NODE_AGE_TICK_SHIFT) + 2u)
+#define SAVED_TICKS (((2u * ALFA_NODE_IMPORT_WINDOW_MS) >> ALFA_NODE_AGE_TICK_SHIFT) + 1u)
+#define HB_FORGET_MS 60000u /* older heartbeats only matter as "heard once"; far below the wrap */
+_Static_assert(TTL_TICKS < 256u && SAVED_TICKS < TTL_TICKS, "age ticks fit 8 bits");
+_Static_assert(((ALFA_NODE_TTL_MS + 1100u) >> ALFA_NODE_HB_TICK_SHIFT) < 65536u, "hb ticks fit 16 bits");
+_Static_assert(ALFA_NODE_DUP_MS < HB_FORGET_MS && ALFA_NODE_ELECTION_MS < HB_FORGET_MS, "windows");
+
+static uint32_t ms_since_tick(uint32_t now, const uint8_t t[2])
+{
+    return (uint32_t)(uint16_t)(hb_tick(now) - alfa_get_le16(t)) << ALFA_NODE_HB_TICK_SHIFT;
+}
+static uint32_t ticks_since(uint32_t now, uint8_t t) { return (uint8_t)(age_tick(now) - t); }
+
+static bool e_has(const alfa_node_entry_t *e, uint8_t f) { return (e->flags & f) != 0; }
+static uint8_t e_type(const alfa_node_entry_t *e) { return (uint8_t)((e->flags >> ALFA_NODE_E_TYPE_SHIFT) & 3u); }
+static bool e_known(const alfa_node_entry_t *e) { return e_has(e, ALFA_NODE_E_USED) && !e_has(e, ALFA_NODE_E_RESERVED); }
+
+static uint64_t e_serial(const alfa_node_entry_t *e)
+{
+    return (uint64_t)alfa_get_le32(e->serial) | ((uint64_t)alfa_get_le16(&e->serial[4]) << 32);
+}
+
+static void e_set_serial(alfa_node_entry_t *e, uint64_t serial)
+{
+    alfa_put_le32(e->serial, (uint32_t)serial);
+    alfa_put_le16(&e->serial[4], (uint16_t)(serial >> 32));
+}
+
+static uint32_t e_hb_age_ms(const alfa_node_t *n, const alfa_node_entry_t *e) { return ms_since_tick(n->now_ms, e->hb_tick); }
+
+static void put_i24(uint8_t *p, int32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)((uint32_t)v >> 8);
+    p[2] = (uint8_t)((uint32_t)v >> 16);
+}
+static uint32_t get_u24(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16); }
+static int32_t get_i24(const uint8_t *p)
+{
+    uint32_t v = get_u24(p);
+    return (v & 0x800000u) != 0 ? (int32_t)(v | 0xFF000000u) : (int32_t)v;
+}
+
+static alfa_node_pack_t *pack_of(alfa_node_t *n, uint8_t id)
+{
+    for (uint32_t i = 0; i < ALFA_NODE_PACK_SLOTS; i++) {
+        if (n->packs[i].id == id) {
+            return &n->packs[i];
+        }
+    }
+    return 0;
+}
+
+/* Forget everything about node ID `id` (its entry, figures and telemetry being collected). */
+static void forget(alfa_node_t *n, uint8_t id)
+{
+    alfa_memset(&n->nodes[id], 0, sizeof(n->nodes[id]));
+    alfa_node_pack_t *p = pack_of(n, id);
+    if (p != 0) {
+        alfa_memset(p, 0, sizeof(*p));
+    }
+    for (uint32_t i = 0; i < ALFA_NODE_RX_SLOTS; i++) {
+        if (n->rx[i].rx.src == id) {
+            alfa_memset(&n->rx[i], 0, sizeof(n->rx[i]));
+        }
+    }
+}
+
 /* Another node's entry is live for the election: heard recently, settled, a pack or an EGW. */
 static bool entry_candidate(const alfa_node_t *n, const alfa_node_entry_t *e)
 {
-    return e->used && e->heard_hb && !e->reserved_only && is_candidate_type(e->device_type) &&
-           (e->hb_state & ALFA_HB_CLAIMING) == 0 && since(n->now_ms, e->last_hb_ms) < ALFA_NODE_ELECTION_MS;
+    return e_known(e) && e_has(e, ALFA_NODE_E_HEARD_HB) && is_candidate_type(e_type(e)) &&
+           !e_has(e, ALFA_NODE_E_CLAIMING) && e_hb_age_ms(n, e) < ALFA_NODE_ELECTION_MS;
 }
 
 /* ---------------------------------------------------------------- node IDs */
@@ -36,7 +111,7 @@ static bool id_free_for_me(const alfa_node_t *n, uint8_t id, uint8_t exclude)
         return false;
     }
     const alfa_node_entry_t *e = &n->nodes[id];
-    return !e->used || e->serial == n->serial;
+    return !e_has(e, ALFA_NODE_E_USED) || e_serial(e) == n->serial;
 }
 
 /* First free ID from `start` upward, wrapping 125 -> 1; 0 when every ID is taken. */
@@ -312,8 +387,7 @@ static bool sender_allowed(const alfa_node_t *n, uint8_t src, uint8_t allowed)
         return (allowed & ALFA_NODE_FROM_GATEWAY) != 0;
     }
     const alfa_node_entry_t *e = &n->nodes[src];
-    if (e->used && !e->reserved_only && e->device_type == ALFA_DEV_ENERGY_GATEWAY &&
-        (allowed & ALFA_NODE_FROM_EGW) != 0) {
+    if (e_known(e) && e_type(e) == ALFA_DEV_ENERGY_GATEWAY && (allowed & ALFA_NODE_FROM_EGW) != 0) {
         return true;
     }
     return (allowed & ALFA_NODE_FROM_MASTER) != 0 && src == n->master_id && src != n->node_id;
@@ -323,8 +397,8 @@ static alfa_node_dup_t *dup_find(alfa_node_t *n, uint8_t src, uint8_t seq, uint8
 {
     for (uint32_t i = 0; i < ALFA_NODE_DUP_SLOTS; i++) {
         alfa_node_dup_t *d = &n->dup[i];
-        if (d->used && d->src == src && d->seq == seq && d->code == code &&
-            since(n->now_ms, d->t_ms) < ALFA_NODE_DUP_MS) {
+        if (d->src != 0 && d->src == src && d->seq == seq && d->code == code &&
+            ms_since_tick(n->now_ms, d->tick) < ALFA_NODE_DUP_MS) {
             return d;
         }
     }
@@ -337,20 +411,19 @@ static void dup_record(alfa_node_t *n, uint8_t src, uint8_t seq, uint8_t code, u
     alfa_node_dup_t *slot = &n->dup[0];
     for (uint32_t i = 0; i < ALFA_NODE_DUP_SLOTS; i++) {
         alfa_node_dup_t *d = &n->dup[i];
-        if (!d->used || since(n->now_ms, d->t_ms) >= ALFA_NODE_DUP_MS) {
+        if (d->src == 0 || ms_since_tick(n->now_ms, d->tick) >= ALFA_NODE_DUP_MS) {
             slot = d;
             break;
         }
-        if (since(n->now_ms, d->t_ms) > since(n->now_ms, slot->t_ms)) {
+        if (ms_since_tick(n->now_ms, d->tick) > ms_since_tick(n->now_ms, slot->tick)) {
             slot = d;
         }
     }
-    slot->used = 1;
     slot->src = src;
     slot->seq = seq;
     slot->code = code;
     slot->result = result;
-    slot->t_ms = n->now_ms;
+    alfa_put_le16(slot->tick, hb_tick(n->now_ms));
 }
 
 static void handle_command(alfa_node_t *n, const alfa_can_frame_t *f)
@@ -415,10 +488,11 @@ static void elect(alfa_node_t *n)
         if (id == n->node_id || !entry_candidate(n, e)) {
             continue;
         }
-        bool egw = e->device_type == ALFA_DEV_ENERGY_GATEWAY;
-        if ((egw && !best_egw) || (egw == best_egw && e->serial > best_serial)) {
+        bool egw = e_type(e) == ALFA_DEV_ENERGY_GATEWAY;
+        uint64_t serial = e_serial(e);
+        if ((egw && !best_egw) || (egw == best_egw && serial > best_serial)) {
             best_id = (uint8_t)id;
-            best_serial = e->serial;
+            best_serial = serial;
             best_egw = egw;
         }
     }
@@ -448,7 +522,7 @@ static bool i_am_deputy(const alfa_node_t *n)
         if (id == n->node_id || id == n->master_id || !entry_candidate(n, e)) {
             continue;
         }
-        if (e->serial > best) {
+        if (e_serial(e) > best) {
             return false;
         }
     }
@@ -464,20 +538,24 @@ static void compute_and_send_site(alfa_node_t *n, bool send_now)
     uint32_t packs = 1, soc_sum = own.soc_pct;
     int64_t batt = own.p_batt_w, solar = own.p_solar_w, home = own.p_home_w, grid = own.p_grid_w;
     uint64_t import = own.grid_import_today_wh;
-    for (uint32_t id = ALFA_NODE_FIRST; id <= ALFA_NODE_LAST; id++) {
-        const alfa_node_entry_t *e = &n->nodes[id];
-        if (id == n->node_id || !e->used || !e->have_telem || e->device_type != ALFA_DEV_PACK) {
+    for (uint32_t i = 0; i < ALFA_NODE_PACK_SLOTS; i++) {
+        const alfa_node_pack_t *p = &n->packs[i];
+        if (p->id == 0 || p->id == n->node_id) {
+            continue;
+        }
+        const alfa_node_entry_t *e = &n->nodes[p->id];
+        if (!e_known(e) || e_type(e) != ALFA_DEV_PACK) {
             continue;
         }
         /* Every pack of the 2-min table counts for the day's import, even one that dropped out. */
-        import += e->import_wh;
+        import += get_u24(p->import_wh);
         if (entry_candidate(n, e)) {
             packs++;
-            soc_sum += e->soc_pct;
-            batt += e->p_batt_w;
-            solar += e->p_solar_w;
-            home += e->p_home_w;
-            grid += e->p_grid_w;
+            soc_sum += p->soc_pct;
+            batt += get_i24(p->p_batt_w);
+            solar += get_i24(p->p_solar_w);
+            home += get_i24(p->p_home_w);
+            grid += get_i24(p->p_grid_w);
         }
     }
     const alfa_settings_t *set = alfa_core_settings(n->core);
@@ -546,15 +624,16 @@ static void on_heartbeat(alfa_node_t *n, const alfa_heartbeat_t *hb)
     } else if (hb->node_id == n->node_id) {
         return;
     }
-    if (e->used && e->serial != hb->serial) {
+    if (e_has(e, ALFA_NODE_E_USED) && e_serial(e) != hb->serial) {
         /* An ID held in the table by a settled node stays its own for the 2-min TTL: a newcomer
          * claiming it never replaces the entry, and if the owner is silent the master tells the
          * newcomer to move on (a live owner's own heartbeats make the newcomer yield). */
-        bool owner_settled = e->reserved_only || (e->heard_hb && (e->hb_state & ALFA_HB_CLAIMING) == 0);
+        bool heard = e_has(e, ALFA_NODE_E_HEARD_HB);
+        bool owner_settled = e_has(e, ALFA_NODE_E_RESERVED) || (heard && !e_has(e, ALFA_NODE_E_CLAIMING));
         if (claiming && owner_settled) {
-            bool owner_silent = !e->heard_hb || since(n->now_ms, e->last_hb_ms) >= ALFA_NODE_ELECTION_MS;
+            bool owner_silent = !heard || e_hb_age_ms(n, e) >= ALFA_NODE_ELECTION_MS;
             if (n->is_master && owner_silent) {
-                alfa_id_in_use_t m = {.src = n->node_id, .dst = hb->node_id, .owner_serial = e->serial};
+                alfa_id_in_use_t m = {.src = n->node_id, .dst = hb->node_id, .owner_serial = e_serial(e)};
                 alfa_can_frame_t f;
                 if (alfa_proto_id_in_use_encode(&m, &f) == 0) {
                     (void)send(n, &f);
@@ -562,49 +641,102 @@ static void on_heartbeat(alfa_node_t *n, const alfa_heartbeat_t *hb)
             }
             return;
         }
-        alfa_memset(e, 0, sizeof(*e)); /* a different node now: forget the old one's data */
+        forget(n, hb->node_id); /* a different node now: forget the old one's data */
     }
-    if (claiming && e->used && e->have_telem && !e->import_saved) {
-        /* It rebooted: keep what it had imported today for its recovery request. */
-        e->import_saved = 1;
-        e->import_saved_wh = e->import_wh;
-        e->import_saved_ms = n->now_ms;
+    alfa_node_pack_t *p = pack_of(n, hb->node_id);
+    if (claiming && p != 0 && !p->saved) {
+        /* It rebooted: keep what it had imported today (the larger of old and new figures) for
+         * its recovery request and for the site count. */
+        p->saved = 1;
+        p->saved_tick = age_tick(n->now_ms);
     }
-    e->used = 1;
-    e->reserved_only = 0;
-    e->serial = hb->serial;
-    e->device_type = hb->device_type;
-    e->hb_state = hb->state;
-    e->heard_hb = 1;
-    e->last_hb_ms = n->now_ms;
-    e->last_ms = n->now_ms;
+    uint8_t type = hb->device_type <= 3u ? hb->device_type : 0u;
+    e->flags = (uint8_t)(ALFA_NODE_E_USED | ALFA_NODE_E_HEARD_HB | (claiming ? ALFA_NODE_E_CLAIMING : 0u) |
+                         ((uint32_t)type << ALFA_NODE_E_TYPE_SHIFT));
+    e_set_serial(e, hb->serial);
+    alfa_put_le16(e->hb_tick, hb_tick(n->now_ms));
+    e->last_tick = age_tick(n->now_ms);
     n->house_due = 1; /* a heartbeat can change the election: re-run it at once */
+}
+
+/* The reassembler collecting `src`'s telemetry, or a free (or abandoned) one lent to it; 0 when
+ * every one is busy with a burst in flight: the part is dropped and that record is lost. */
+static alfa_telem_rx_t *rx_for(alfa_node_t *n, uint8_t src, uint8_t cycle8)
+{
+    alfa_node_rx_t *pick = 0;
+    for (uint32_t i = 0; i < ALFA_NODE_RX_SLOTS; i++) {
+        alfa_node_rx_t *r = &n->rx[i];
+        if (r->rx.have != 0 && r->rx.src == src) {
+            if (since(n->now_ms, r->start_ms) >= ALFA_NODE_RX_STALE_MS) {
+                /* Parts left from a burst long gone never complete a later one, even one that
+                 * happens to carry the same cycle byte. */
+                alfa_telem_rx_reset(&r->rx);
+                r->start_ms = n->now_ms;
+            } else if (r->rx.cycle8 != cycle8) {
+                r->start_ms = n->now_ms; /* a new burst: the feed drops the unfinished one */
+            }
+            return &r->rx;
+        }
+        bool idle = r->rx.have == 0 || since(n->now_ms, r->start_ms) >= ALFA_NODE_RX_STALE_MS;
+        if (idle && (pick == 0 || (pick->rx.have != 0 && r->rx.have == 0))) {
+            pick = r;
+        }
+    }
+    if (pick == 0) {
+        return 0;
+    }
+    alfa_telem_rx_reset(&pick->rx);
+    pick->start_ms = n->now_ms;
+    return &pick->rx;
+}
+
+/* A slot for pack `id`'s figures: its own, else a free one; 0 when all are taken. */
+static alfa_node_pack_t *pack_slot(alfa_node_t *n, uint8_t id)
+{
+    alfa_node_pack_t *p = pack_of(n, id);
+    if (p == 0) {
+        p = pack_of(n, 0);
+        if (p != 0) {
+            alfa_memset(p, 0, sizeof(*p));
+            p->id = id;
+        }
+    }
+    return p;
 }
 
 static void on_telemetry_part(alfa_node_t *n, uint8_t src, const alfa_can_frame_t *f)
 {
-    alfa_node_entry_t *e = &n->nodes[src];
-    if (!e->used || e->reserved_only) {
+    const alfa_node_entry_t *e = &n->nodes[src];
+    if (!e_known(e)) {
         return; /* unknown sender: wait for its heartbeat */
     }
+    alfa_telem_rx_t *rx = rx_for(n, src, f->len > 0 ? f->data[0] : 0);
+    if (rx == 0) {
+        n->stats.telem_lost++;
+        return;
+    }
     alfa_telemetry_t t;
-    int rc = alfa_telem_rx_feed(&e->rx, f, &t);
+    int rc = alfa_telem_rx_feed(rx, f, &t);
     if (rc < 0) {
         n->stats.rx_bad++;
         return;
     }
-    e->last_ms = n->now_ms;
-    if (rc == 1) {
-        e->have_telem = 1;
-        e->p_batt_w = t.p_batt_w;
-        e->p_solar_w = t.p_solar_w;
-        e->p_home_w = t.p_home_w;
-        e->p_grid_w = t.p_grid_w;
-        e->soc_pct = t.soc_pct;
-        e->import_wh = t.grid_import_today_wh;
-        if (e->import_saved && since(n->now_ms, e->import_saved_ms) >= 2u * ALFA_NODE_IMPORT_WINDOW_MS) {
-            e->import_saved = 0;
+    if (rc == 1 && e_type(e) == ALFA_DEV_PACK) {
+        alfa_node_pack_t *p = pack_slot(n, src);
+        if (p == 0) {
+            n->stats.packs_untracked++;
+            return;
         }
+        put_i24(p->p_batt_w, t.p_batt_w);
+        put_i24(p->p_solar_w, t.p_solar_w);
+        put_i24(p->p_home_w, t.p_home_w);
+        put_i24(p->p_grid_w, t.p_grid_w);
+        p->soc_pct = t.soc_pct;
+        uint32_t wh = t.grid_import_today_wh;
+        if (p->saved && get_u24(p->import_wh) > wh) {
+            wh = get_u24(p->import_wh); /* rebooted and not yet recovered: the day's import stays */
+        }
+        put_i24(p->import_wh, (int32_t)wh);
         if (n->is_master && t.grid_import_today_wh > 0) {
             /* A pack's import moved: check the site limit now rather than at the next tick. */
             compute_and_send_site(n, false);
@@ -639,23 +771,20 @@ static void on_import(alfa_node_t *n, const alfa_can_frame_t *f)
         const alfa_node_entry_t *req = &n->nodes[m.src];
         bool answer = n->phase == ALFA_NODE_PHASE_RUN &&
                       (n->is_master || (m.src == n->master_id && i_am_deputy(n)));
-        if (!answer || !req->used || req->reserved_only || !req->heard_hb) {
+        if (!answer || !e_known(req) || !e_has(req, ALFA_NODE_E_HEARD_HB)) {
             return;
         }
         /* Look the pack up by serial: it may have come back under another node ID. */
         bool found = false;
         uint32_t wh = 0;
-        for (uint32_t id = ALFA_NODE_FIRST; id <= ALFA_NODE_LAST; id++) {
-            const alfa_node_entry_t *e = &n->nodes[id];
-            if (!e->used || e->reserved_only || !e->have_telem || e->serial != req->serial) {
+        uint64_t serial = e_serial(req);
+        for (uint32_t i = 0; i < ALFA_NODE_PACK_SLOTS; i++) {
+            const alfa_node_pack_t *p = &n->packs[i];
+            if (p->id == 0 || !e_known(&n->nodes[p->id]) || e_serial(&n->nodes[p->id]) != serial) {
                 continue;
             }
             found = true;
-            wh = e->import_wh > wh ? e->import_wh : wh;
-            if (e->import_saved && since(n->now_ms, e->import_saved_ms) < 2u * ALFA_NODE_IMPORT_WINDOW_MS &&
-                e->import_saved_wh > wh) {
-                wh = e->import_saved_wh;
-            }
+            wh = get_u24(p->import_wh) > wh ? get_u24(p->import_wh) : wh;
         }
         if (!found) {
             return;
@@ -687,7 +816,7 @@ static void on_time(alfa_node_t *n, const alfa_can_frame_t *f)
     const alfa_node_entry_t *e = &n->nodes[t.src];
     bool from_gw = t.src == ALFA_NODE_LINUX_GATEWAY;
     bool trusted = from_gw || (t.src == n->master_id && t.src != n->node_id) ||
-                   (e->used && !e->reserved_only && e->device_type == ALFA_DEV_ENERGY_GATEWAY);
+                   (e_known(e) && e_type(e) == ALFA_DEV_ENERGY_GATEWAY);
     if (!trusted) {
         n->stats.rx_ignored++;
         return;
@@ -709,12 +838,11 @@ static void on_id_in_use(alfa_node_t *n, const alfa_can_frame_t *f)
     if (m.dst != n->node_id || n->phase != ALFA_NODE_PHASE_CLAIMING || m.owner_serial == n->serial) {
         return;
     }
+    forget(n, n->node_id);
     alfa_node_entry_t *e = &n->nodes[n->node_id];
-    alfa_memset(e, 0, sizeof(*e));
-    e->used = 1;
-    e->reserved_only = 1;
-    e->serial = m.owner_serial;
-    e->last_ms = n->now_ms;
+    e->flags = ALFA_NODE_E_USED | ALFA_NODE_E_RESERVED;
+    e_set_serial(e, m.owner_serial);
+    e->last_tick = age_tick(n->now_ms);
     move_id(n);
 }
 
@@ -730,13 +858,19 @@ static void handle_frame(alfa_node_t *n, const alfa_can_frame_t *f)
         n->stats.rx_bad++;
         return;
     }
-    /* Cut off and back: our view of the bus is stale and our ID may have been taken. */
-    if (n->phase == ALFA_NODE_PHASE_RUN && n->heard_any &&
-        since(n->now_ms, n->last_heard_ms) >= ALFA_NODE_ISOLATED_MS) {
-        enter_claiming(n);
+    /* Cut off and back: our view of the bus is stale and our ID may have been taken. Only the
+     * nodes that claim IDs count here: the Linux gateway never takes part (SPEC 8.3), and its
+     * sparse frames (time every 60 s, commands) reaching a lone pack after a few silent seconds
+     * are no sign of a return from isolation; counting them made a lone pack drop its master
+     * role and re-claim at each one, with its read_settings answer held back meanwhile. */
+    if (src >= ALFA_NODE_FIRST && src <= ALFA_NODE_LAST) {
+        if (n->phase == ALFA_NODE_PHASE_RUN && n->heard_any &&
+            since(n->now_ms, n->last_heard_ms) >= ALFA_NODE_ISOLATED_MS) {
+            enter_claiming(n);
+        }
+        n->heard_any = 1;
+        n->last_heard_ms = n->now_ms;
     }
-    n->heard_any = 1;
-    n->last_heard_ms = n->now_ms;
     if (cls == ALFA_CLS_HEARTBEAT) {
         alfa_heartbeat_t hb;
         if (alfa_proto_heartbeat_decode(f, &hb) < 0) {
@@ -750,8 +884,8 @@ static void handle_frame(alfa_node_t *n, const alfa_can_frame_t *f)
         n->stats.rx_ignored++; /* another node on our ID: settled by heartbeats */
         return;
     }
-    if (n->nodes[src].used && !n->nodes[src].reserved_only) {
-        n->nodes[src].last_ms = n->now_ms;
+    if (e_known(&n->nodes[src])) {
+        n->nodes[src].last_tick = age_tick(n->now_ms);
     }
     if (cls >= ALFA_CLS_TELEM_0 && cls < ALFA_CLS_TELEM_0 + (int)ALFA_TELEM_PARTS) {
         on_telemetry_part(n, src, f);
@@ -876,12 +1010,30 @@ static void check_can_state(alfa_node_t *n)
     }
 }
 
+/* Drop what is too old to matter, well before a short tick count could wrap around. */
 static void expire_entries(alfa_node_t *n)
 {
     for (uint32_t id = ALFA_NODE_FIRST; id < ALFA_NODE_MAX; id++) {
         alfa_node_entry_t *e = &n->nodes[id];
-        if (e->used && since(n->now_ms, e->last_ms) >= ALFA_NODE_TTL_MS) {
-            alfa_memset(e, 0, sizeof(*e));
+        if (!e_has(e, ALFA_NODE_E_USED)) {
+            continue;
+        }
+        if (ticks_since(n->now_ms, e->last_tick) >= TTL_TICKS) {
+            forget(n, (uint8_t)id);
+        } else if (e_has(e, ALFA_NODE_E_HEARD_HB) && e_hb_age_ms(n, e) >= HB_FORGET_MS) {
+            /* Heard long ago (still in the table through other frames): only "heard" matters. */
+            alfa_put_le16(e->hb_tick, hb_tick(n->now_ms - HB_FORGET_MS));
+        }
+    }
+    for (uint32_t i = 0; i < ALFA_NODE_PACK_SLOTS; i++) {
+        alfa_node_pack_t *p = &n->packs[i];
+        if (p->saved && ticks_since(n->now_ms, p->saved_tick) >= SAVED_TICKS) {
+            p->saved = 0;
+        }
+    }
+    for (uint32_t i = 0; i < ALFA_NODE_DUP_SLOTS; i++) {
+        if (n->dup[i].src != 0 && ms_since_tick(n->now_ms, n->dup[i].tick) >= ALFA_NODE_DUP_MS) {
+            n->dup[i].src = 0;
         }
     }
 }
@@ -906,6 +1058,14 @@ void alfa_node_process(alfa_node_t *n, uint32_t now_ms)
         }
         n->stats.rx_frames++;
         handle_frame(n, &f);
+    }
+    if (n->next_house_ms != 0 && (int32_t)(now_ms - n->next_house_ms) >= (int32_t)ALFA_NODE_TTL_MS) {
+        /* Not called for minutes: the table's short tick counts may have wrapped; all of it is
+         * older than the TTL anyway. */
+        alfa_memset(n->nodes, 0, sizeof(n->nodes));
+        alfa_memset(n->packs, 0, sizeof(n->packs));
+        alfa_memset(n->rx, 0, sizeof(n->rx));
+        alfa_memset(n->dup, 0, sizeof(n->dup));
     }
     if (due(now_ms, n->next_house_ms)) {
         /* The table walks are done a few dozen times a second, not on every call. */

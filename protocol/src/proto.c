@@ -72,6 +72,23 @@ int alfa_proto_check(const alfa_can_frame_t *frame, uint8_t cls, uint8_t len)
     return ALFA_PROTO_OK;
 }
 
+int alfa_proto_check_addr(const alfa_can_frame_t *frame, uint8_t cls, uint8_t len, int to, int aux_used,
+                          uint8_t *src, uint8_t *dst)
+{
+    int rc = alfa_proto_check(frame, cls, len);
+    if (rc < 0) {
+        return rc;
+    }
+    uint8_t d = ALFA_PROTO_ID_DST(frame->id);
+    int dst_ok = to == ALFA_PROTO_TO_ALL ? d == ALFA_NODE_BROADCAST : alfa_proto_valid_src(d);
+    if (!dst_ok || (!aux_used && ALFA_PROTO_ID_AUX(frame->id) != 0)) {
+        return ALFA_PROTO_E_ID;
+    }
+    *src = ALFA_PROTO_ID_SRC(frame->id);
+    *dst = d;
+    return ALFA_PROTO_OK;
+}
+
 void alfa_proto_frame_init(alfa_can_frame_t *frame, uint32_t id, uint8_t len)
 {
     alfa_memset(frame, 0, sizeof(*frame));
@@ -160,15 +177,13 @@ int alfa_proto_id_in_use_decode(const alfa_can_frame_t *frame, alfa_id_in_use_t 
     if (m == 0) {
         return ALFA_PROTO_E_INVAL;
     }
-    int rc = alfa_proto_check(frame, ALFA_CLS_ID_IN_USE, 6);
+    uint8_t src, dst;
+    int rc = alfa_proto_check_addr(frame, ALFA_CLS_ID_IN_USE, 6, ALFA_PROTO_TO_NODE, 0, &src, &dst);
     if (rc < 0) {
         return rc;
     }
-    if (!alfa_proto_valid_src(ALFA_PROTO_ID_DST(frame->id)) || ALFA_PROTO_ID_AUX(frame->id) != 0) {
-        return ALFA_PROTO_E_ID;
-    }
-    m->src = ALFA_PROTO_ID_SRC(frame->id);
-    m->dst = ALFA_PROTO_ID_DST(frame->id);
+    m->src = src;
+    m->dst = dst;
     m->owner_serial = (uint64_t)alfa_get_le32(&frame->data[0]) |
                       ((uint64_t)alfa_get_le16(&frame->data[4]) << 32);
     return ALFA_PROTO_OK;
@@ -200,18 +215,16 @@ int alfa_proto_time_decode(const alfa_can_frame_t *frame, alfa_time_msg_t *t)
     if (t == 0) {
         return ALFA_PROTO_E_INVAL;
     }
-    int rc = alfa_proto_check(frame, ALFA_CLS_TIME, 6);
+    uint8_t src, dst;
+    int rc = alfa_proto_check_addr(frame, ALFA_CLS_TIME, 6, ALFA_PROTO_TO_ALL, 0, &src, &dst);
     if (rc < 0) {
         return rc;
-    }
-    if (ALFA_PROTO_ID_DST(frame->id) != ALFA_NODE_BROADCAST || ALFA_PROTO_ID_AUX(frame->id) != 0) {
-        return ALFA_PROTO_E_ID;
     }
     int16_t off = (int16_t)alfa_get_le16(&frame->data[4]);
     if (!offset_ok(off)) {
         return ALFA_PROTO_E_RANGE;
     }
-    t->src = ALFA_PROTO_ID_SRC(frame->id);
+    t->src = src;
     t->unix_s = alfa_get_le32(&frame->data[0]);
     t->utc_offset_min = off;
     return ALFA_PROTO_OK;
@@ -247,30 +260,18 @@ int alfa_proto_import_decode(const alfa_can_frame_t *frame, alfa_import_msg_t *m
     if (cls < 0) {
         return cls;
     }
-    if (cls == ALFA_CLS_IMPORT_REQ) {
-        int rc = alfa_proto_check(frame, ALFA_CLS_IMPORT_REQ, 0);
-        if (rc < 0) {
-            return rc;
-        }
-        if (ALFA_PROTO_ID_DST(frame->id) != ALFA_NODE_BROADCAST || ALFA_PROTO_ID_AUX(frame->id) != 0) {
-            return ALFA_PROTO_E_ID;
-        }
-        m->src = ALFA_PROTO_ID_SRC(frame->id);
-        m->dst = ALFA_NODE_BROADCAST;
-        m->grid_import_today_wh = 0;
-        return ALFA_CLS_IMPORT_REQ;
-    }
-    int rc = alfa_proto_check(frame, ALFA_CLS_IMPORT_RESP, 4);
+    /* The request goes to everybody and is empty; the answer goes to the asking pack. */
+    int req = cls == ALFA_CLS_IMPORT_REQ;
+    uint8_t src, dst;
+    int rc = alfa_proto_check_addr(frame, req ? ALFA_CLS_IMPORT_REQ : ALFA_CLS_IMPORT_RESP, req ? 0u : 4u,
+                                   req ? ALFA_PROTO_TO_ALL : ALFA_PROTO_TO_NODE, 0, &src, &dst);
     if (rc < 0) {
         return rc;
     }
-    if (!alfa_proto_valid_src(ALFA_PROTO_ID_DST(frame->id)) || ALFA_PROTO_ID_AUX(frame->id) != 0) {
-        return ALFA_PROTO_E_ID;
-    }
-    m->src = ALFA_PROTO_ID_SRC(frame->id);
-    m->dst = ALFA_PROTO_ID_DST(frame->id);
-    m->grid_import_today_wh = alfa_get_le32(&frame->data[0]);
-    return ALFA_CLS_IMPORT_RESP;
+    m->src = src;
+    m->dst = dst;
+    m->grid_import_today_wh = req ? 0u : alfa_get_le32(&frame->data[0]);
+    return req ? ALFA_CLS_IMPORT_REQ : ALFA_CLS_IMPORT_RESP;
 }
 
 /* ---------------------------------------------------------------- acks */
@@ -304,18 +305,16 @@ int alfa_proto_ack_decode(const alfa_can_frame_t *frame, alfa_ack_t *ack)
     if (ack == 0) {
         return ALFA_PROTO_E_INVAL;
     }
-    int rc = alfa_proto_check(frame, ALFA_CLS_ACK, 2);
+    uint8_t src, dst;
+    int rc = alfa_proto_check_addr(frame, ALFA_CLS_ACK, 2, ALFA_PROTO_TO_NODE, 1, &src, &dst);
     if (rc < 0) {
         return rc;
-    }
-    if (!alfa_proto_valid_src(ALFA_PROTO_ID_DST(frame->id))) {
-        return ALFA_PROTO_E_ID;
     }
     if (frame->data[1] >= ALFA_ACK_RESULT_COUNT) {
         return ALFA_PROTO_E_RANGE;
     }
-    ack->src = ALFA_PROTO_ID_SRC(frame->id);
-    ack->dst = ALFA_PROTO_ID_DST(frame->id);
+    ack->src = src;
+    ack->dst = dst;
     ack->code = ALFA_PROTO_ID_AUX(frame->id);
     ack->seq = frame->data[0];
     ack->result = frame->data[1];
@@ -345,18 +344,16 @@ int alfa_proto_setting_decode(const alfa_can_frame_t *frame, alfa_setting_msg_t 
     if (m == 0) {
         return ALFA_PROTO_E_INVAL;
     }
-    int rc = alfa_proto_check(frame, ALFA_CLS_SETTING, 8);
+    uint8_t src, dst;
+    int rc = alfa_proto_check_addr(frame, ALFA_CLS_SETTING, 8, ALFA_PROTO_TO_NODE, 0, &src, &dst);
     if (rc < 0) {
         return rc;
-    }
-    if (!alfa_proto_valid_src(ALFA_PROTO_ID_DST(frame->id)) || ALFA_PROTO_ID_AUX(frame->id) != 0) {
-        return ALFA_PROTO_E_ID;
     }
     if (frame->data[1] > 1u) {
         return ALFA_PROTO_E_RANGE;
     }
-    m->src = ALFA_PROTO_ID_SRC(frame->id);
-    m->dst = ALFA_PROTO_ID_DST(frame->id);
+    m->src = src;
+    m->dst = dst;
     m->seq = frame->data[0];
     m->last = frame->data[1];
     m->id = alfa_get_le16(&frame->data[2]);

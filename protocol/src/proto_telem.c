@@ -67,8 +67,9 @@ void alfa_telem_rx_reset(alfa_telem_rx_t *rx)
 }
 
 /* Validate one part and store its fields into `w`; nothing is written when the part is bad. */
-static int telem_part_apply(uint8_t part, const uint8_t *d, alfa_telemetry_t *w)
+static int telem_part_apply(uint8_t part, const uint8_t *d, void *work)
 {
+    alfa_telemetry_t *w = work;
     switch (part) {
     case 0:
         if (d[7] > 100u) {
@@ -129,52 +130,86 @@ static int telem_part_apply(uint8_t part, const uint8_t *d, alfa_telemetry_t *w)
     return ALFA_PROTO_OK;
 }
 
+/* ---------------------------------------------------------------- multi-part reassembly */
+
+/* One kind of multi-part record (telemetry, site totals): its classes, size and part decoder. */
+typedef struct multipart_kind {
+    uint8_t first_cls;
+    uint8_t parts;
+    uint32_t size;                                               /* of the record */
+    int (*apply)(uint8_t part, const uint8_t *d, void *work);    /* validate and store one part */
+} multipart_kind_t;
+
+/* Where a reassembler keeps its progress (the public rx structs share this shape). */
+typedef struct multipart_state {
+    uint8_t *have;
+    uint8_t *cycle8;
+    uint8_t *src;
+    void *work;
+} multipart_state_t;
+
+/* Scratch large enough for any record kind. */
+typedef union multipart_scratch {
+    alfa_telemetry_t telem;
+    alfa_site_totals_t site;
+} multipart_scratch_t;
+
+/* Feed one part: a part with another cycle byte or sender restarts the collection, so values of
+ * two records never mix; a bad part changes nothing. 1 and *out when complete, 0, or an error. */
+static int multipart_feed(const multipart_kind_t *k, const multipart_state_t *st,
+                          const alfa_can_frame_t *frame, void *out)
+{
+    int cls = alfa_proto_classify(frame);
+    if (cls < 0) {
+        return cls;
+    }
+    if (cls < k->first_cls || cls >= k->first_cls + (int)k->parts) {
+        return ALFA_PROTO_E_ID;
+    }
+    uint8_t src, dst;
+    int rc = alfa_proto_check_addr(frame, (uint8_t)cls, 8, ALFA_PROTO_TO_ALL, 0, &src, &dst);
+    if (rc < 0) {
+        return rc;
+    }
+    uint8_t part = (uint8_t)(cls - k->first_cls);
+    /* Decode into a scratch copy first so that a bad part leaves the collection unchanged. */
+    multipart_scratch_t w;
+    int restart = (*st->have == 0 || *st->src != src || *st->cycle8 != frame->data[0]);
+    if (restart) {
+        alfa_memset(&w, 0, k->size);
+    } else {
+        alfa_memcpy(&w, st->work, k->size);
+    }
+    rc = k->apply(part, frame->data, &w);
+    if (rc < 0) {
+        return rc;
+    }
+    if (restart) {
+        *st->have = 0;
+        *st->src = src;
+        *st->cycle8 = frame->data[0];
+    }
+    alfa_memcpy(st->work, &w, k->size);
+    *st->have = (uint8_t)(*st->have | (1u << part));
+    if (*st->have != (uint8_t)((1u << k->parts) - 1u)) {
+        return 0;
+    }
+    alfa_memcpy(out, st->work, k->size);
+    *st->have = 0;
+    return 1;
+}
+
+static const multipart_kind_t telem_kind = {ALFA_CLS_TELEM_0, ALFA_TELEM_PARTS, sizeof(alfa_telemetry_t),
+                                            telem_part_apply};
+_Static_assert(ALFA_TELEM_PARTS <= 8u && ALFA_SITE_PARTS <= 8u, "one `have` bit per part");
+
 int alfa_telem_rx_feed(alfa_telem_rx_t *rx, const alfa_can_frame_t *frame, alfa_telemetry_t *out)
 {
     if (rx == 0 || frame == 0 || out == 0) {
         return ALFA_PROTO_E_INVAL;
     }
-    int cls = alfa_proto_classify(frame);
-    if (cls < 0) {
-        return cls;
-    }
-    if (cls < ALFA_CLS_TELEM_0 || cls >= ALFA_CLS_TELEM_0 + (int)ALFA_TELEM_PARTS) {
-        return ALFA_PROTO_E_ID;
-    }
-    int rc = alfa_proto_check(frame, (uint8_t)cls, 8);
-    if (rc < 0) {
-        return rc;
-    }
-    if (ALFA_PROTO_ID_DST(frame->id) != ALFA_NODE_BROADCAST || ALFA_PROTO_ID_AUX(frame->id) != 0) {
-        return ALFA_PROTO_E_ID;
-    }
-    uint8_t part = (uint8_t)(cls - ALFA_CLS_TELEM_0);
-    uint8_t src = ALFA_PROTO_ID_SRC(frame->id);
-    /* Decode into a scratch copy first so that a bad part leaves the collection unchanged. */
-    alfa_telemetry_t w;
-    int restart = (rx->have == 0 || rx->src != src || rx->cycle8 != frame->data[0]);
-    if (restart) {
-        alfa_memset(&w, 0, sizeof(w));
-    } else {
-        w = rx->work;
-    }
-    rc = telem_part_apply(part, frame->data, &w);
-    if (rc < 0) {
-        return rc;
-    }
-    if (restart) {
-        rx->have = 0;
-        rx->src = src;
-        rx->cycle8 = frame->data[0];
-    }
-    rx->work = w;
-    rx->have = (uint8_t)(rx->have | (1u << part));
-    if (rx->have != (uint8_t)((1u << ALFA_TELEM_PARTS) - 1u)) {
-        return 0;
-    }
-    *out = rx->work;
-    rx->have = 0;
-    return 1;
+    const multipart_state_t st = {&rx->have, &rx->cycle8, &rx->src, &rx->work};
+    return multipart_feed(&telem_kind, &st, frame, out);
 }
 
 /* ---------------------------------------------------------------- site totals */
@@ -219,8 +254,9 @@ void alfa_site_rx_reset(alfa_site_rx_t *rx)
     }
 }
 
-static int site_part_apply(uint8_t part, const uint8_t *d, alfa_site_totals_t *w)
+static int site_part_apply(uint8_t part, const uint8_t *d, void *work)
 {
+    alfa_site_totals_t *w = work;
     switch (part) {
     case 0:
         if (d[2] > 100u || d[3] > 1u) {
@@ -257,49 +293,14 @@ static int site_part_apply(uint8_t part, const uint8_t *d, alfa_site_totals_t *w
     return ALFA_PROTO_OK;
 }
 
+static const multipart_kind_t site_kind = {ALFA_CLS_SITE_0, ALFA_SITE_PARTS, sizeof(alfa_site_totals_t),
+                                           site_part_apply};
+
 int alfa_site_rx_feed(alfa_site_rx_t *rx, const alfa_can_frame_t *frame, alfa_site_totals_t *out)
 {
     if (rx == 0 || frame == 0 || out == 0) {
         return ALFA_PROTO_E_INVAL;
     }
-    int cls = alfa_proto_classify(frame);
-    if (cls < 0) {
-        return cls;
-    }
-    if (cls < ALFA_CLS_SITE_0 || cls >= ALFA_CLS_SITE_0 + (int)ALFA_SITE_PARTS) {
-        return ALFA_PROTO_E_ID;
-    }
-    int rc = alfa_proto_check(frame, (uint8_t)cls, 8);
-    if (rc < 0) {
-        return rc;
-    }
-    if (ALFA_PROTO_ID_DST(frame->id) != ALFA_NODE_BROADCAST || ALFA_PROTO_ID_AUX(frame->id) != 0) {
-        return ALFA_PROTO_E_ID;
-    }
-    uint8_t part = (uint8_t)(cls - ALFA_CLS_SITE_0);
-    uint8_t src = ALFA_PROTO_ID_SRC(frame->id);
-    alfa_site_totals_t w;
-    int restart = (rx->have == 0 || rx->src != src || rx->cycle8 != frame->data[0]);
-    if (restart) {
-        alfa_memset(&w, 0, sizeof(w));
-    } else {
-        w = rx->work;
-    }
-    rc = site_part_apply(part, frame->data, &w);
-    if (rc < 0) {
-        return rc;
-    }
-    if (restart) {
-        rx->have = 0;
-        rx->src = src;
-        rx->cycle8 = frame->data[0];
-    }
-    rx->work = w;
-    rx->have = (uint8_t)(rx->have | (1u << part));
-    if (rx->have != (uint8_t)((1u << ALFA_SITE_PARTS) - 1u)) {
-        return 0;
-    }
-    *out = rx->work;
-    rx->have = 0;
-    return 1;
+    const multipart_state_t st = {&rx->have, &rx->cycle8, &rx->src, &rx->work};
+    return multipart_feed(&site_kind, &st, frame, out);
 }

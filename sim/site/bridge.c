@@ -28,6 +28,7 @@ struct sim_bridge {
     char out[OUT_MAX];
     size_t out_len;
     unsigned long dropped;
+    unsigned long frames_in, frames_out, time_dropped;
 };
 
 static void out_put(sim_bridge_t *b, const char *s, size_t n)
@@ -114,9 +115,13 @@ static void handle_line(sim_bridge_t *b)
         }
         /* The site runs on simulated time: the real gateway's wall-clock time frames would
          * fight the simulated one, so they are acknowledged and dropped. */
-        if (alfa_proto_classify(&f) != ALFA_CLS_TIME && alfa_canbus_send(b->node, &f) != ALFA_PORT_OK) {
+        if (alfa_proto_classify(&f) == ALFA_CLS_TIME) {
+            b->time_dropped++;
+        } else if (alfa_canbus_send(b->node, &f) != ALFA_PORT_OK) {
             out_put(b, "\a", 1);
             return;
+        } else {
+            b->frames_in++;
         }
         out_put(b, l[0] == 'T' ? "Z\r" : "z\r", 2);
         return;
@@ -155,6 +160,7 @@ void sim_bridge_pump(sim_bridge_t *b)
         int from_gw_role = (f.flags & ALFA_CAN_FLAG_EXT) && ALFA_PROTO_ID_SRC(f.id) == ALFA_NODE_LINUX_GATEWAY;
         if (b->open && len > 0 && !(f.flags & ALFA_CAN_FLAG_ERR) && !from_gw_role) {
             out_put(b, line, (size_t)len);
+            b->frames_out++;
         }
     }
     while (b->out_len > 0) {
@@ -165,6 +171,13 @@ void sim_bridge_pump(sim_bridge_t *b)
         memmove(b->out, b->out + w, b->out_len - (size_t)w);
         b->out_len -= (size_t)w;
     }
+}
+
+void sim_bridge_summary(const sim_bridge_t *b, FILE *f)
+{
+    fprintf(f, "alfaspark-sim: pty bridge: %lu frames to the bus, %lu to the pty, %lu wall-clock time frames "
+               "of the attached gateway dropped, %lu lines dropped (pty not read)\n",
+            b->frames_in, b->frames_out, b->time_dropped, b->dropped);
 }
 
 void sim_bridge_free(sim_bridge_t *b)

@@ -2,6 +2,8 @@
 #ifndef SIM_BRIDGE_H
 #define SIM_BRIDGE_H
 
+#include <stdio.h>
+
 #include "alfa/canbus.h"
 
 typedef struct sim_bridge sim_bridge_t;
@@ -15,6 +17,8 @@ sim_bridge_t *sim_bridge_new(alfa_canbus_t *bus);
 const char *sim_bridge_path(const sim_bridge_t *b);
 /* Move bytes both ways without blocking; call once per simulation step. */
 void sim_bridge_pump(sim_bridge_t *b);
+/* One line of counters (frames each way, time frames dropped) to `f`. */
+void sim_bridge_summary(const sim_bridge_t *b, FILE *f);
 void sim_bridge_free(sim_bridge_t *b);
 
 #endif

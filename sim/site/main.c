@@ -332,6 +332,9 @@ int main(int argc, char **argv)
            scn.file, scn.expect_count, eng.failure_count, action_errors, (double)now_ms / 1000.0, wall,
            wall > 0 ? (double)now_ms / 1000.0 / wall : 0.0, cpu, cpu > 0 ? (double)now_ms / 1000.0 / cpu : 0.0,
            st->bms_polls, st->bms_failures, st->cmds_sent, st->acks);
+    if (bridge) {
+        sim_bridge_summary(bridge, stdout);
+    }
     int result = (eng.failure_count == 0 && action_errors == 0) ? 0 : 1;
     if (tf) {
         fclose(tf);

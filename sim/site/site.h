@@ -7,12 +7,11 @@
  *   1. the plant advances (relay contacts from the packs' coils, sun, loads, batteries);
  *   2. each BMS model gets the plant's values; its answer bytes due by now are handed to the
  *      pack's serial port (whole frames, see docs/simulator.md), with injected line noise;
- *   3. every powered pack runs (its controller: core + BMS poller + CAN node);
+ *   3. every powered pack runs its controller, one alfa_pack_t (core + settings store + BMS
+ *      poller + CAN node), exactly as the ESP32 and the Linux daemon do;
  *   4. the CAN bus advances to now, then the simulated gateway reads the bus (heartbeats, acks,
- *      site totals) and sends time (every 60 s) and scenario commands.
- * Every port callback of every pack is answered here (site.c). Packs are driven through a small
- * set of functions (pack_boot/pack_run/pack_telemetry in site.c) so the controller composition
- * can change without touching the loop.
+ *      site totals, import requests) and sends time (every 60 s) and scenario commands.
+ * Every port callback of every pack is answered here (site.c); docs/simulator.md describes them.
  */
 
 #include <stdint.h>

@@ -184,6 +184,101 @@ static void test_grid_import_recovered_after_reboot(void **state)
     free(s);
 }
 
+/* Six fake packs (IDs 40..45, serials below the real pack's) heartbeat from the tool. */
+static void fake_heartbeats(alfa_cansite_t *s)
+{
+    for (uint8_t k = 0; k < 6; k++) {
+        alfa_heartbeat_t hb = {.node_id = (uint8_t)(40u + k), .device_type = ALFA_DEV_PACK,
+                               .serial = 0x100u + k, .fw_major = 2, .fw_minor = 5};
+        alfa_can_frame_t f;
+        assert_int_equal(alfa_proto_heartbeat_encode(&hb, &f), 0);
+        assert_int_equal(alfa_cansite_tool_send(s, &f), 0);
+    }
+}
+
+static void fake_telemetry(uint8_t k, int32_t batt_w, int32_t grid_w, uint32_t cycle, alfa_can_frame_t fr[ALFA_TELEM_PARTS])
+{
+    alfa_telemetry_t t;
+    memset(&t, 0, sizeof(t));
+    t.p_batt_w = batt_w;
+    t.p_grid_w = grid_w;
+    t.p_home_w = 100;
+    t.soc_pct = 50;
+    t.v_pack_mv = 52000;
+    t.cycle = cycle;
+    assert_int_equal(alfa_proto_telem_encode(&t, (uint8_t)(40u + k), fr), 0);
+}
+
+/* Run `ms` with the fake packs' heartbeats every second, then the master's site totals. */
+static alfa_site_totals_t site_after(alfa_cansite_t *s, alfa_cansite_pack_t *m, uint32_t ms)
+{
+    for (uint32_t t = 0; t < ms; t += 500) {
+        if (t % 1000 == 0) {
+            fake_heartbeats(s);
+        }
+        alfa_cansite_run_ms(s, 500);
+        drain(s);
+    }
+    alfa_site_totals_t st;
+    assert_true(alfa_node_site(&m->node, &st));
+    return st;
+}
+
+/* The node lends ALFA_NODE_RX_SLOTS reassemblers to senders on demand. When more bursts overlap
+ * than it has, the extra records are lost whole (counted), never mixed with other parts. */
+static void test_reassembler_pool_exhausted(void **state)
+{
+    (void)state;
+    alfa_cansite_t *s = site_with(1, 9);
+    alfa_cansite_pack_t *m = &s->packs[0];
+    alfa_cansite_run_ms(s, 6000);
+    assert_true(alfa_node_is_master(&m->node));
+    alfa_site_totals_t st = site_after(s, m, 3000);
+    assert_int_equal(st.packs_online, 1);
+    alfa_telemetry_t own;
+    alfa_core_telemetry(&m->core, &own);
+    const int32_t own_batt = own.p_batt_w, own_grid = own.p_grid_w;
+
+    /* Six bursts interleaved part by part, last part first: the first four senders get the
+     * reassemblers, the parts of the other two find none until those complete. */
+    _Static_assert(ALFA_NODE_RX_SLOTS == 4u, "the test overlaps six bursts on four reassemblers");
+    alfa_can_frame_t fr[6][ALFA_TELEM_PARTS];
+    for (uint8_t k = 0; k < 6; k++) {
+        fake_telemetry(k, 1000 * (k + 1), 10 * (k + 1), 5, fr[k]);
+    }
+    for (int part = (int)ALFA_TELEM_PARTS - 1; part >= 0; part--) {
+        for (uint8_t k = 0; k < 6; k++) {
+            assert_int_equal(alfa_cansite_tool_send(s, &fr[k][part]), 0);
+        }
+    }
+    st = site_after(s, m, 2500);
+    assert_int_equal(st.packs_online, 5);
+    assert_int_equal(st.p_batt_w, own_batt + 1000 + 2000 + 3000 + 4000);
+    assert_int_equal(st.p_grid_w, own_grid + 10 + 20 + 30 + 40);
+    assert_int_equal(m->node.stats.telem_lost, 2u * (ALFA_TELEM_PARTS - 1u));
+
+    /* Fake pack 4 got a reassembler for its part 0 only. Its next burst loses part 0 on the way
+     * and, the cycle byte being the same, would complete with the old part 0: it must not. */
+    alfa_can_frame_t again[ALFA_TELEM_PARTS];
+    fake_telemetry(4, 7777, 888, 5, again);
+    for (uint32_t part = 1; part < ALFA_TELEM_PARTS; part++) {
+        assert_int_equal(alfa_cansite_tool_send(s, &again[part]), 0);
+    }
+    st = site_after(s, m, 2500);
+    assert_int_equal(st.packs_online, 5);
+    assert_int_equal(st.p_grid_w, own_grid + 10 + 20 + 30 + 40);
+    /* A whole burst from it counts, with its own values only. */
+    fake_telemetry(4, 7777, 888, 6, again);
+    for (uint32_t part = 0; part < ALFA_TELEM_PARTS; part++) {
+        assert_int_equal(alfa_cansite_tool_send(s, &again[part]), 0);
+    }
+    st = site_after(s, m, 2500);
+    assert_int_equal(st.packs_online, 6);
+    assert_int_equal(st.p_batt_w, own_batt + 1000 + 2000 + 3000 + 4000 + 7777);
+    assert_int_equal(st.p_grid_w, own_grid + 10 + 20 + 30 + 40 + 888);
+    free(s);
+}
+
 static void test_site_grid_limit_reaches_every_pack(void **state)
 {
     (void)state;
@@ -373,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_energy_gateway_rules_linux_gateway_never),
         cmocka_unit_test(test_time_from_gateway_then_master),
         cmocka_unit_test(test_grid_import_recovered_after_reboot),
+        cmocka_unit_test(test_reassembler_pool_exhausted),
         cmocka_unit_test(test_site_grid_limit_reaches_every_pack),
         cmocka_unit_test(test_bus_off_fault_and_recovery),
         cmocka_unit_test(test_read_settings_reboot_factory_reset_identify),

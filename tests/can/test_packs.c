@@ -130,6 +130,107 @@ static void test_one_pack_is_its_own_master(void **state)
     free(s);
 }
 
+/* What the tool (the gateway's place) saw of a read_settings answer. */
+typedef struct rs_seen {
+    uint8_t seq;
+    uint32_t acks, ack_ok, settings, in_order, last;
+} rs_seen_t;
+
+static void collect_rs(void *ctx, const alfa_can_frame_t *f)
+{
+    rs_seen_t *r = ctx;
+    alfa_ack_t a;
+    alfa_setting_msg_t m;
+    if (alfa_proto_ack_decode(f, &a) == 0 && a.seq == r->seq && a.code == ALFA_CMD_READ_SETTINGS) {
+        r->acks++;
+        r->ack_ok += a.result == ALFA_ACK_OK;
+    } else if (alfa_proto_setting_decode(f, &m) == 0 && m.seq == r->seq) {
+        r->in_order += m.id == r->settings;
+        r->settings++;
+        r->last += m.last;
+    }
+}
+
+static void gateway_time(alfa_cansite_t *s, uint32_t unix_s)
+{
+    alfa_time_msg_t tm = {.src = ALFA_NODE_LINUX_GATEWAY, .unix_s = unix_s, .utc_offset_min = 60};
+    alfa_can_frame_t f;
+    assert_int_equal(alfa_proto_time_encode(&tm, &f), 0);
+    assert_true(alfa_cansite_tool_send(s, &f) >= 0);
+}
+
+/* Read the settings of `p` from the tool: acknowledged once and answered in full within 1 s. */
+static void expect_full_settings(alfa_cansite_t *s, alfa_cansite_pack_t *p)
+{
+    drain_tool(s, NULL, NULL);
+    alfa_cmd_t c;
+    memset(&c, 0, sizeof(c));
+    c.code = ALFA_CMD_READ_SETTINGS;
+    c.dst = alfa_node_id(&p->node);
+    rs_seen_t r;
+    memset(&r, 0, sizeof(r));
+    int seq = alfa_cansite_command(s, &c);
+    assert_true(seq > 0);
+    r.seq = (uint8_t)seq;
+    alfa_cansite_run_ms(s, 1000);
+    drain_tool(s, collect_rs, &r);
+    assert_int_equal(r.acks, 1);
+    assert_int_equal(r.ack_ok, 1);
+    assert_int_equal(r.settings, ALFA_SET_COUNT);
+    assert_int_equal(r.in_order, ALFA_SET_COUNT);
+    assert_int_equal(r.last, 1);
+}
+
+/* SPEC 8.3: a lone pack is its own master and the Linux gateway never takes part. With no gateway
+ * heartbeat on the bus, the gateway's sparse frames (time every 60 s, commands after long
+ * silences) and minutes in which nobody even acknowledges its frames must not shake its role. */
+static void test_lone_pack_steady_master_without_gateway(void **state)
+{
+    (void)state;
+    alfa_cansite_t *s = site_new(7);
+    alfa_cansite_pack_t *p = alfa_cansite_add_pack(s, 0x24A1B2C3D4E5ull, 0);
+    alfa_cansite_run_ms(s, 6000);
+    assert_settled(s);
+    uint32_t claims = p->node.stats.claims;
+    uint32_t not_master_ms = 0;
+    for (uint32_t sec = 0; sec < 300; sec++) {
+        if (sec % 60 == 5) {
+            gateway_time(s, 1790000000u + sec);
+        }
+        if (sec == 100 || sec == 250) {
+            expect_full_settings(s, p);
+        }
+        if (sec == 130) {
+            alfa_canbus_set_connected(s->tool, 0); /* nobody left to acknowledge its frames */
+        }
+        if (sec == 200) {
+            alfa_canbus_set_connected(s->tool, 1);
+        }
+        for (uint32_t k = 0; k < 10; k++) {
+            alfa_cansite_run_ms(s, 100);
+            not_master_ms += (!alfa_node_is_master(&p->node) || alfa_node_phase(&p->node) != ALFA_NODE_PHASE_RUN) ? 100u : 0u;
+        }
+        drain_tool(s, NULL, NULL);
+    }
+    assert_int_equal(not_master_ms, 0);
+    assert_int_equal(p->node.stats.claims, claims);
+    assert_int_equal(alfa_node_master_id(&p->node), alfa_node_id(&p->node));
+    /* Its heartbeats still say MASTER, steadily. */
+    drain_tool(s, NULL, NULL);
+    alfa_cansite_run_ms(s, 5000);
+    alfa_can_frame_t f;
+    uint32_t hbs = 0;
+    while (alfa_canbus_recv(s->tool, &f) == 1) {
+        alfa_heartbeat_t hb;
+        if (alfa_proto_heartbeat_decode(&f, &hb) == 0) {
+            hbs++;
+            assert_int_equal(hb.state & (ALFA_HB_MASTER | ALFA_HB_CLAIMING), ALFA_HB_MASTER);
+        }
+    }
+    assert_int_equal(hbs, 5);
+    free(s);
+}
+
 static void test_two_packs_with_the_same_preferred_id(void **state)
 {
     (void)state;
@@ -166,11 +267,23 @@ static void run_many(uint32_t n, uint64_t seed)
     alfa_cansite_run_ms(s, 20000);
     assert_settled(s);
     assert_true(s->bus.n_error_frames == 0);
-    /* Site totals count everybody. */
+    /* Site totals count everybody, with every pack's own figures: the node's few shared
+     * reassemblers and pack slots never lost a record. */
+    int64_t batt = 0, home = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        alfa_telemetry_t t;
+        alfa_core_telemetry(&s->packs[i].core, &t);
+        batt += t.p_batt_w;
+        home += t.p_home_w;
+    }
     for (uint32_t i = 0; i < n; i++) {
         alfa_site_totals_t st;
         assert_true(alfa_node_site(&s->packs[i].node, &st));
         assert_int_equal(st.packs_online, n);
+        assert_int_equal(st.p_batt_w, batt);
+        assert_int_equal(st.p_home_w, home);
+        assert_int_equal(s->packs[i].node.stats.telem_lost, 0);
+        assert_int_equal(s->packs[i].node.stats.packs_untracked, 0);
     }
     free(s);
 }
@@ -416,6 +529,18 @@ static void test_broadcast_command_acked_by_all_32(void **state)
     free(s);
 }
 
+/* A command from the gateway (ID 126) to every pack, payload still zero. */
+static alfa_cmd_t gw_broadcast(uint8_t code, uint8_t seq)
+{
+    alfa_cmd_t c;
+    memset(&c, 0, sizeof(c));
+    c.code = code;
+    c.src = ALFA_NODE_LINUX_GATEWAY;
+    c.dst = ALFA_NODE_BROADCAST;
+    c.seq = seq;
+    return c;
+}
+
 /* Send a raw command frame from the tool and expect `want` from every pack, nothing changed. */
 static void expect_refusal(alfa_cansite_t *s, const alfa_can_frame_t *f, uint8_t want)
 {
@@ -449,41 +574,25 @@ static void test_bad_commands_refused_by_all(void **state)
     alfa_cmd_t c;
     alfa_can_frame_t f;
     /* Bad length: eco limit with 3 payload bytes. */
-    memset(&c, 0, sizeof(c));
-    c.code = ALFA_CMD_SET_ECO_LIMIT;
-    c.src = ALFA_NODE_LINUX_GATEWAY;
-    c.dst = ALFA_NODE_BROADCAST;
-    c.seq = 101;
+    c = gw_broadcast(ALFA_CMD_SET_ECO_LIMIT, 101);
     c.u.eco_limit.limit_w = 3000;
     assert_int_equal(alfa_proto_cmd_encode(&c, &f), 0);
     f.len = 4;
     expect_refusal(s, &f, ALFA_ACK_BAD_LENGTH);
     /* Out of range: grid limit 31 kWh (2..30). */
-    memset(&c, 0, sizeof(c));
-    c.code = ALFA_CMD_SET_GRID_LIMIT;
-    c.src = ALFA_NODE_LINUX_GATEWAY;
-    c.dst = ALFA_NODE_BROADCAST;
-    c.seq = 102;
+    c = gw_broadcast(ALFA_CMD_SET_GRID_LIMIT, 102);
     c.u.grid_limit.on = 1;
     c.u.grid_limit.limit_kwh = 31;
     assert_int_equal(alfa_proto_cmd_encode(&c, &f), 0);
     expect_refusal(s, &f, ALFA_ACK_OUT_OF_RANGE);
     /* Out of range: self-consumption high < low + 5. */
-    memset(&c, 0, sizeof(c));
-    c.code = ALFA_CMD_SET_SC_THRESHOLDS;
-    c.src = ALFA_NODE_LINUX_GATEWAY;
-    c.dst = ALFA_NODE_BROADCAST;
-    c.seq = 103;
+    c = gw_broadcast(ALFA_CMD_SET_SC_THRESHOLDS, 103);
     c.u.sc_thresholds.low_pct = 30;
     c.u.sc_thresholds.high_pct = 32;
     assert_int_equal(alfa_proto_cmd_encode(&c, &f), 0);
     expect_refusal(s, &f, ALFA_ACK_OUT_OF_RANGE);
     /* Format error: mode 9. */
-    memset(&c, 0, sizeof(c));
-    c.code = ALFA_CMD_SET_MODE;
-    c.src = ALFA_NODE_LINUX_GATEWAY;
-    c.dst = ALFA_NODE_BROADCAST;
-    c.seq = 104;
+    c = gw_broadcast(ALFA_CMD_SET_MODE, 104);
     c.u.set_mode.mode = ALFA_MODE_ECO;
     c.u.set_mode.on = 1;
     assert_int_equal(alfa_proto_cmd_encode(&c, &f), 0);
@@ -494,11 +603,7 @@ static void test_bad_commands_refused_by_all(void **state)
     f.data[0] = 105;
     expect_refusal(s, &f, ALFA_ACK_UNKNOWN_CMD);
     /* Factory reset with a wrong confirmation code. */
-    memset(&c, 0, sizeof(c));
-    c.code = ALFA_CMD_FACTORY_RESET;
-    c.src = ALFA_NODE_LINUX_GATEWAY;
-    c.dst = ALFA_NODE_BROADCAST;
-    c.seq = 106;
+    c = gw_broadcast(ALFA_CMD_FACTORY_RESET, 106);
     c.u.factory_reset.confirm = 0x12345678u;
     assert_int_equal(alfa_proto_cmd_encode(&c, &f), 0);
     expect_refusal(s, &f, ALFA_ACK_NOT_ALLOWED);
@@ -512,11 +617,7 @@ static void test_bad_commands_refused_by_all(void **state)
     assert_int_equal(alfa_proto_cmd_encode(&c, &f), 0);
     expect_refusal(s, &f, ALFA_ACK_NOT_ALLOWED);
     /* The node ID is not a setting the app may change. */
-    memset(&c, 0, sizeof(c));
-    c.code = ALFA_CMD_SET_SETTING;
-    c.src = ALFA_NODE_LINUX_GATEWAY;
-    c.dst = ALFA_NODE_BROADCAST;
-    c.seq = 108;
+    c = gw_broadcast(ALFA_CMD_SET_SETTING, 108);
     c.u.set_setting.id = ALFA_SET_NODE_ID;
     c.u.set_setting.value = 3;
     assert_int_equal(alfa_proto_cmd_encode(&c, &f), 0);
@@ -650,6 +751,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_pack_is_its_own_master),
+        cmocka_unit_test(test_lone_pack_steady_master_without_gateway),
         cmocka_unit_test(test_two_packs_with_the_same_preferred_id),
         cmocka_unit_test(test_eight_packs_unique_ids),
         cmocka_unit_test(test_thirty_two_packs_unique_ids),

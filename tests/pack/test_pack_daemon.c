@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "alfa/proto.h"
+#include "alfa/settings.h"
 #include "alfa/slcan.h"
 
 #define PACK_SERIAL 0xA1B2C3D4E5F6ull
@@ -274,6 +275,75 @@ static void test_pack_daemon_end_to_end(void **state)
     stop_pack(r);
 }
 
+/* Heartbeats of node `id` for `seconds`: how many, and how many of them did not say MASTER (or
+ * said CLAIMING). */
+static void watch_master(rig_t *r, uint8_t id, double seconds, int *hbs, int *not_master)
+{
+    double end = now_s() + seconds;
+    alfa_can_frame_t f;
+    while (now_s() < end && next_frame(r, &f, end - now_s())) {
+        alfa_heartbeat_t hb;
+        if (alfa_proto_heartbeat_decode(&f, &hb) == 0 && hb.node_id == id) {
+            (*hbs)++;
+            if (!(hb.state & ALFA_HB_MASTER) || (hb.state & ALFA_HB_CLAIMING)) {
+                (*not_master)++;
+            }
+        }
+    }
+}
+
+static void send_gateway_time(rig_t *r)
+{
+    alfa_time_msg_t tm = {.src = ALFA_NODE_LINUX_GATEWAY, .unix_s = 1790000000u, .utc_offset_min = 60};
+    alfa_can_frame_t f;
+    assert_int_equal(alfa_proto_time_encode(&tm, &f), 0);
+    send_frame(r, &f);
+}
+
+/* A lone pack with no gateway heartbeat on the bus (SPEC 8.3: it is its own master; the Linux
+ * gateway never takes part): sparse gateway frames (time, commands) after seconds of silence
+ * never shake its master role, and read_settings is answered in full at once. */
+static void test_pack_daemon_lone_master(void **state)
+{
+    rig_t *r = *state;
+    start_pack(r);
+    uint8_t id = wait_heartbeat(r);
+    int hbs = 0, bad = 0;
+    send_gateway_time(r);
+    watch_master(r, id, 4.5, &hbs, &bad);
+    send_gateway_time(r); /* after > 3 s in which the pack heard nothing */
+    watch_master(r, id, 4.5, &hbs, &bad);
+    assert_true(hbs >= 7);
+    assert_int_equal(bad, 0);
+
+    alfa_cmd_t cmd = {.code = ALFA_CMD_READ_SETTINGS, .seq = ++r->seq, .src = ALFA_NODE_LINUX_GATEWAY, .dst = id};
+    alfa_can_frame_t f;
+    assert_int_equal(alfa_proto_cmd_encode(&cmd, &f), 0);
+    send_frame(r, &f);
+    uint32_t got = 0;
+    int acked = 0, last = 0;
+    double end = now_s() + 2.0;
+    while (!last && now_s() < end && next_frame(r, &f, end - now_s())) {
+        alfa_ack_t a;
+        alfa_setting_msg_t m;
+        if (alfa_proto_ack_decode(&f, &a) == 0 && a.src == id && a.seq == r->seq) {
+            acked = a.result == ALFA_ACK_OK;
+        } else if (alfa_proto_setting_decode(&f, &m) == 0 && m.src == id && m.seq == r->seq) {
+            assert_int_equal(m.id, got); /* in order, none missing */
+            got++;
+            last = m.last;
+        }
+    }
+    assert_true(acked);
+    assert_int_equal(got, ALFA_SET_COUNT);
+    assert_true(last);
+    hbs = bad = 0;
+    watch_master(r, id, 2.5, &hbs, &bad);
+    assert_true(hbs >= 2);
+    assert_int_equal(bad, 0);
+    stop_pack(r);
+}
+
 /* --check-config names every problem of a bad configuration and exits non-zero. */
 static void test_pack_check_config(void **state)
 {
@@ -305,6 +375,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pack_check_config),
         cmocka_unit_test(test_pack_daemon_end_to_end),
+        cmocka_unit_test(test_pack_daemon_lone_master),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -44,7 +44,11 @@ echo "$out"
 # The packs run Eco now (the simulator's own view of every pack).
 last_status_eco() { [ "$(tail -n 4 "$dir/sim.log" | grep -c 'mode eco')" -ge 3 ]; }
 wait_for 20 last_status_eco
-# Time stays simulated (the gateway's wall-clock time frames are kept off the bus) and valid:
-# no pack ever reported "time not set" (fault bit 10).
+# Time stays simulated and valid: no pack ever reported "time not set" (fault bit 10), and the
+# gateway's wall-clock time frames (sent at its start) were kept off the simulated bus.
 ! grep -q 'faults 0x4[0-9A-F][0-9A-F]' "$dir/sim.log"
+kill -INT "${pids[1]}"
+wait_for 10 grep -q 'pty bridge:' "$dir/sim.log"
+grep 'pty bridge:' "$dir/sim.log"
+grep -q 'pty bridge: [1-9][0-9]* frames to the bus, [1-9][0-9]* to the pty, [1-9][0-9]* wall-clock time frames' "$dir/sim.log"
 echo "sim_pty_gateway: ok"

@@ -17,7 +17,8 @@
  *   LISTEN   (1.1 s)  silent; learns which node IDs are live from their heartbeats.
  *   CLAIMING (3 s)    heartbeats with the CLAIMING flag under the chosen ID; yields on conflict.
  *   RUN               heartbeat 1 s, telemetry 2 s, election, master duties, commands.
- * A node that heard nobody for 3 s and then hears the bus again (it was cut off) claims again.
+ * A node that heard no other node (IDs 1..125) for 3 s and then hears one again (it was cut off)
+ * claims again; frames of the Linux gateway (126) never count, so a lone pack stays master.
  *
  * No heap, no globals, no blocking. The node keeps a const pointer to the port and a pointer to
  * the core; both must outlive it. Call alfa_node_process from the same thread as the core.
@@ -62,36 +63,61 @@ typedef struct alfa_node_config {
     uint8_t device_type;   /* ALFA_DEV_PACK (default when 0) or ALFA_DEV_ENERGY_GATEWAY */
 } alfa_node_config_t;
 
+/* The live-node table is kept compact (the whole pack context must fit 4 KiB on the ESP32):
+ * one 10-byte entry per node ID for the ID reservation and the election, a few pack slots with
+ * the telemetry figures the master needs, and a small pool of reassemblers lent to senders while
+ * their telemetry parts arrive (bursts are spread by node ID x 16 ms, so few overlap). */
+#define ALFA_NODE_PACK_SLOTS 32u        /* other packs whose figures count in site totals */
+#define ALFA_NODE_RX_SLOTS 4u           /* telemetry records being reassembled at once */
+#define ALFA_NODE_RX_STALE_MS 100u      /* a burst lasts ~2 ms: an unfinished one this old is lost */
+#define ALFA_NODE_HB_TICK_SHIFT 2u      /* heartbeat times in 4-ms ticks (16 bits: 262 s > TTL) */
+#define ALFA_NODE_AGE_TICK_SHIFT 10u    /* last-frame times in 1.024-s ticks (8 bits: 262 s > TTL) */
+
+/* alfa_node_entry_t.flags */
+#define ALFA_NODE_E_USED 0x01u
+#define ALFA_NODE_E_HEARD_HB 0x02u      /* a heartbeat was heard (hb_tick valid) */
+#define ALFA_NODE_E_RESERVED 0x04u      /* learnt from an ID_IN_USE notice, never heard */
+#define ALFA_NODE_E_CLAIMING 0x08u      /* its last heartbeat had ALFA_HB_CLAIMING */
+#define ALFA_NODE_E_TYPE_SHIFT 4u       /* bits 4..5: device type of its last heartbeat */
+
 /* What the node knows of another node (index = its node ID). */
 typedef struct alfa_node_entry {
-    uint8_t used;
-    uint8_t device_type;
-    uint8_t hb_state;          /* ALFA_HB_* of its last heartbeat */
-    uint8_t heard_hb;          /* a heartbeat was heard (last_hb_ms valid) */
-    uint8_t have_telem;
-    uint8_t reserved_only;     /* learnt from an ID_IN_USE notice, never heard */
-    uint64_t serial;
-    uint32_t last_ms;          /* any frame from it */
-    uint32_t last_hb_ms;
-    /* its latest complete telemetry, for site totals and grid-import recovery */
-    int32_t p_batt_w, p_solar_w, p_home_w, p_grid_w;
-    uint8_t soc_pct;
-    uint32_t import_wh;
-    uint32_t import_saved_wh;  /* snapshot when it was seen rebooting (CLAIMING) */
-    uint32_t import_saved_ms;
-    uint8_t import_saved;
-    alfa_telem_rx_t rx;
+    uint8_t serial[6];         /* 48-bit serial, little-endian */
+    uint8_t hb_tick[2];        /* last heartbeat, 4-ms ticks, little-endian */
+    uint8_t last_tick;         /* last frame of any kind, 1.024-s ticks */
+    uint8_t flags;             /* ALFA_NODE_E_* and the device type */
 } alfa_node_entry_t;
+_Static_assert(sizeof(alfa_node_entry_t) == 10u, "node table entry stays 10 bytes");
+
+/* The latest complete telemetry of another pack, for site totals and grid-import recovery. */
+typedef struct alfa_node_pack {
+    uint8_t id;                /* its node ID; 0 = slot free */
+    uint8_t soc_pct;
+    uint8_t saved;             /* seen rebooting: its import is kept (the larger) for recovery */
+    uint8_t saved_tick;        /* when, in 1.024-s ticks */
+    uint8_t p_batt_w[3], p_solar_w[3], p_home_w[3], p_grid_w[3]; /* signed 24-bit, as on the wire */
+    uint8_t import_wh[3];      /* grid import today, unsigned 24-bit */
+} alfa_node_pack_t;
+_Static_assert(sizeof(alfa_node_pack_t) == 19u, "pack slot stays 19 bytes");
+
+/* A reassembler lent to one sender for the duration of its telemetry burst. */
+typedef struct alfa_node_rx {
+    alfa_telem_rx_t rx;        /* rx.have == 0: free */
+    uint32_t start_ms;         /* first part of the collection */
+} alfa_node_rx_t;
 
 typedef struct alfa_node_dup {
-    uint8_t used, src, seq, code, result;
-    uint32_t t_ms;
+    uint8_t src, seq, code, result; /* src 0 = slot free (0 never sends) */
+    uint8_t tick[2];           /* when, 4-ms ticks, little-endian */
 } alfa_node_dup_t;
+_Static_assert(sizeof(alfa_node_dup_t) == 6u, "duplicate slot stays 6 bytes");
 
 typedef struct alfa_node_stats {
     uint32_t rx_frames, rx_bad, rx_ignored, tx_frames, tx_fail;
     uint32_t cmds_applied, cmds_refused, cmds_duplicate;
     uint32_t id_moves, claims, bus_off_events;
+    uint32_t telem_lost;       /* telemetry parts dropped: every reassembler busy */
+    uint32_t packs_untracked;  /* telemetry records not kept: every pack slot taken */
 } alfa_node_stats_t;
 
 typedef struct alfa_node {
@@ -110,8 +136,8 @@ typedef struct alfa_node {
 
     uint32_t next_hb_ms, next_telem_ms, next_site_ms;
     uint32_t telem_cycle, site_cycle;
-    uint32_t last_heard_ms;      /* any valid frame from another node */
-    uint8_t heard_any;
+    uint32_t last_heard_ms;      /* any valid frame from a node of IDs 1..125 (not the gateway) */
+    uint8_t heard_any;           /* such a frame was heard since boot */
 
     uint8_t is_master;
     uint8_t master_id;           /* elected master's node ID (0 = none) */
@@ -144,8 +170,14 @@ typedef struct alfa_node {
 
     alfa_node_dup_t dup[ALFA_NODE_DUP_SLOTS];
     alfa_node_entry_t nodes[ALFA_NODE_MAX];
+    alfa_node_pack_t packs[ALFA_NODE_PACK_SLOTS];
+    alfa_node_rx_t rx[ALFA_NODE_RX_SLOTS];
     alfa_node_stats_t stats;
 } alfa_node_t;
+/* The per-pack context budget is 4 KiB; the node takes at most 2.5 KiB of it on the 32-bit target
+ * (a 64-bit host adds pointer widths and 8-byte alignment). */
+_Static_assert(sizeof(void *) != 4u || sizeof(alfa_node_t) <= 2560u, "alfa_node_t within 2.5 KiB");
+_Static_assert(sizeof(alfa_node_t) <= 2560u + 64u, "alfa_node_t within 2.5 KiB (64-bit host)");
 
 /* Start a node for the pack whose core is `core`. Reads the stored node ID (setting node_id) to
  * prefer it. Sends nothing yet. ALFA_E_INVAL for NULL arguments, a port without can_send /
