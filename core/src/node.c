@@ -81,10 +81,31 @@ static alfa_node_pack_t *pack_of(alfa_node_t *n, uint8_t id)
     return 0;
 }
 
+/* The map of used entries: a site has a handful of nodes, the table has room for 127, and the
+ * expiry and election walks run 50 times a second. */
+static void map_set(alfa_node_t *n, uint8_t id) { n->used_map[id >> 5] |= 1u << (id & 31u); }
+static void map_clear(alfa_node_t *n, uint8_t id) { n->used_map[id >> 5] &= ~(1u << (id & 31u)); }
+
+/* The next used node ID above `id`, or 0 when there is none (ID 0 is never used). */
+static uint32_t map_next(const alfa_node_t *n, uint32_t id)
+{
+    for (uint32_t w = (id + 1u) >> 5; w < (ALFA_NODE_MAX + 31u) / 32u; w++) {
+        uint32_t bits = n->used_map[w];
+        if (w == (id + 1u) >> 5) {
+            bits &= ~0u << ((id + 1u) & 31u);
+        }
+        if (bits != 0u) {
+            return (w << 5) + (uint32_t)__builtin_ctz(bits);
+        }
+    }
+    return 0;
+}
+
 /* Forget everything about node ID `id` (its entry, figures and telemetry being collected). */
 static void forget(alfa_node_t *n, uint8_t id)
 {
     alfa_memset(&n->nodes[id], 0, sizeof(n->nodes[id]));
+    map_clear(n, id);
     alfa_node_pack_t *p = pack_of(n, id);
     if (p != 0) {
         alfa_memset(p, 0, sizeof(*p));
@@ -483,9 +504,9 @@ static void elect(alfa_node_t *n)
     uint8_t best_id = n->node_id;
     uint64_t best_serial = n->serial;
     bool best_egw = n->device_type == ALFA_DEV_ENERGY_GATEWAY;
-    for (uint32_t id = ALFA_NODE_FIRST; id <= ALFA_NODE_LAST; id++) {
+    for (uint32_t id = map_next(n, 0); id != 0; id = map_next(n, id)) {
         const alfa_node_entry_t *e = &n->nodes[id];
-        if (id == n->node_id || !entry_candidate(n, e)) {
+        if (id > ALFA_NODE_LAST || id == n->node_id || !entry_candidate(n, e)) {
             continue;
         }
         bool egw = e_type(e) == ALFA_DEV_ENERGY_GATEWAY;
@@ -517,9 +538,9 @@ static void elect(alfa_node_t *n)
 static bool i_am_deputy(const alfa_node_t *n)
 {
     uint64_t best = n->serial;
-    for (uint32_t id = ALFA_NODE_FIRST; id <= ALFA_NODE_LAST; id++) {
+    for (uint32_t id = map_next(n, 0); id != 0; id = map_next(n, id)) {
         const alfa_node_entry_t *e = &n->nodes[id];
-        if (id == n->node_id || id == n->master_id || !entry_candidate(n, e)) {
+        if (id > ALFA_NODE_LAST || id == n->node_id || id == n->master_id || !entry_candidate(n, e)) {
             continue;
         }
         if (e_serial(e) > best) {
@@ -653,6 +674,7 @@ static void on_heartbeat(alfa_node_t *n, const alfa_heartbeat_t *hb)
     uint8_t type = hb->device_type <= 3u ? hb->device_type : 0u;
     e->flags = (uint8_t)(ALFA_NODE_E_USED | ALFA_NODE_E_HEARD_HB | (claiming ? ALFA_NODE_E_CLAIMING : 0u) |
                          ((uint32_t)type << ALFA_NODE_E_TYPE_SHIFT));
+    map_set(n, hb->node_id);
     e_set_serial(e, hb->serial);
     alfa_put_le16(e->hb_tick, hb_tick(n->now_ms));
     e->last_tick = age_tick(n->now_ms);
@@ -841,6 +863,7 @@ static void on_id_in_use(alfa_node_t *n, const alfa_can_frame_t *f)
     forget(n, n->node_id);
     alfa_node_entry_t *e = &n->nodes[n->node_id];
     e->flags = ALFA_NODE_E_USED | ALFA_NODE_E_RESERVED;
+    map_set(n, n->node_id);
     e_set_serial(e, m.owner_serial);
     e->last_tick = age_tick(n->now_ms);
     move_id(n);
@@ -1013,11 +1036,8 @@ static void check_can_state(alfa_node_t *n)
 /* Drop what is too old to matter, well before a short tick count could wrap around. */
 static void expire_entries(alfa_node_t *n)
 {
-    for (uint32_t id = ALFA_NODE_FIRST; id < ALFA_NODE_MAX; id++) {
+    for (uint32_t id = map_next(n, 0); id != 0; id = map_next(n, id)) {
         alfa_node_entry_t *e = &n->nodes[id];
-        if (!e_has(e, ALFA_NODE_E_USED)) {
-            continue;
-        }
         if (ticks_since(n->now_ms, e->last_tick) >= TTL_TICKS) {
             forget(n, (uint8_t)id);
         } else if (e_has(e, ALFA_NODE_E_HEARD_HB) && e_hb_age_ms(n, e) >= HB_FORGET_MS) {
@@ -1063,6 +1083,7 @@ void alfa_node_process(alfa_node_t *n, uint32_t now_ms)
         /* Not called for minutes: the table's short tick counts may have wrapped; all of it is
          * older than the TTL anyway. */
         alfa_memset(n->nodes, 0, sizeof(n->nodes));
+        alfa_memset(n->used_map, 0, sizeof(n->used_map));
         alfa_memset(n->packs, 0, sizeof(n->packs));
         alfa_memset(n->rx, 0, sizeof(n->rx));
         alfa_memset(n->dup, 0, sizeof(n->dup));

@@ -38,6 +38,12 @@ pty=$(sed -n 's/^CAN pty: //p' "$dir/sim.log")
 # All three packs announced themselves to the gateway.
 count_ge() { [ "$(grep -c "$2" "$3")" -ge "$1" ]; }
 wait_for 30 count_ge 3 'appeared as node' "$dir/gw.log"
+# ...and settled: a pack publishes its state only once its node ID is claimed (it answers
+# commands from then on; while claiming it sends heartbeats alone).
+packs_running() {
+  [ "$("$bin/alfasparkctl" --host 127.0.0.1 --port "$port" --site simtest status | grep -c '^pack .* online {"')" -ge 3 ]
+}
+wait_for 30 packs_running
 out=$("$bin/alfasparkctl" --host 127.0.0.1 --port "$port" --site simtest set-mode eco on)
 echo "$out"
 [ "$(grep -c ' ok$' <<<"$out")" -eq 3 ]

@@ -170,6 +170,8 @@ typedef struct alfa_node {
 
     alfa_node_dup_t dup[ALFA_NODE_DUP_SLOTS];
     alfa_node_entry_t nodes[ALFA_NODE_MAX];
+    uint32_t used_map[(ALFA_NODE_MAX + 31u) / 32u]; /* bit id: nodes[id] is in use; the periodic
+                                                      * table walks visit only these */
     alfa_node_pack_t packs[ALFA_NODE_PACK_SLOTS];
     alfa_node_rx_t rx[ALFA_NODE_RX_SLOTS];
     alfa_node_stats_t stats;
