@@ -16,15 +16,15 @@ deps:
 
 build: deps
 	@cmake -S . -B build -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build -j$(JOBS)
+	@cmake --build build -j$(JOBS) -- --no-print-directory
 
 build-san: deps
 	@cmake -S . -B build/san -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DALFA_SANITIZE=ON -DALFA_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build/san -j$(JOBS)
+	@cmake --build build/san -j$(JOBS) -- --no-print-directory
 
 build-cov: deps
 	@cmake -S . -B build/cov -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug -DALFA_COVERAGE=ON $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build/cov -j$(JOBS)
+	@cmake --build build/cov -j$(JOBS) -- --no-print-directory
 
 test-gcc: build
 	@echo "== tests: gcc build =="
