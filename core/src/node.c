@@ -23,7 +23,7 @@ static bool is_candidate_type(uint8_t t) { return t == ALFA_DEV_PACK || t == ALF
 
 /* ---------------------------------------------------------------- the compact table */
 
-/* Entry times are short wrapping tick counts (node.h); housekeeping (every 20 ms) clears
+/* Entry times are short wrapping tick counts (node.h); housekeeping (every 250 ms) clears
  * everything before it could be old enough to wrap, so a difference of ticks is an age. */
 static uint16_t hb_tick(uint32_t ms) { return (uint16_t)(ms >> ALFA_NODE_HB_TICK_SHIFT); }
 static uint8_t age_tick(uint32_t ms) { return (uint8_t)(ms >> ALFA_NODE_AGE_TICK_SHIFT); }
@@ -678,7 +678,14 @@ static void on_heartbeat(alfa_node_t *n, const alfa_heartbeat_t *hb)
     e_set_serial(e, hb->serial);
     alfa_put_le16(e->hb_tick, hb_tick(n->now_ms));
     e->last_tick = age_tick(n->now_ms);
-    n->house_due = 1; /* a heartbeat can change the election: re-run it at once */
+    /* Re-run the election at once only when this heartbeat can change its outcome: from the
+     * master itself, when there is none, or from a node that outranks it. Anything else cannot
+     * (the 20-ms housekeeping still catches candidates ageing out), and with N packs re-electing
+     * on every heartbeat would cost N walks of the table per second on every pack. */
+    if (hb->node_id == n->master_id || n->master_id == 0 || type == ALFA_DEV_ENERGY_GATEWAY ||
+        hb->serial > n->master_serial) {
+        n->house_due = 1;
+    }
 }
 
 /* The reassembler collecting `src`'s telemetry, or a free (or abandoned) one lent to it; 0 when
@@ -1089,7 +1096,7 @@ void alfa_node_process(alfa_node_t *n, uint32_t now_ms)
         alfa_memset(n->dup, 0, sizeof(n->dup));
     }
     if (due(now_ms, n->next_house_ms)) {
-        /* The table walks are done a few dozen times a second, not on every call. */
+        /* The table walks are done a few times a second, not on every call. */
         n->next_house_ms = now_ms + ALFA_NODE_HOUSEKEEPING_MS;
         n->house_due = 1;
         expire_entries(n);
@@ -1123,6 +1130,10 @@ void alfa_node_process(alfa_node_t *n, uint32_t now_ms)
     if (n->conflict_warn && due(now_ms, n->conflict_until_ms)) {
         n->conflict_warn = 0;
         (void)alfa_core_warning_report(n->core, ALFA_WARN_NODE_ID_CONFLICT, false);
+    }
+    if (n->phase == ALFA_NODE_PHASE_RUN && n->master_id != 0 && n->master_id != n->node_id &&
+        !entry_candidate(n, &n->nodes[n->master_id])) {
+        n->house_due = 1; /* the master fell silent: fail over now, not at the next housekeeping */
     }
     if (n->house_due) {
         n->house_due = 0;

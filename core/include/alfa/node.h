@@ -50,7 +50,9 @@
 #define ALFA_NODE_CONFLICT_WARN_MS 60000u
 #define ALFA_NODE_REBOOT_DELAY_MS 50u   /* reboot this long after the ack was queued */
 #define ALFA_NODE_SETTINGS_PER_CALL 8u  /* setting frames queued per process call */
-#define ALFA_NODE_HOUSEKEEPING_MS 20u   /* table expiry and election at least this often */
+#define ALFA_NODE_HOUSEKEEPING_MS 250u  /* table expiry (and a safety-net re-election) this often; the
+                                         * election runs at once when a heartbeat can change it or
+                                         * the master's heartbeat ages out (checked every call) */
 
 typedef enum alfa_node_phase {
     ALFA_NODE_PHASE_LISTEN = 0,
