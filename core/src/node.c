@@ -1065,6 +1065,16 @@ static void expire_entries(alfa_node_t *n)
     }
 }
 
+void alfa_node_on_frame(alfa_node_t *n, const alfa_can_frame_t *f, uint32_t now_ms)
+{
+    if (n == 0 || f == 0) {
+        return;
+    }
+    n->now_ms = now_ms;
+    n->stats.rx_frames++;
+    handle_frame(n, f);
+}
+
 void alfa_node_process(alfa_node_t *n, uint32_t now_ms)
 {
     if (n == 0) {
@@ -1076,16 +1086,6 @@ void alfa_node_process(alfa_node_t *n, uint32_t now_ms)
         n->phase_ms = now_ms;
     }
     check_can_state(n);
-
-    alfa_can_frame_t f;
-    for (uint32_t k = 0; k < 512u; k++) {
-        int32_t rc = n->port->can_recv(n->port->user, &f);
-        if (rc <= 0) {
-            break;
-        }
-        n->stats.rx_frames++;
-        handle_frame(n, &f);
-    }
     if (n->next_house_ms != 0 && (int32_t)(now_ms - n->next_house_ms) >= (int32_t)ALFA_NODE_TTL_MS) {
         /* Not called for minutes: the table's short tick counts may have wrapped; all of it is
          * older than the TTL anyway. */

@@ -5,6 +5,8 @@
 /* Flash operations a commanded reboot may spend writing the pending record (a record is a few
  * programs plus at most one erase; this bound only guards against broken flash). */
 #define PACK_REBOOT_FLUSH_OPS 64u
+/* Frames taken from the receive queue per call (a full 500 kbit/s bus brings ~4 per ms). */
+#define PACK_RX_PER_CALL 512u
 
 static void pack_boot_settings(alfa_pack_t *p, alfa_settings_t *s, bool *use_loaded)
 {
@@ -119,6 +121,20 @@ static void pack_store(alfa_pack_t *p, uint32_t now_ms)
     }
 }
 
+/* The pack owns the receive queue: every frame goes to the duty it belongs to. A bound per call
+ * keeps one call short when a flood arrives (the rest waits in the port's queue). */
+static void pack_receive(alfa_pack_t *p, uint32_t now_ms)
+{
+    alfa_can_frame_t f;
+    for (uint32_t k = 0; k < PACK_RX_PER_CALL; k++) {
+        int32_t rc = p->port->can_recv(p->port->user, &f);
+        if (rc <= 0) {
+            break; /* empty, or a port error: the node sees the controller state itself */
+        }
+        alfa_node_on_frame(&p->node, &f, now_ms);
+    }
+}
+
 void alfa_pack_process(alfa_pack_t *p)
 {
     uint32_t now_ms = p->port->now_ms(p->port->user);
@@ -128,6 +144,7 @@ void alfa_pack_process(alfa_pack_t *p)
         p->last_poll = poll;
         p->polls++;
     }
+    pack_receive(p, now_ms);
     alfa_node_process(&p->node, now_ms);
     alfa_core_process(&p->core);
     if (p->has_store) {

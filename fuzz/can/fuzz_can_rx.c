@@ -62,6 +62,16 @@ static fz_t tmpl_z;
 static int have_template;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What the pack composition does: every received frame to the node. */
+static void pump(uint32_t now_ms)
+{
+    alfa_can_frame_t f;
+    while (f_recv(&z, &f) > 0) {
+        alfa_node_on_frame(&node, &f, now_ms);
+    }
+}
+
 /* A lone pack through LISTEN and CLAIMING to RUN. */
 static void settle(void)
 {
@@ -86,6 +96,7 @@ static void settle(void)
     }
     for (uint32_t t = 0; t <= 4400u; t += 100u) {
         z.now_ms = t;
+        pump(t);
         alfa_core_process(&core);
         alfa_node_process(&node, t);
     }
@@ -136,6 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             z.rx_count++;
         }
         z.now_ms += (uint32_t)dt * 37u;
+        pump(z.now_ms);
         alfa_core_process(&core);
         alfa_node_process(&node, z.now_ms);
         /* Whatever came in, the pack stays consistent. */

@@ -138,6 +138,10 @@ static void step_pack(alfa_cansite_pack_t *p, uint32_t now)
         r.i_batt_ma = p->i_batt_ma;
         (void)alfa_core_bms_input(&p->core, &r, false);
     }
+    alfa_can_frame_t f;
+    while (p_can_recv(p, &f) > 0) {
+        alfa_node_on_frame(&p->node, &f, now);
+    }
     alfa_core_process(&p->core);
     alfa_node_process(&p->node, now);
     uint32_t gen = alfa_core_settings_generation(&p->core);

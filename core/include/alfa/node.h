@@ -4,14 +4,19 @@
 
 /*
  * One `alfa_node_t` per pack, beside its `alfa_core_t`. The node owns everything the pack says
- * and hears on CAN (docs/protocol.md): it reads frames from port->can_recv, decodes them with
+ * and hears on CAN (docs/protocol.md): it takes the frames its owner received (alfa_node_on_frame), decodes them with
  * the protocol library, applies what they ask through the core's public API (core.h), and sends
  * heartbeats, telemetry, site totals, time and acknowledgements through port->can_send.
  *
  *   alfa_node_t node;
  *   alfa_node_config_t ncfg = { .serial = mac48, .device_type = ALFA_DEV_PACK };
  *   alfa_node_init(&node, &port, &core, &ncfg);
- *   for (;;) { alfa_core_process(&core); alfa_node_process(&node, port.now_ms(port.user)); }
+ *   for (;;) {
+ *       uint32_t now = port.now_ms(port.user);
+ *       while (port.can_recv(port.user, &f) > 0) alfa_node_on_frame(&node, &f, now);
+ *       alfa_core_process(&core);
+ *       alfa_node_process(&node, now);
+ *   }
  *
  * Life of a node (timings in docs/protocol.md §4):
  *   LISTEN   (1.1 s)  silent; learns which node IDs are live from their heartbeats.
@@ -190,8 +195,15 @@ _Static_assert(sizeof(alfa_node_t) <= 2560u + 64u, "alfa_node_t within 2.5 KiB (
 alfa_err_t alfa_node_init(alfa_node_t *n, const alfa_port_t *port, alfa_core_t *core,
                           const alfa_node_config_t *cfg);
 
-/* Receive and handle every waiting frame, then send whatever is due at `now_ms`. Never blocks.
- * Call it every few milliseconds (commands are answered at the next call). */
+/* Handle one received frame (any class; what is not the node's is counted and ignored). The
+ * node does not read port->can_recv itself: the owner of the receive queue (the pack
+ * composition, which also routes firmware-update frames elsewhere) hands every frame here, in
+ * arrival order, before calling alfa_node_process. */
+void alfa_node_on_frame(alfa_node_t *n, const alfa_can_frame_t *f, uint32_t now_ms);
+
+/* Send whatever is due at `now_ms` (heartbeat, telemetry, site totals, answers) and run the
+ * election and table expiry. Never blocks. Call it every few milliseconds, after handing it the
+ * frames received since the last call (commands are answered at the next call). */
 void alfa_node_process(alfa_node_t *n, uint32_t now_ms);
 
 /* Introspection for tests, the simulator and the Linux daemon. */
