@@ -105,7 +105,7 @@ static double failover_ms(void)
         alfa_cansite_run_ms(s, phase * 211u); /* cut at different points of the heartbeat period */
         uint32_t old = 0;
         for (uint32_t i = 0; i < s->n_packs; i++) {
-            if (alfa_node_is_master(&s->packs[i].node)) {
+            if (alfa_node_is_master(&s->packs[i].pack.node)) {
                 old = i;
             }
         }
@@ -115,7 +115,7 @@ static double failover_ms(void)
         for (uint32_t ms = 0; ms < 10000 && t_new == 0; ms++) {
             alfa_cansite_run_ms(s, 1);
             for (uint32_t i = 0; i < s->n_packs; i++) {
-                if (i != old && alfa_node_is_master(&s->packs[i].node)) {
+                if (i != old && alfa_node_is_master(&s->packs[i].pack.node)) {
                     t_new = s->bus.now_us;
                 }
             }

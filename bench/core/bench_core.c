@@ -11,7 +11,7 @@ __attribute__((noinline)) static void cycle(alfa_test_port_t *tp, alfa_core_t *c
                                             const alfa_bms_reading_t *r)
 {
     alfa_test_port_advance(tp, ALFA_CORE_CYCLE_MS);
-    if (alfa_core_bms_input(core, r, false) < 0) {
+    if (alfa_core_bms_reading(core, r) < 0) {
         abort();
     }
     alfa_core_process(core);

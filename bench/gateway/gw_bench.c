@@ -116,7 +116,7 @@ static int bench_ingest(long frames)
     gw_cfg_t cfg;
     gw_cfg_defaults(&cfg);
     gw_io_t io = {&cnt, count_publish, drop_send, NULL};
-    gw_now_t now = {1000, 1700000000, 0};
+    gw_now_t now = {1000, 1700000000, 0, 1};
     static gw_core_t core;
     gw_core_init(&core, &cfg, &io, &now);
     gw_core_on_connect(&core, &now);

@@ -1,5 +1,6 @@
 /* BMS profiles as const tables, their decoding with range checks, and the 2-s poll with comm-lost counting. */
 #include "alfa/bms.h"
+#include <stdbool.h>
 #include "alfa/bytes.h"
 #include "alfa/err.h"
 
@@ -130,6 +131,68 @@ static uint16_t map_bits(const uint8_t map[ALFA_BMS_BITS], uint16_t raw)
     return out;
 }
 
+/* The alarm and warning words of a well-formed frame, whatever its other values say: an alarm
+ * must act even when the measurement beside it is nonsense (a BMS reporting 0 V and a short). */
+static void decode_bits(const alfa_bms_profile_t *profile, const uint16_t *regs, alfa_bms_reading_t *r)
+{
+    const alfa_bms_field_map_t *a = &profile->fields[ALFA_BMS_F_ALARMS];
+    const alfa_bms_field_map_t *w = &profile->fields[ALFA_BMS_F_WARNINGS];
+    if (a->type != ALFA_BMS_ABSENT) {
+        r->alarms = map_bits(profile->alarm_map, (uint16_t)raw_of(a, regs));
+    }
+    if (w->type != ALFA_BMS_ABSENT) {
+        r->warnings = map_bits(profile->warning_map, (uint16_t)raw_of(w, regs));
+    }
+}
+
+/* The measured values; ALFA_E_RANGE when one is outside its raw range or implausible. */
+static int32_t decode_values(const alfa_bms_profile_t *profile, const uint16_t *regs, alfa_bms_reading_t *r)
+{
+    int64_t v[ALFA_BMS_F_COUNT] = {0};
+    for (uint32_t f = 0; f < ALFA_BMS_F_COUNT; f++) {
+        const alfa_bms_field_map_t *m = &profile->fields[f];
+        if (m->type == ALFA_BMS_ABSENT || f == ALFA_BMS_F_ALARMS || f == ALFA_BMS_F_WARNINGS) {
+            continue;
+        }
+        int64_t raw = raw_of(m, regs);
+        if (raw < m->raw_min || raw > m->raw_max) {
+            return ALFA_E_RANGE;
+        }
+        v[f] = raw * m->mul / m->div;
+    }
+    const alfa_bms_field_map_t *fm = profile->fields;
+    if (v[ALFA_BMS_F_V_PACK] <= 0 || v[ALFA_BMS_F_V_PACK] > (int64_t)ALFA_V_PACK_MAX_MV ||
+        v[ALFA_BMS_F_I_BATT] < INT32_MIN || v[ALFA_BMS_F_I_BATT] > INT32_MAX) {
+        return ALFA_E_RANGE;
+    }
+    r->v_pack_mv = (uint32_t)v[ALFA_BMS_F_V_PACK];
+    r->i_batt_ma = (int32_t)v[ALFA_BMS_F_I_BATT];
+    if (fm[ALFA_BMS_F_SOC].type != ALFA_BMS_ABSENT) {
+        if (v[ALFA_BMS_F_SOC] < 0 || v[ALFA_BMS_F_SOC] > 100) {
+            return ALFA_E_RANGE;
+        }
+        r->soc_pct = (uint8_t)v[ALFA_BMS_F_SOC];
+        r->present |= ALFA_BMS_HAS_SOC;
+    }
+    if (fm[ALFA_BMS_F_TEMP_MAX].type != ALFA_BMS_ABSENT) {
+        if (v[ALFA_BMS_F_TEMP_MAX] < INT16_MIN || v[ALFA_BMS_F_TEMP_MAX] > INT16_MAX) {
+            return ALFA_E_RANGE;
+        }
+        r->temp_max_dc = (int16_t)v[ALFA_BMS_F_TEMP_MAX];
+        r->present |= ALFA_BMS_HAS_TEMP;
+    }
+    if (fm[ALFA_BMS_F_CELL_MIN].type != ALFA_BMS_ABSENT && fm[ALFA_BMS_F_CELL_MAX].type != ALFA_BMS_ABSENT) {
+        int64_t lo = v[ALFA_BMS_F_CELL_MIN], hi = v[ALFA_BMS_F_CELL_MAX];
+        if (lo < 0 || hi > UINT16_MAX || lo > hi) {
+            return ALFA_E_RANGE;
+        }
+        r->cell_min_mv = (uint16_t)lo;
+        r->cell_max_mv = (uint16_t)hi;
+        r->present |= ALFA_BMS_HAS_CELLS;
+    }
+    return ALFA_OK;
+}
+
 int32_t alfa_bms_decode(const alfa_bms_profile_t *profile, const uint16_t *regs, uint16_t count,
                         alfa_bms_reading_t *out)
 {
@@ -140,58 +203,15 @@ int32_t alfa_bms_decode(const alfa_bms_profile_t *profile, const uint16_t *regs,
     if (regs == (void *)0 || !profile_ok(profile) || count < profile->reg_count) {
         return ALFA_E_INVAL;
     }
-    int64_t v[ALFA_BMS_F_COUNT] = {0};
-    for (uint32_t f = 0; f < ALFA_BMS_F_COUNT; f++) {
-        const alfa_bms_field_map_t *m = &profile->fields[f];
-        if (m->type == ALFA_BMS_ABSENT) {
-            continue;
-        }
-        int64_t raw = raw_of(m, regs);
-        if (raw < m->raw_min || raw > m->raw_max) {
-            return ALFA_E_RANGE;
-        }
-        v[f] = raw * m->mul / m->div;
-    }
-    const alfa_bms_field_map_t *fm = profile->fields;
     alfa_bms_reading_t r;
     alfa_memset(&r, 0, sizeof(r));
-    if (v[ALFA_BMS_F_V_PACK] < 0 || v[ALFA_BMS_F_V_PACK] > (int64_t)UINT32_MAX ||
-        v[ALFA_BMS_F_I_BATT] < INT32_MIN || v[ALFA_BMS_F_I_BATT] > INT32_MAX) {
-        return ALFA_E_RANGE;
+    int32_t rc = decode_values(profile, regs, &r);
+    if (rc < 0) {
+        alfa_memset(&r, 0, sizeof(r)); /* nothing measured may be used */
     }
-    r.v_pack_mv = (uint32_t)v[ALFA_BMS_F_V_PACK];
-    r.i_batt_ma = (int32_t)v[ALFA_BMS_F_I_BATT];
-    if (fm[ALFA_BMS_F_ALARMS].type != ALFA_BMS_ABSENT) {
-        r.alarms = map_bits(profile->alarm_map, (uint16_t)v[ALFA_BMS_F_ALARMS]);
-    }
-    if (fm[ALFA_BMS_F_WARNINGS].type != ALFA_BMS_ABSENT) {
-        r.warnings = map_bits(profile->warning_map, (uint16_t)v[ALFA_BMS_F_WARNINGS]);
-    }
-    if (fm[ALFA_BMS_F_SOC].type != ALFA_BMS_ABSENT) {
-        if (v[ALFA_BMS_F_SOC] < 0 || v[ALFA_BMS_F_SOC] > 100) {
-            return ALFA_E_RANGE;
-        }
-        r.soc_pct = (uint8_t)v[ALFA_BMS_F_SOC];
-        r.present |= ALFA_BMS_HAS_SOC;
-    }
-    if (fm[ALFA_BMS_F_TEMP_MAX].type != ALFA_BMS_ABSENT) {
-        if (v[ALFA_BMS_F_TEMP_MAX] < INT16_MIN || v[ALFA_BMS_F_TEMP_MAX] > INT16_MAX) {
-            return ALFA_E_RANGE;
-        }
-        r.temp_max_dc = (int16_t)v[ALFA_BMS_F_TEMP_MAX];
-        r.present |= ALFA_BMS_HAS_TEMP;
-    }
-    if (fm[ALFA_BMS_F_CELL_MIN].type != ALFA_BMS_ABSENT && fm[ALFA_BMS_F_CELL_MAX].type != ALFA_BMS_ABSENT) {
-        int64_t lo = v[ALFA_BMS_F_CELL_MIN], hi = v[ALFA_BMS_F_CELL_MAX];
-        if (lo < 0 || hi > UINT16_MAX || lo > hi) {
-            return ALFA_E_RANGE;
-        }
-        r.cell_min_mv = (uint16_t)lo;
-        r.cell_max_mv = (uint16_t)hi;
-        r.present |= ALFA_BMS_HAS_CELLS;
-    }
+    decode_bits(profile, regs, &r);
     *out = r;
-    return ALFA_OK;
+    return rc;
 }
 
 void alfa_bms_config_default(alfa_bms_config_t *cfg)
@@ -227,7 +247,24 @@ int32_t alfa_bms_init(alfa_bms_t *bms, const alfa_port_t *port, const alfa_bms_c
     }
     bms->cfg = c;
     bms->next_poll_ms = now_ms;
+    bms->last_good_ms = now_ms; /* boot: no reading yet is "lost" after the same 10 s */
+    bms->lost_ms = (uint32_t)c.lost_after * c.period_ms;
     return ALFA_OK;
+}
+
+/* The link's health over the last polls: bit 0 the newest, 1 = needed a retry or failed. */
+static bool degraded_of(uint8_t history)
+{
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < 8u; b++) {
+        n += (history >> b) & 1u;
+    }
+    return n >= ALFA_BMS_DEGRADED_OF_8;
+}
+
+static bool lost_by_time(const alfa_bms_t *bms, uint32_t now_ms)
+{
+    return (uint32_t)(now_ms - bms->last_good_ms) >= bms->lost_ms;
 }
 
 static void finish_poll(alfa_bms_t *bms, uint32_t now_ms, alfa_bms_result_t *out)
@@ -235,6 +272,7 @@ static void finish_poll(alfa_bms_t *bms, uint32_t now_ms, alfa_bms_result_t *out
     const alfa_mb_result_t *mr = alfa_mb_result(&bms->mb);
     alfa_bms_result_t r;
     alfa_memset(&r, 0, sizeof(r));
+    r.finished = 1u;
     r.status = mr->status;
     r.exception_code = mr->exception_code;
     r.attempts = mr->attempts;
@@ -242,25 +280,29 @@ static void finish_poll(alfa_bms_t *bms, uint32_t now_ms, alfa_bms_result_t *out
     r.latency_ms = mr->latency_ms;
     r.started_ms = bms->poll_started_ms;
     if (mr->status == ALFA_MB_OK) {
-        int32_t rc = alfa_bms_decode(bms->cfg.profile, mr->regs, mr->count, &r.reading);
-        if (rc < 0) {
+        /* A well-formed answer: its alarm bits count even when its values do not. */
+        r.alarms_valid = 1u;
+        if (alfa_bms_decode(bms->cfg.profile, mr->regs, mr->count, &r.reading) < 0) {
             r.status = ALFA_MB_RANGE;
-            alfa_memset(&r.reading, 0, sizeof(r.reading));
         }
     }
     r.err = alfa_mb_status_err(r.status);
-    if (r.status == ALFA_MB_OK) {
+    bool good = r.status == ALFA_MB_OK;
+    bms->history = (uint8_t)(((uint32_t)bms->history << 1) | ((!good || r.attempts > 1u) ? 1u : 0u));
+    if (good) {
         bms->failures_in_row = 0u;
+        bms->last_good_ms = now_ms;
         bms->comm_lost = 0u;
     } else {
         if (bms->failures_in_row < UINT16_MAX) {
             bms->failures_in_row++;
         }
-        if (bms->failures_in_row >= bms->cfg.lost_after) {
+        if (lost_by_time(bms, now_ms)) {
             bms->comm_lost = 1u;
         }
     }
     r.comm_lost = bms->comm_lost;
+    r.degraded = degraded_of(bms->history) ? 1u : 0u;
     r.failures_in_row = bms->failures_in_row;
     /* The schedule keeps its 2-s grid; a poll that overran its slot is followed at once. */
     if ((int32_t)(now_ms - bms->next_poll_ms) >= 0) {
@@ -293,9 +335,36 @@ int32_t alfa_bms_process(alfa_bms_t *bms, uint32_t now_ms, alfa_bms_result_t *ou
         finish_poll(bms, now_ms, out);
         return 1;
     }
+    if (!bms->comm_lost && lost_by_time(bms, now_ms)) {
+        /* A slow BMS with the timeout at its cap and every retry can hold one poll for over
+         * 10 s: "comm lost" does not wait for it (SPEC.md §5.1: lost after 10 s). */
+        bms->comm_lost = 1u;
+        if (out != (void *)0) {
+            alfa_bms_result_t r;
+            alfa_memset(&r, 0, sizeof(r));
+            r.err = ALFA_E_TIMEOUT;
+            r.status = ALFA_MB_TIMEOUT;
+            r.comm_lost = 1u;
+            r.degraded = degraded_of(bms->history) ? 1u : 0u;
+            r.failures_in_row = bms->failures_in_row;
+            r.started_ms = bms->poll_started_ms;
+            *out = r;
+        }
+        return 1;
+    }
     return 0;
 }
 
 int alfa_bms_busy(const alfa_bms_t *bms) { return bms != (void *)0 && bms->polling; }
 
-uint32_t alfa_bms_next_poll_ms(const alfa_bms_t *bms) { return bms != (void *)0 ? bms->next_poll_ms : 0u; }
+uint32_t alfa_bms_next_poll_ms(const alfa_bms_t *bms)
+{
+    if (bms == (void *)0) {
+        return 0u;
+    }
+    uint32_t lost_at = bms->last_good_ms + bms->lost_ms;
+    if (!bms->comm_lost && (int32_t)(lost_at - bms->next_poll_ms) < 0) {
+        return lost_at; /* the clock's comm-lost verdict comes first */
+    }
+    return bms->next_poll_ms;
+}

@@ -30,7 +30,7 @@ uint16_t alfa_core_warnings(const alfa_core_t *c)
     if (c->grid_limit_latched) {
         w |= 1u << ALFA_WARN_GRID_LIMIT_REACHED;
     }
-    if (c->bms_warnings) {
+    if (c->bms_warnings || c->bms_degraded) {
         w |= 1u << ALFA_WARN_BMS_DEGRADED;
     }
     return w;
@@ -96,7 +96,8 @@ static void decide(alfa_core_t *c, uint32_t now, bool cycle)
     refresh_indicators(c, now);
 }
 
-static void daily_reset(alfa_core_t *c, uint32_t now)
+/* A new site day began: every "today" figure starts again, and the limit with them. */
+static void daily_reset(alfa_core_t *c)
 {
     alfa_energy_t z = {0};
     c->e_grid = z;
@@ -105,23 +106,12 @@ static void daily_reset(alfa_core_t *c, uint32_t now)
     c->e_discharge = z;
     c->grid_limit_latched = 0;
     c->site_limit_reached = 0;
-    c->day_start_ms = now;
 }
 
-/* The day ends at 05:00 local; without time, 24 h after the last reset (SPEC.md §6.2). */
 static void check_day(alfa_core_t *c, uint32_t now)
 {
-    if (c->clock.valid) {
-        int64_t key = alfa_time_day_key(alfa_time_local_s(&c->clock, now));
-        if (!c->day_key_valid) {
-            c->day_key = key;
-            c->day_key_valid = 1;
-        } else if (key != c->day_key) {
-            c->day_key = key;
-            daily_reset(c, now);
-        }
-    } else if ((uint32_t)(now - c->day_start_ms) >= ALFA_CORE_FALLBACK_DAY_MS) {
-        daily_reset(c, now);
+    if (alfa_siteday_tick(&c->day, c->clock.valid, alfa_time_local_s(&c->clock, now), now)) {
+        daily_reset(c);
     }
 }
 
@@ -180,6 +170,7 @@ static void run_cycle(alfa_core_t *c, uint32_t now)
     }
     c->last_energy_ms = now;
     measure(c);
+    /* The energy belongs to the day it was measured in: integrate, then turn the day. */
     if (c->ran) {
         alfa_energy_add(&c->e_grid, c->p_grid_w, dt);
         alfa_energy_add(&c->e_solar, c->p_solar_w, dt);
@@ -222,7 +213,7 @@ alfa_err_t alfa_core_init(alfa_core_t *c, const alfa_port_t *port, const alfa_co
     c->boot_ms = now;
     c->next_cycle_ms = now;
     c->last_energy_ms = now;
-    c->day_start_ms = now;
+    alfa_siteday_init(&c->day, now);
     alfa_soc_filter_init(&c->soc_filter);
     alfa_time_init(&c->clock);
     alfa_fault_init(&c->faults);
@@ -254,30 +245,46 @@ void alfa_core_process(alfa_core_t *c)
     }
 }
 
-alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_bms_reading_t *reading, bool comm_lost)
+alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_core_bms_in_t *in)
 {
-    if (reading != NULL && (reading->v_pack_mv == 0u || reading->v_pack_mv > ALFA_CORE_V_PACK_MAX_MV)) {
+    if (c == NULL || in == NULL) {
+        return ALFA_E_INVAL;
+    }
+    const alfa_bms_reading_t *r = &in->reading;
+    if ((in->flags & ALFA_CORE_BMS_VALUES) && (r->v_pack_mv == 0u || r->v_pack_mv > ALFA_V_PACK_MAX_MV)) {
         return ALFA_E_RANGE;
     }
     uint32_t now = now_of(c);
-    if (reading != NULL) {
-        uint32_t v_filt = alfa_soc_filter_add(&c->soc_filter, reading->v_pack_mv);
-        if ((reading->present & ALFA_BMS_HAS_SOC) && reading->soc_pct <= 100u) {
-            c->soc_pct = reading->soc_pct; /* the profile trusts the BMS's own SOC */
+    if (in->flags & ALFA_CORE_BMS_VALUES) {
+        uint32_t v_filt = alfa_soc_filter_add(&c->soc_filter, r->v_pack_mv);
+        if ((r->present & ALFA_BMS_HAS_SOC) && r->soc_pct <= 100u) {
+            c->soc_pct = r->soc_pct; /* the profile trusts the BMS's own SOC */
         } else {
             c->soc_pct = alfa_meas_soc_pct(v_filt, c->settings.cell_count);
         }
-        c->v_pack_mv = reading->v_pack_mv;
-        c->i_batt_ma = reading->i_batt_ma;
-        c->p_batt_w = alfa_meas_batt_power_w(reading->v_pack_mv, reading->i_batt_ma);
-        for (uint32_t b = 0; b < 8u; b++) {
-            alfa_fault_input(&c->faults, ALFA_FAULT_CELL_OV + b, (reading->alarms >> b) & 1u, now);
-        }
-        c->bms_warnings = reading->warnings;
+        c->v_pack_mv = r->v_pack_mv;
+        c->i_batt_ma = r->i_batt_ma;
+        c->p_batt_w = alfa_meas_batt_power_w(r->v_pack_mv, r->i_batt_ma);
         c->bms_valid = 1;
+        c->batt_known = 1;
     }
-    alfa_fault_input(&c->faults, ALFA_FAULT_BMS_COMM_LOST, comm_lost, now);
-    (void)alfa_fault_process(&c->faults, now);
+    if (in->flags & ALFA_CORE_BMS_ALARMS) {
+        for (uint32_t b = 0; b < 8u; b++) {
+            alfa_fault_input(&c->faults, ALFA_FAULT_CELL_OV + b, (r->alarms >> b) & 1u, now);
+        }
+        c->bms_warnings = r->warnings;
+    }
+    bool lost = (in->flags & ALFA_CORE_BMS_COMM_LOST) != 0u;
+    if (lost) {
+        /* Battery unknown: nothing may be integrated or shown from a stale figure. */
+        c->batt_known = 0;
+        c->p_batt_w = 0;
+        c->v_pack_mv = 0;
+        c->i_batt_ma = 0;
+    }
+    c->bms_degraded = (in->flags & ALFA_CORE_BMS_DEGRADED) != 0u;
+    alfa_fault_input(&c->faults, ALFA_FAULT_BMS_COMM_LOST, lost, now);
+    (void)alfa_fault_process(&c->faults, now); /* only "did the set change": decide() runs anyway */
     decide(c, now, false);
     return ALFA_OK;
 }
@@ -290,7 +297,8 @@ alfa_err_t alfa_core_set_time(alfa_core_t *c, int64_t unix_s, int16_t utc_offset
         return (alfa_err_t)rc;
     }
     alfa_fault_input(&c->faults, ALFA_FAULT_TIME_NOT_SET, false, now);
-    (void)alfa_fault_process(&c->faults, now);
+    (void)alfa_fault_process(&c->faults, now); /* only "did the set change": decide() runs anyway */
+    check_day(c, now); /* a time that crosses 05:00 turns the day now, not at the next cycle */
     decide(c, now, false);
     return ALFA_OK;
 }
@@ -320,39 +328,65 @@ alfa_err_t alfa_core_warning_report(alfa_core_t *c, uint32_t warning_bit, bool a
     return ALFA_OK;
 }
 
-/* After any settings change: the store must hear of it, and the relays act at once. */
-static void settings_changed(alfa_core_t *c)
+/* The one commit of every settings change (core.h): `next` has been validated. The side effects
+ * follow from what differs, so the same change has the same effects whichever path made it. */
+static void settings_commit(alfa_core_t *c, alfa_settings_t *next)
 {
-    c->settings_gen++;
-    check_grid_limit(c);
-    decide(c, now_of(c), false);
-}
-
-alfa_err_t alfa_core_setting_set(alfa_core_t *c, uint32_t id, int32_t value, const char **reason)
-{
-    alfa_settings_t next = c->settings;
-    int rc = alfa_settings_set(&next, id, value, reason);
-    if (rc == ALFA_PROTO_E_INVAL) {
-        return ALFA_E_NOENT;
-    }
-    if (rc < 0) {
-        return ALFA_E_RANGE;
-    }
-    if (id == ALFA_SET_MODE && value != c->settings.mode) {
-        /* Manual overrides last until set back to auto or the mode changes (SPEC.md §6.3). */
+    const alfa_settings_t *old = &c->settings;
+    if (next->mode != old->mode) {
+        /* Manual overrides last until set back to auto or the mode changes (SPEC.md §6.3); one
+         * set in the same change as the mode is the user's newest wish and stays. */
         for (uint32_t r = 0; r < ALFA_RELAY_COUNT; r++) {
-            next.override[r] = ALFA_OVR_AUTO;
+            if (next->override[r] == old->override[r]) {
+                next->override[r] = ALFA_OVR_AUTO;
+            }
         }
     }
-    if (id == ALFA_SET_GRID_LIMIT_KWH && value != c->settings.grid_limit_kwh) {
+    if (next->grid_limit_kwh != old->grid_limit_kwh || (next->grid_limit_on && !old->grid_limit_on)) {
         /* A new limit is judged afresh: a raised limit gives the grid back, the master re-sends
          * "reached" if the site is still over it. */
         c->grid_limit_latched = 0;
         c->site_limit_reached = 0;
     }
-    c->settings = next;
-    settings_changed(c);
+    c->settings = *next;
+    c->settings_gen++;
+    check_grid_limit(c);
+    decide(c, now_of(c), false);
+}
+
+static alfa_err_t settings_validated_commit(alfa_core_t *c, alfa_settings_t *next, const char **reason)
+{
+    if (alfa_settings_validate(next, reason, NULL) < 0) {
+        return ALFA_E_RANGE;
+    }
+    settings_commit(c, next);
     return ALFA_OK;
+}
+
+alfa_err_t alfa_core_setting_set(alfa_core_t *c, uint32_t id, int32_t value, const char **reason)
+{
+    uint16_t id16 = id > 0xFFFFu ? (uint16_t)0xFFFFu : (uint16_t)id;
+    return alfa_core_settings_change(c, &id16, &value, 1u, reason);
+}
+
+alfa_err_t alfa_core_settings_change(alfa_core_t *c, const uint16_t *ids, const int32_t *values, uint32_t n,
+                                     const char **reason)
+{
+    if (c == NULL || ids == NULL || values == NULL || n == 0u) {
+        return ALFA_E_INVAL;
+    }
+    alfa_settings_t next = c->settings;
+    for (uint32_t i = 0; i < n; i++) {
+        /* Each value against its own range here; the cross-field rules on the whole below. */
+        int rc = alfa_settings_put(&next, ids[i], values[i], reason);
+        if (rc == ALFA_PROTO_E_INVAL) {
+            return ALFA_E_NOENT;
+        }
+        if (rc < 0) {
+            return ALFA_E_RANGE;
+        }
+    }
+    return settings_validated_commit(c, &next, reason);
 }
 
 alfa_err_t alfa_core_setting_get(const alfa_core_t *c, uint32_t id, int32_t *value)
@@ -369,20 +403,16 @@ alfa_err_t alfa_core_settings_load(alfa_core_t *c, const alfa_settings_t *s, con
     if (s == NULL) {
         return ALFA_E_INVAL;
     }
-    if (alfa_settings_validate(s, reason, NULL) < 0) {
-        return ALFA_E_RANGE;
-    }
-    c->settings = *s;
-    settings_changed(c);
-    return ALFA_OK;
+    alfa_settings_t next = *s;
+    return settings_validated_commit(c, &next, reason);
 }
 
 void alfa_core_factory_reset(alfa_core_t *c)
 {
-    int32_t node_id = c->settings.node_id;
-    alfa_settings_defaults(&c->settings);
-    c->settings.node_id = node_id;
-    settings_changed(c);
+    alfa_settings_t next;
+    alfa_settings_defaults(&next);
+    next.node_id = c->settings.node_id;
+    settings_commit(c, &next); /* the defaults are valid by construction (settings tests) */
 }
 
 alfa_err_t alfa_core_set_mode(alfa_core_t *c, uint32_t mode, bool on)
@@ -405,9 +435,19 @@ void alfa_core_set_master(alfa_core_t *c, bool is_master)
     refresh_indicators(c, now_of(c));
 }
 
-void alfa_core_site_grid_limit(alfa_core_t *c, bool reached)
+uint16_t alfa_core_day(const alfa_core_t *c) { return alfa_siteday_day(&c->day); }
+
+void alfa_core_follow_day(alfa_core_t *c, uint16_t day)
 {
-    if (!reached || !c->settings.grid_limit_on) {
+    if (alfa_siteday_follow(&c->day, day, now_of(c))) {
+        daily_reset(c);
+        decide(c, now_of(c), false);
+    }
+}
+
+void alfa_core_site_grid_limit(alfa_core_t *c, bool reached, uint16_t day)
+{
+    if (!reached || !c->settings.grid_limit_on || day != alfa_siteday_day(&c->day)) {
         return;
     }
     c->site_limit_reached = 1;
@@ -417,15 +457,39 @@ void alfa_core_site_grid_limit(alfa_core_t *c, bool reached)
 
 uint32_t alfa_core_grid_import_today_wh(const alfa_core_t *c) { return c->e_grid.wh; }
 
-void alfa_core_restore_grid_import(alfa_core_t *c, uint32_t wh)
+void alfa_core_restore_grid_import(alfa_core_t *c, uint32_t wh, uint16_t day)
 {
-    if (wh <= c->e_grid.wh) {
+    if (wh <= c->e_grid.wh || day != alfa_siteday_day(&c->day)) {
         return;
     }
     c->e_grid.wh = wh;
     check_grid_limit(c);
     decide(c, now_of(c), false);
 }
+
+bool alfa_core_wall_time(const alfa_core_t *c, int64_t *unix_s, int16_t *utc_offset_min)
+{
+    if (!c->clock.valid) {
+        return false;
+    }
+    int64_t local_s = alfa_time_local_s(&c->clock, now_of(c));
+    if (unix_s != NULL) {
+        *unix_s = local_s - (int64_t)c->clock.utc_offset_min * 60;
+    }
+    if (utc_offset_min != NULL) {
+        *utc_offset_min = c->clock.utc_offset_min;
+    }
+    return true;
+}
+
+bool alfa_core_critical(const alfa_core_t *c) { return alfa_fault_critical(&c->faults); }
+
+bool alfa_core_warning_any(const alfa_core_t *c)
+{
+    return alfa_core_warnings(c) != 0u || alfa_fault_warning(&c->faults);
+}
+
+bool alfa_core_fw_update(const alfa_core_t *c) { return c->fw_update != 0u; }
 
 void alfa_core_identify(alfa_core_t *c, uint16_t seconds)
 {
@@ -453,14 +517,15 @@ void alfa_core_telemetry(const alfa_core_t *c, alfa_telemetry_t *out)
     out->p_heater_w = c->p_heater_w;
     out->p_batt_w = c->p_batt_w;
     out->p_solar_w = c->p_solar_w;
-    out->v_pack_mv = c->v_pack_mv;
-    out->i_batt_ma = c->i_batt_ma;
+    out->v_pack_mv = c->batt_known ? c->v_pack_mv : 0u;
+    out->i_batt_ma = c->batt_known ? c->i_batt_ma : 0;
     out->soc_pct = c->soc_pct;
     out->relays_closed = c->ctrl.closed;
     out->mode = (uint8_t)c->settings.mode;
     out->is_master = c->is_master;
     out->faults = c->faults.active;
     out->warnings = alfa_core_warnings(c);
+    out->day = alfa_siteday_day(&c->day);
     out->grid_import_today_wh = c->e_grid.wh;
     out->solar_today_wh = c->e_solar.wh;
     out->batt_charge_today_wh = c->e_charge.wh;

@@ -87,7 +87,13 @@ static void eco_step(alfa_ctrl_t *c, const alfa_ctrl_input_t *in)
         return;
     }
     uint8_t k = (uint8_t)(c->eco_shed - 1u);
+    /* The minimum off time counts from the moment the relay actually opened: the dwell may have
+     * held it closed for a while after the decision to shed. */
     uint32_t off_ms = (uint32_t)(in->now_ms - c->eco_off_ms[k]);
+    if (!is_closed(c, eco_order[k])) {
+        uint32_t open_ms = (uint32_t)(in->now_ms - c->changed_ms[eco_order[k]]);
+        off_ms = open_ms < off_ms ? open_ms : off_ms;
+    }
     /* Restore only with 10 % headroom for the load's own power, after the minimum off time.
      * The inverter output is the exception: with it open the house reads 0 W, so its own last
      * power can never fit; it comes back after the off time and is shed again if need be. */

@@ -43,9 +43,3 @@ int32_t alfa_time_minute_of_day(int64_t local_s)
     return (int32_t)(s / 60);
 }
 
-int64_t alfa_time_day_key(int64_t local_s)
-{
-    int64_t x = local_s - ALFA_DAY_START_S;
-    int64_t q = x / 86400;
-    return (x % 86400 < 0) ? q - 1 : q;
-}

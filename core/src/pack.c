@@ -70,14 +70,35 @@ alfa_err_t alfa_pack_init(alfa_pack_t *p, const alfa_port_t *port, const alfa_pa
         alfa_bms_config_default(&bms_cfg);
     }
     uint32_t now_ms = port->now_ms(port->user);
-    if (alfa_bms_init(&p->bms, port, &bms_cfg, now_ms) < 0) {
+    p->bms_external = cfg->bms_external ? 1u : 0u;
+    if (!p->bms_external && alfa_bms_init(&p->bms, port, &bms_cfg, now_ms) < 0) {
         return ALFA_E_INVAL;
     }
     alfa_node_config_t node_cfg = {
         .serial = cfg->serial,
         .device_type = cfg->device_type != 0 ? cfg->device_type : (uint8_t)ALFA_DEV_PACK,
     };
-    return alfa_node_init(&p->node, port, &p->core, &node_cfg);
+    rc = alfa_node_init(&p->node, port, &p->core, &node_cfg);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = alfa_site_init(&p->site, &p->node, &p->core);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = alfa_tlm_init(&p->tlm, &p->node, &p->core);
+    if (rc < 0) {
+        return rc;
+    }
+    return alfa_dispatch_init(&p->dispatch, &p->node, &p->core, port);
+}
+
+static void store_result(alfa_pack_t *p, int rc)
+{
+    if (rc < 0) {
+        p->store_err = rc;
+        p->stats.store_errors++;
+    }
 }
 
 static void pack_store(alfa_pack_t *p, uint32_t now_ms)
@@ -88,50 +109,100 @@ static void pack_store(alfa_pack_t *p, uint32_t now_ms)
         int len = alfa_settings_encode(alfa_core_settings(&p->core), blob, sizeof blob);
         /* The core only ever holds validated settings, so encoding cannot fail; if it ever did,
          * keep the generation unsaved so the next change tries again. */
-        if (len > 0) {
+        if (len <= 0) {
+            p->stats.encode_errors++;
+        } else {
             int rc = alfa_store_save(&p->store, ALFA_SETTINGS_BLOB_VERSION, blob, (uint32_t)len, now_ms);
-            if (rc < 0) {
-                p->store_err = rc;
-            } else {
+            store_result(p, rc);
+            if (rc >= 0) {
                 p->settings_gen_saved = gen;
             }
         }
     }
-    if (p->node.reboot_pending) {
+    if (alfa_dispatch_reboot_pending(&p->dispatch)) {
         /* A reboot is coming: what was acknowledged must be on flash first. */
-        (void)alfa_store_flush(&p->store);
+        store_result(p, alfa_store_flush(&p->store));
         for (uint32_t i = 0; i < PACK_REBOOT_FLUSH_OPS; i++) {
             int rc = alfa_store_process(&p->store, now_ms);
+            store_result(p, rc);
             if (rc <= 0) {
-                if (rc < 0) {
-                    p->store_err = rc;
-                }
                 break;
             }
         }
     } else {
-        int rc = alfa_store_process(&p->store, now_ms);
-        if (rc < 0) {
-            p->store_err = rc;
-        }
+        store_result(p, alfa_store_process(&p->store, now_ms));
     }
     if (p->corrupt_pending && alfa_store_stats(&p->store)->records_written > 0 && !alfa_store_busy(&p->store)) {
         p->corrupt_pending = 0;
+        /* A fault row of the core's own table: the core cannot refuse it. */
         (void)alfa_core_fault_report(&p->core, ALFA_FAULT_SETTINGS_CORRUPT, false);
     }
 }
 
-/* The pack owns the receive queue: every frame goes to the duty it belongs to. A bound per call
- * keeps one call short when a flood arrives (the rest waits in the port's queue). */
+alfa_err_t alfa_pack_bms_to_core(alfa_core_t *c, const alfa_bms_result_t *r)
+{
+    alfa_core_bms_in_t in;
+    alfa_memset(&in, 0, sizeof in);
+    in.reading = r->reading;
+    if (r->finished && r->err == ALFA_OK) {
+        in.flags |= ALFA_CORE_BMS_VALUES;
+    }
+    if (r->finished && r->alarms_valid) {
+        in.flags |= ALFA_CORE_BMS_ALARMS;
+    }
+    if (r->comm_lost) {
+        in.flags |= ALFA_CORE_BMS_COMM_LOST;
+    }
+    if (r->degraded) {
+        in.flags |= ALFA_CORE_BMS_DEGRADED;
+    }
+    alfa_err_t rc = alfa_core_bms_input(c, &in);
+    if (rc < 0) {
+        /* The core judged the values implausible where the BMS layer did not (they share
+         * ALFA_V_PACK_MAX_MV, so this is a mismatch): the alarms still act. */
+        in.flags &= (uint8_t)~ALFA_CORE_BMS_VALUES;
+        (void)alfa_core_bms_input(c, &in); /* without values the core accepts every input */
+    }
+    return rc;
+}
+
+void alfa_pack_bms_result(alfa_pack_t *p, const alfa_bms_result_t *r)
+{
+    if (alfa_pack_bms_to_core(&p->core, r) < 0) {
+        p->stats.core_refused++;
+    }
+    if (r->finished) {
+        p->last_poll = *r;
+        p->polls++;
+    }
+}
+
+/* The pack owns the receive queue: every frame goes to the node first (who is alive, heartbeats,
+ * ID notices), then to the duty its class belongs to. A bound per call keeps one call short when
+ * a flood arrives (the rest waits in the port's queue). */
 static void pack_receive(alfa_pack_t *p, uint32_t now_ms)
 {
     alfa_can_frame_t f;
     for (uint32_t k = 0; k < PACK_RX_PER_CALL; k++) {
-        int32_t rc = p->port->can_recv(p->port->user, &f);
-        if (rc <= 0) {
-            break; /* empty, or a port error: the node sees the controller state itself */
+        if (p->port->can_recv(p->port->user, &f) <= 0) {
+            break; /* empty, or a port error: the node watches the controller state itself */
         }
-        alfa_node_on_frame(&p->node, &f, now_ms);
+        if (!alfa_node_on_frame(&p->node, &f, now_ms)) {
+            continue;
+        }
+        uint8_t cls = ALFA_PROTO_ID_CLASS(f.id);
+        if (cls >= ALFA_CLS_TELEM_0 && cls < ALFA_CLS_TELEM_0 + ALFA_TELEM_PARTS) {
+            alfa_telemetry_t t;
+            if (alfa_tlm_on_frame(&p->tlm, &f, now_ms, &t) == 1) {
+                alfa_site_on_telemetry(&p->site, ALFA_PROTO_ID_SRC(f.id), &t, now_ms);
+            }
+        } else if ((cls >= ALFA_CLS_SITE_0 && cls < ALFA_CLS_SITE_0 + ALFA_SITE_PARTS) || cls == ALFA_CLS_TIME ||
+                   cls == ALFA_CLS_IMPORT_REQ || cls == ALFA_CLS_IMPORT_RESP) {
+            alfa_site_on_frame(&p->site, &f, now_ms);
+        } else if (cls == ALFA_CLS_CMD) {
+            alfa_dispatch_on_frame(&p->dispatch, &f, now_ms);
+        }
+        /* acks and setting values are for the gateway; firmware classes are not handled yet */
     }
 }
 
@@ -139,13 +210,14 @@ void alfa_pack_process(alfa_pack_t *p)
 {
     uint32_t now_ms = p->port->now_ms(p->port->user);
     alfa_bms_result_t poll;
-    if (alfa_bms_process(&p->bms, now_ms, &poll) == 1) {
-        (void)alfa_core_bms_input(&p->core, poll.err == ALFA_OK ? &poll.reading : 0, poll.comm_lost != 0);
-        p->last_poll = poll;
-        p->polls++;
+    if (!p->bms_external && alfa_bms_process(&p->bms, now_ms, &poll) == 1) {
+        alfa_pack_bms_result(p, &poll);
     }
     pack_receive(p, now_ms);
     alfa_node_process(&p->node, now_ms);
+    alfa_site_process(&p->site, now_ms);
+    alfa_tlm_process(&p->tlm, now_ms);
+    alfa_dispatch_process(&p->dispatch, now_ms);
     alfa_core_process(&p->core);
     if (p->has_store) {
         pack_store(p, now_ms);

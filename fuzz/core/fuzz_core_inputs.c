@@ -63,7 +63,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             alfa_bms_reading_t r = {.v_pack_mv = (uint32_t)v % 200000u, .i_batt_ma = (int16_t)v,
                                     .alarms = a, .warnings = (uint16_t)(a >> 4),
                                     .present = (uint8_t)(a & 1u), .soc_pct = (uint8_t)(v >> 24)};
-            (void)alfa_core_bms_input(&core, (a & 0x80u) ? NULL : &r, (a & 0x40u) != 0u);
+            alfa_core_bms_in_t in = {.flags = (uint8_t)(a >> 4), .reading = r};
+            alfa_telemetry_t before;
+            alfa_core_telemetry(&core, &before);
+            if (alfa_core_bms_input(&core, &in) != ALFA_OK) {
+                alfa_telemetry_t after;
+                alfa_core_telemetry(&core, &after);
+                if (memcmp(&before, &after, sizeof before) != 0) {
+                    abort(); /* refused means unchanged */
+                }
+            }
             break;
         }
         case 2:
@@ -73,8 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             alfa_test_port_run(&tp, &core, (uint32_t)v % 8000u, 100u + a * 10u);
             break;
         case 4:
-            alfa_core_site_grid_limit(&core, a & 1u);
-            alfa_core_restore_grid_import(&core, (uint32_t)v % 40000u);
+            alfa_core_follow_day(&core, (uint16_t)(alfa_core_day(&core) + (a >> 6)));
+            alfa_core_site_grid_limit(&core, a & 1u, (uint16_t)(alfa_core_day(&core) - ((a >> 1) & 1u)));
+            alfa_core_restore_grid_import(&core, (uint32_t)v % 40000u, (uint16_t)(alfa_core_day(&core) - ((a >> 2) & 1u)));
             break;
         case 5:
             alfa_test_port_set_ct(&tp, (uint8_t)(a % 4u), (uint32_t)v % 70000u, (uint16_t)(1500 + a * 4), (uint16_t)(a % 8u));

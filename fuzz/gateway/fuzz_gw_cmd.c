@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gw_cfg_defaults(&cfg);
         cfg.rate_client_burst = cfg.rate_site_burst = 1000;
         gw_io_t io = {NULL, pub_nop, send_nop, NULL};
-        gw_now_t now = {1000, 1700000000, 0};
+        gw_now_t now = {1000, 1700000000, 0, 1};
         core = calloc(1, sizeof *core);
         if (core == NULL) abort();
         snprintf(cfg.site, sizeof cfg.site, "home");
@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     static uint32_t t = 1000;
     t += 1500; /* every pending command times out before the next input fills the table */
-    gw_now_t now = {t, 1700000000, 0};
+    gw_now_t now = {t, 1700000000, 0, 1};
     alfa_heartbeat_t hb = {5, ALFA_DEV_PACK, 0, 0xa1b2c3d4ull, 2, 5, 0};
     alfa_can_frame_t f;
     if (alfa_proto_heartbeat_encode(&hb, &f) == 0) gw_core_on_can(core, &f, &now);

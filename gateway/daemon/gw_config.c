@@ -101,6 +101,7 @@ static const opt_t opts[] = {
     U("commands", "rate_site_per_min", core.rate_site_per_min, 1, 600000),
     U("commands", "rate_site_burst", core.rate_site_burst, 1, 10000),
     U("time", "period_ms", core.time_period_ms, 1000, 3600000),
+    B("time", "require_sync", core.time_require_sync),
 #define SOCKET_OPTS(n)                                                                             \
     S("socket" #n, "topic", core.sockets[n - 1].topic),                                            \
     {"socket" #n, "on_surplus_w", T_I32, offsetof(gw_config_t, core.sockets[n - 1].on_surplus_w), 0, -100000, 1000000}, \

@@ -10,7 +10,6 @@
 #define STATE_JSON_MAX 1024u
 #define DISCOVERY_JSON_MAX 1536u
 #define RESULT_JSON_MAX 2048u
-#define ENERGY_RESET_GRACE_S 900 /* a pack may reset its day counters up to 15 min after 05:00 */
 
 void gw_cfg_defaults(gw_cfg_t *cfg)
 {
@@ -21,6 +20,7 @@ void gw_cfg_defaults(gw_cfg_t *cfg)
     cfg->offline_ms = 3000;
     cfg->cmd_timeout_ms = 1000;
     cfg->time_period_ms = 60000;
+    cfg->time_require_sync = 1;
     cfg->rate_client_per_min = 60;
     cfg->rate_client_burst = 10;
     cfg->rate_site_per_min = 600;
@@ -62,37 +62,23 @@ static void publish_str(gw_core_t *gw, const char *suffix, const char *payload, 
     publish(gw, topic, payload, strlen(payload), retain);
 }
 
-int32_t gw_energy_day(const gw_now_t *now)
+/* A "today" counter as published (HA's total_increasing must never dip within a day): the
+ * highest figure of the reporter's own site day. The day comes with the figure (telemetry, site
+ * totals); a later day starts again, an earlier one is stale and never taken. Without any day
+ * (ALFA_DAY_NONE: no time ever reached the site) nothing tells a reboot from a reset: the figure
+ * is published as it comes. */
+static void energy_day(int *valid, uint16_t *day, uint32_t *max, uint32_t *v, unsigned n, uint16_t vday)
 {
-    int64_t local = now->unix_s + (int64_t)now->utc_offset_min * 60 - 5 * 3600;
-    int64_t day = local / 86400;
-    if (local < 0 && local % 86400 != 0) day--;
-    return (int32_t)day;
-}
-
-static int64_t seconds_into_energy_day(const gw_now_t *now)
-{
-    int64_t local = now->unix_s + (int64_t)now->utc_offset_min * 60 - 5 * 3600;
-    int64_t r = local % 86400;
-    return r < 0 ? r + 86400 : r;
-}
-
-/* Today's counter as published: the highest value reported this energy day. A lower report
- * inside the day is a rebooted pack that has not recovered yet (hidden); a lower report in the
- * first minutes after 05:00 is the daily reset (accepted). */
-static uint32_t energy_monotonic(uint32_t *max, int32_t *day, int *valid, uint32_t v, const gw_now_t *now)
-{
-    int32_t today = gw_energy_day(now);
-    if (!*valid || *day != today) {
-        *valid = 1;
-        *day = today;
-        *max = v;
-    } else if (v >= *max) {
-        *max = v;
-    } else if (seconds_into_energy_day(now) < ENERGY_RESET_GRACE_S) {
-        *max = v;
+    if (vday == ALFA_DAY_NONE || !*valid || vday > *day) {
+        *valid = vday != ALFA_DAY_NONE;
+        *day = vday;
+        for (unsigned k = 0; k < n; k++) max[k] = v[k];
+        return;
     }
-    return *max;
+    for (unsigned k = 0; k < n; k++) {
+        if (vday == *day && v[k] > max[k]) max[k] = v[k];
+        v[k] = max[k];
+    }
 }
 
 /* ---------------------------------------------------------------- pack table */
@@ -131,6 +117,7 @@ void gw_core_init(gw_core_t *gw, const gw_cfg_t *cfg, const gw_io_t *io, const g
     gw->site_bucket.used = 1;
     gw->site_bucket.milli_tokens = cfg->rate_site_burst * 1000u;
     gw->site_bucket.last_ms = now->ms;
+    gw->time_state = -1;
 }
 
 /* ---------------------------------------------------------------- JSON builders */
@@ -150,14 +137,26 @@ int gw_pack_state_json(const gw_core_t *gw, const gw_pack_t *p, char *out, size_
     gw_jw_key(&w, "master"); gw_jw_bool(&w, t->is_master);
     gw_jw_key(&w, "cycle"); gw_jw_int(&w, t->cycle);
     gw_jw_key(&w, "ts_s"); gw_jw_int(&w, p->telem_unix_s);
+    gw_jw_key(&w, "site_time_s");
+    if (p->telem_site_s != 0) gw_jw_int(&w, p->telem_site_s);
+    else gw_jw_null(&w);
+    gw_jw_key(&w, "day"); gw_jw_int(&w, t->day);
     gw_jw_key(&w, "p_grid_w"); gw_jw_int(&w, t->p_grid_w);
     gw_jw_key(&w, "p_home_w"); gw_jw_int(&w, t->p_home_w);
     gw_jw_key(&w, "p_pool_w"); gw_jw_int(&w, t->p_pool_w);
     gw_jw_key(&w, "p_heater_w"); gw_jw_int(&w, t->p_heater_w);
-    gw_jw_key(&w, "p_batt_w"); gw_jw_int(&w, t->p_batt_w);
+    /* A pack whose BMS is lost reports the battery as unknown (v_pack_mv 0): null, not 0 W. */
+    int batt = t->v_pack_mv != 0;
+    gw_jw_key(&w, "p_batt_w");
+    if (batt) gw_jw_int(&w, t->p_batt_w);
+    else gw_jw_null(&w);
     gw_jw_key(&w, "p_solar_w"); gw_jw_int(&w, t->p_solar_w);
-    gw_jw_key(&w, "v_pack_mv"); gw_jw_int(&w, t->v_pack_mv);
-    gw_jw_key(&w, "i_batt_ma"); gw_jw_int(&w, t->i_batt_ma);
+    gw_jw_key(&w, "v_pack_mv");
+    if (batt) gw_jw_int(&w, t->v_pack_mv);
+    else gw_jw_null(&w);
+    gw_jw_key(&w, "i_batt_ma");
+    if (batt) gw_jw_int(&w, t->i_batt_ma);
+    else gw_jw_null(&w);
     gw_jw_key(&w, "soc_pct"); gw_jw_int(&w, t->soc_pct);
     const char *mode = gw_mode_name(t->mode);
     gw_jw_key(&w, "mode"); gw_jw_str(&w, mode ? mode : "unknown");
@@ -213,6 +212,37 @@ static void publish_pack_status(gw_core_t *gw, gw_pack_t *p)
     p->status_published = 1;
 }
 
+/* The site's own wall clock: the time the packs were last given on the bus (by this gateway, or
+ * by another time source such as the master or a simulator), carried on the monotonic clock.
+ * 0 when none was seen. In a simulation it is the simulated time, which is what a live view of
+ * that site must show. */
+static int64_t site_time_s(const gw_core_t *gw, const gw_now_t *now)
+{
+    if (!gw->site_time_valid) return 0;
+    return gw->site_unix_s + (int64_t)((uint32_t)(now->ms - gw->site_time_ms) / 1000u);
+}
+
+static void site_time_set(gw_core_t *gw, uint32_t unix_s, int16_t offset_min, const gw_now_t *now)
+{
+    gw->site_time_valid = 1;
+    gw->site_unix_s = unix_s;
+    gw->site_utc_offset_min = offset_min;
+    gw->site_time_ms = now->ms;
+}
+
+static void publish_time_state(gw_core_t *gw, const gw_now_t *now)
+{
+    char json[128];
+    gw_jw_t w;
+    gw_jw_init(&w, json, sizeof json);
+    gw_jw_obj_begin(&w);
+    gw_jw_key(&w, "synchronized"); gw_jw_bool(&w, now->clock_synced);
+    gw_jw_key(&w, "broadcasting"); gw_jw_bool(&w, gw->time_state == 1);
+    gw_jw_key(&w, "require_sync"); gw_jw_bool(&w, gw->cfg.time_require_sync);
+    gw_jw_obj_end(&w);
+    if (gw_jw_finish(&w) >= 0) publish_str(gw, "gateway/time", json, 1);
+}
+
 static void publish_site_state(gw_core_t *gw, const gw_now_t *now)
 {
     char json[STATE_JSON_MAX], master[GW_SERIAL_HEX + 1u];
@@ -223,6 +253,12 @@ static void publish_site_state(gw_core_t *gw, const gw_now_t *now)
     gw_jw_obj_begin(&w);
     gw_jw_key(&w, "master"); gw_jw_str(&w, master);
     gw_jw_key(&w, "ts_s"); gw_jw_int(&w, now->unix_s);
+    int64_t site_s = site_time_s(gw, now);
+    gw_jw_key(&w, "site_time_s");
+    if (site_s != 0) gw_jw_int(&w, site_s);
+    else gw_jw_null(&w);
+    gw_jw_key(&w, "site_utc_offset_min"); gw_jw_int(&w, gw->site_utc_offset_min);
+    gw_jw_key(&w, "day"); gw_jw_int(&w, s->day);
     gw_jw_key(&w, "packs_online"); gw_jw_int(&w, s->packs_online);
     gw_jw_key(&w, "soc_avg_pct"); gw_jw_int(&w, s->soc_avg_pct);
     gw_jw_key(&w, "p_batt_w"); gw_jw_int(&w, s->p_batt_w);
@@ -753,15 +789,19 @@ static void on_telemetry(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_
     gw->stats.telem_records++;
     gw_pack_t *p = pack_of_node(gw, src);
     if (p == NULL) return; /* no heartbeat yet: no serial to publish under */
-    uint32_t *vals[GW_ENERGY_COUNTERS] = {&t.grid_import_today_wh, &t.solar_today_wh, &t.batt_charge_today_wh,
-                                          &t.batt_discharge_today_wh};
-    for (unsigned k = 0; k < GW_ENERGY_COUNTERS; k++) {
-        *vals[k] = energy_monotonic(&p->e_max_wh[k], &p->e_day[k], &p->e_valid[k], *vals[k], now);
-    }
+    uint32_t v[GW_ENERGY_COUNTERS] = {t.grid_import_today_wh, t.solar_today_wh, t.batt_charge_today_wh,
+                                      t.batt_discharge_today_wh};
+    energy_day(&p->e_valid, &p->e_day, p->e_max_wh, v, GW_ENERGY_COUNTERS, t.day);
+    t.grid_import_today_wh = v[0];
+    t.solar_today_wh = v[1];
+    t.batt_charge_today_wh = v[2];
+    t.batt_discharge_today_wh = v[3];
+    t.day = p->e_valid ? p->e_day : t.day;
     uint32_t old_f = p->have_telem ? p->telem.faults : 0;
     uint16_t old_w = p->have_telem ? p->telem.warnings : 0;
     p->telem = t;
     p->telem_unix_s = now->unix_s;
+    p->telem_site_s = site_time_s(gw, now);
     p->have_telem = 1;
     publish_pack_state(gw, p);
     uint32_t df = old_f ^ t.faults;
@@ -792,8 +832,8 @@ static void on_site(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_t *no
     int rc = alfa_site_rx_feed(&gw->site_rx, f, &s);
     if (rc < 0) { gw->stats.can_rx_bad++; return; }
     if (rc == 0) return;
-    s.grid_import_today_wh = energy_monotonic(&gw->site_e_max_wh, &gw->site_e_day, &gw->site_e_valid,
-                                              s.grid_import_today_wh, now);
+    energy_day(&gw->site_e_valid, &gw->site_e_day, &gw->site_e_max_wh, &s.grid_import_today_wh, 1u, s.day);
+    s.day = gw->site_e_valid ? gw->site_e_day : s.day;
     gw->site = s;
     gw->have_site = 1;
     publish_site_state(gw, now);
@@ -823,20 +863,31 @@ static void sockets_update(gw_core_t *gw, const gw_now_t *now)
     }
 }
 
-static void on_import_request(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_t *now)
+/* A pack (re)joined and asks what was imported on its day: every pack's figure we hold for that
+ * day (a rebooted master rebuilds the site's count from it), one frame per pack. */
+static void on_import_request(gw_core_t *gw, const alfa_can_frame_t *f)
 {
     alfa_import_msg_t m;
     int rc = alfa_proto_import_decode(f, &m);
     if (rc < 0) { gw->stats.can_rx_bad++; return; }
-    if (rc != ALFA_CLS_IMPORT_REQ) return;
-    gw_pack_t *p = pack_of_node(gw, m.src);
-    if (p == NULL || !p->e_valid[0] || p->e_day[0] != gw_energy_day(now)) return; /* nothing known for today */
-    alfa_import_msg_t resp = {ALFA_NODE_LINUX_GATEWAY, m.src, p->e_max_wh[0]};
-    alfa_can_frame_t out;
-    if (alfa_proto_import_resp_encode(&resp, &out) == 0 && gw->io.can_send(gw->io.user, &out) < 0) {
-        gw->stats.can_tx_errors++;
+    if (rc != ALFA_CLS_IMPORT_REQ || m.day == ALFA_DAY_NONE) return; /* without a day nothing is sure */
+    unsigned answered = 0;
+    for (unsigned k = 0; k < GW_MAX_PACKS; k++) {
+        const gw_pack_t *p = &gw->packs[k];
+        if (!p->used || !p->e_valid || p->e_day != m.day) continue;
+        alfa_import_msg_t resp = {.src = ALFA_NODE_LINUX_GATEWAY, .dst = m.src, .day = m.day,
+                                  .serial24 = ALFA_SERIAL24(p->serial), .grid_import_today_wh = p->e_max_wh[0]};
+        alfa_can_frame_t out;
+        if (alfa_proto_import_resp_encode(&resp, &out) != 0) continue; /* over 16.7 MWh: not sent */
+        if (gw->io.can_send(gw->io.user, &out) < 0) {
+            gw->stats.can_tx_errors++;
+            break;
+        }
+        answered++;
     }
-    logf_(gw, GW_LOG_INFO, "pack %s asked for today's grid import: %u Wh", p->hex, p->e_max_wh[0]);
+    const gw_pack_t *asker = pack_of_node(gw, m.src);
+    logf_(gw, GW_LOG_INFO, "pack %s asked for site day %u's grid import: %u figure(s) sent",
+          asker != NULL ? asker->hex : "?", (unsigned)m.day, answered);
 }
 
 void gw_core_on_can(gw_core_t *gw, const alfa_can_frame_t *frame, const gw_now_t *now)
@@ -844,12 +895,20 @@ void gw_core_on_can(gw_core_t *gw, const alfa_can_frame_t *frame, const gw_now_t
     gw->stats.can_rx++;
     int cls = alfa_proto_classify(frame);
     if (cls < 0) { gw->stats.can_rx_bad++; return; }
-    if (ALFA_PROTO_ID_SRC(frame->id) == ALFA_NODE_LINUX_GATEWAY && cls != ALFA_CLS_HEARTBEAT) return;
+    /* Our own ID: our echo, except a time frame (a simulator's gateway role gives its site the
+     * simulated time as ID 126; this gateway never receives its own frames back). */
+    if (ALFA_PROTO_ID_SRC(frame->id) == ALFA_NODE_LINUX_GATEWAY && cls != ALFA_CLS_HEARTBEAT && cls != ALFA_CLS_TIME) return;
     switch (cls) {
     case ALFA_CLS_HEARTBEAT: on_heartbeat(gw, frame, now); break;
-    case ALFA_CLS_IMPORT_REQ: on_import_request(gw, frame, now); break;
+    case ALFA_CLS_IMPORT_REQ: on_import_request(gw, frame); break;
     case ALFA_CLS_ACK: on_ack(gw, frame); break;
     case ALFA_CLS_SETTING: on_setting(gw, frame); break;
+    case ALFA_CLS_TIME: {
+        alfa_time_msg_t tm;
+        if (alfa_proto_time_decode(frame, &tm) == 0) site_time_set(gw, tm.unix_s, tm.utc_offset_min, now);
+        else gw->stats.can_rx_bad++;
+        break;
+    }
     default:
         if (cls >= ALFA_CLS_TELEM_0 && cls < ALFA_CLS_TELEM_0 + (int)ALFA_TELEM_PARTS) on_telemetry(gw, frame, now);
         else if (cls >= ALFA_CLS_SITE_0 && cls < ALFA_CLS_SITE_0 + (int)ALFA_SITE_PARTS) on_site(gw, frame, now);
@@ -889,6 +948,7 @@ void gw_core_on_connect(gw_core_t *gw, const gw_now_t *now)
         if (p->have_telem) publish_pack_state(gw, p);
     }
     if (gw->have_site) publish_site_state(gw, now);
+    if (gw->time_state >= 0) publish_time_state(gw, now);
 }
 
 void gw_core_on_disconnect(gw_core_t *gw)
@@ -908,6 +968,7 @@ static void send_time(gw_core_t *gw, const gw_now_t *now)
     }
     gw->time_sent = 1;
     gw->last_time_ms = now->ms;
+    site_time_set(gw, t.unix_s, t.utc_offset_min, now);
 }
 
 static void send_heartbeat(gw_core_t *gw, const gw_now_t *now)
@@ -920,10 +981,30 @@ static void send_heartbeat(gw_core_t *gw, const gw_now_t *now)
     if (alfa_proto_heartbeat_encode(&hb, &f) == 0 && gw->io.can_send(gw->io.user, &f) < 0) gw->stats.can_tx_errors++;
 }
 
+/* Whether time goes out, said once per change in the log and retained on gateway/time: packs
+ * take the gateway's time as the truth for TOU and the 05:00 reset, so an unsynchronized clock
+ * (a board without RTC or network) must not be broadcast. */
+static void time_state(gw_core_t *gw, const gw_now_t *now)
+{
+    int on = now->clock_synced || !gw->cfg.time_require_sync;
+    if (on == gw->time_state) return;
+    gw->time_state = on;
+    if (on) {
+        logf_(gw, GW_LOG_INFO, "time: broadcasting the %s clock to the packs",
+              now->clock_synced ? "synchronized" : "unsynchronized (time.require_sync = false)");
+    } else {
+        logf_(gw, GW_LOG_WARN, "time: the clock is not synchronized (NTP): no time sent to the packs until it is");
+    }
+    publish_time_state(gw, now);
+}
+
 void gw_core_process(gw_core_t *gw, const gw_now_t *now)
 {
     if (!gw->hb_sent || (uint32_t)(now->ms - gw->last_hb_ms) >= 1000u) send_heartbeat(gw, now);
-    if (!gw->time_sent || (uint32_t)(now->ms - gw->last_time_ms) >= gw->cfg.time_period_ms) send_time(gw, now);
+    time_state(gw, now);
+    if (gw->time_state == 1 && (!gw->time_sent || (uint32_t)(now->ms - gw->last_time_ms) >= gw->cfg.time_period_ms)) {
+        send_time(gw, now);
+    }
 
     for (unsigned k = 0; k < GW_MAX_PACKS; k++) {
         gw_pack_t *p = &gw->packs[k];

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,10 +44,21 @@ static uint32_t mono_ms(void)
     return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
+/* The kernel's view of the wall clock: synchronized by NTP (chrony, systemd-timesyncd) or not. A
+ * board without RTC boots with a stale clock that the packs must never take as the time. */
+static int clock_synced(void)
+{
+    struct timex tx;
+    memset(&tx, 0, sizeof tx);
+    int state = adjtimex(&tx);
+    return state != -1 && state != TIME_ERROR && (tx.status & STA_UNSYNC) == 0;
+}
+
 static void now_of(const daemon_ctx_t *d, gw_now_t *now)
 {
     now->ms = mono_ms();
     now->unix_s = (int64_t)time(NULL);
+    now->clock_synced = clock_synced();
     if (d->cfg.utc_offset_auto) {
         struct tm tm;
         time_t t = (time_t)now->unix_s;

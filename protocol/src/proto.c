@@ -232,12 +232,13 @@ int alfa_proto_time_decode(const alfa_can_frame_t *frame, alfa_time_msg_t *t)
 
 /* ---------------------------------------------------------------- grid-import recovery */
 
-int alfa_proto_import_req_encode(uint8_t src, alfa_can_frame_t *frame)
+int alfa_proto_import_req_encode(uint8_t src, uint16_t day, alfa_can_frame_t *frame)
 {
     if (frame == 0 || !alfa_proto_valid_src(src)) {
         return ALFA_PROTO_E_INVAL;
     }
-    alfa_proto_frame_init(frame, ALFA_PROTO_ID(ALFA_CLS_IMPORT_REQ, ALFA_NODE_BROADCAST, 0, src), 0);
+    alfa_proto_frame_init(frame, ALFA_PROTO_ID(ALFA_CLS_IMPORT_REQ, ALFA_NODE_BROADCAST, 0, src), 2);
+    alfa_put_le16(&frame->data[0], day);
     return ALFA_PROTO_OK;
 }
 
@@ -246,8 +247,13 @@ int alfa_proto_import_resp_encode(const alfa_import_msg_t *m, alfa_can_frame_t *
     if (m == 0 || frame == 0 || !alfa_proto_valid_src(m->src) || !alfa_proto_valid_src(m->dst)) {
         return ALFA_PROTO_E_INVAL;
     }
-    alfa_proto_frame_init(frame, ALFA_PROTO_ID(ALFA_CLS_IMPORT_RESP, m->dst, 0, m->src), 4);
-    alfa_put_le32(&frame->data[0], m->grid_import_today_wh);
+    if (m->grid_import_today_wh > ALFA_U24_MAX || m->serial24 > ALFA_U24_MAX) {
+        return ALFA_PROTO_E_RANGE;
+    }
+    alfa_proto_frame_init(frame, ALFA_PROTO_ID(ALFA_CLS_IMPORT_RESP, m->dst, 0, m->src), 8);
+    alfa_put_le16(&frame->data[0], m->day);
+    alfa_put_le24(&frame->data[2], m->grid_import_today_wh);
+    alfa_put_le24(&frame->data[5], m->serial24);
     return ALFA_PROTO_OK;
 }
 
@@ -260,17 +266,19 @@ int alfa_proto_import_decode(const alfa_can_frame_t *frame, alfa_import_msg_t *m
     if (cls < 0) {
         return cls;
     }
-    /* The request goes to everybody and is empty; the answer goes to the asking pack. */
+    /* The request goes to everybody; the answers go to the asking pack. */
     int req = cls == ALFA_CLS_IMPORT_REQ;
     uint8_t src, dst;
-    int rc = alfa_proto_check_addr(frame, req ? ALFA_CLS_IMPORT_REQ : ALFA_CLS_IMPORT_RESP, req ? 0u : 4u,
+    int rc = alfa_proto_check_addr(frame, req ? ALFA_CLS_IMPORT_REQ : ALFA_CLS_IMPORT_RESP, req ? 2u : 8u,
                                    req ? ALFA_PROTO_TO_ALL : ALFA_PROTO_TO_NODE, 0, &src, &dst);
     if (rc < 0) {
         return rc;
     }
     m->src = src;
     m->dst = dst;
-    m->grid_import_today_wh = req ? 0u : alfa_get_le32(&frame->data[0]);
+    m->day = alfa_get_le16(&frame->data[0]);
+    m->grid_import_today_wh = req ? 0u : alfa_get_le24(&frame->data[2]);
+    m->serial24 = req ? 0u : alfa_get_le24(&frame->data[5]);
     return req ? ALFA_CLS_IMPORT_REQ : ALFA_CLS_IMPORT_RESP;
 }
 

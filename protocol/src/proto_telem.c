@@ -53,9 +53,11 @@ int alfa_proto_telem_encode(const alfa_telemetry_t *t, uint8_t src,
     d = frames[5].data;
     alfa_put_le24(&d[1], t->grid_import_today_wh);
     alfa_put_le24(&d[4], t->solar_today_wh);
+    d[7] = (uint8_t)t->day;
     d = frames[6].data;
     alfa_put_le24(&d[1], t->batt_charge_today_wh);
     alfa_put_le24(&d[4], t->batt_discharge_today_wh);
+    d[7] = (uint8_t)(t->day >> 8);
     return ALFA_PROTO_OK;
 }
 
@@ -112,18 +114,14 @@ static int telem_part_apply(uint8_t part, const uint8_t *d, void *work)
         break;
     }
     case 5:
-        if (d[7] != 0) {
-            return ALFA_PROTO_E_RANGE;
-        }
         w->grid_import_today_wh = alfa_get_le24(&d[1]);
         w->solar_today_wh = alfa_get_le24(&d[4]);
+        w->day = (uint16_t)((w->day & 0xFF00u) | d[7]);
         break;
     default:
-        if (d[7] != 0) {
-            return ALFA_PROTO_E_RANGE;
-        }
         w->batt_charge_today_wh = alfa_get_le24(&d[1]);
         w->batt_discharge_today_wh = alfa_get_le24(&d[4]);
+        w->day = (uint16_t)((w->day & 0x00FFu) | ((uint32_t)d[7] << 8));
         break;
     }
     w->cycle = (w->cycle & ~0xFFu) | d[0];
@@ -238,9 +236,11 @@ int alfa_proto_site_encode(const alfa_site_totals_t *s, uint8_t src, uint32_t cy
     d = frames[1].data;
     alfa_put_le24(&d[1], (uint32_t)s->p_batt_w);
     alfa_put_le24(&d[4], (uint32_t)s->p_solar_w);
+    d[7] = (uint8_t)s->day;
     d = frames[2].data;
     alfa_put_le24(&d[1], (uint32_t)s->p_home_w);
     alfa_put_le24(&d[4], (uint32_t)s->p_grid_w);
+    d[7] = (uint8_t)(s->day >> 8);
     d = frames[3].data;
     alfa_put_le32(&d[1], (uint32_t)s->master_serial);
     alfa_put_le16(&d[5], (uint16_t)(s->master_serial >> 32));
@@ -269,19 +269,18 @@ static int site_part_apply(uint8_t part, const uint8_t *d, void *work)
         break;
     case 1: {
         int32_t solar = alfa_get_le24s(&d[4]);
-        if (d[7] != 0 || solar < 0) {
+        if (solar < 0) {
             return ALFA_PROTO_E_RANGE;
         }
         w->p_batt_w = alfa_get_le24s(&d[1]);
         w->p_solar_w = solar;
+        w->day = (uint16_t)((w->day & 0xFF00u) | d[7]);
         break;
     }
     case 2:
-        if (d[7] != 0) {
-            return ALFA_PROTO_E_RANGE;
-        }
         w->p_home_w = alfa_get_le24s(&d[1]);
         w->p_grid_w = alfa_get_le24s(&d[4]);
+        w->day = (uint16_t)((w->day & 0x00FFu) | ((uint32_t)d[7] << 8));
         break;
     default:
         if (d[7] != 0) {

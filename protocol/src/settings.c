@@ -142,9 +142,9 @@ static int cross_check(const alfa_settings_t *s, const char **reason)
     return ALFA_PROTO_OK;
 }
 
-int alfa_settings_check(const alfa_settings_t *s, uint32_t id, int32_t value, const char **reason)
+/* One value against its own row: unknown id or outside [min, max]. */
+static int check_own_range(const alfa_settings_t *s, const alfa_setting_desc_t *d, int32_t value, const char **reason)
 {
-    const alfa_setting_desc_t *d = alfa_settings_desc(id);
     if (d == NULL || s == NULL) {
         say(reason, "unknown setting");
         return ALFA_PROTO_E_INVAL;
@@ -156,6 +156,27 @@ int alfa_settings_check(const alfa_settings_t *s, uint32_t id, int32_t value, co
     if (value > d->max) {
         say(reason, "value above the setting's maximum");
         return ALFA_PROTO_E_RANGE;
+    }
+    return ALFA_PROTO_OK;
+}
+
+int alfa_settings_put(alfa_settings_t *s, uint32_t id, int32_t value, const char **reason)
+{
+    const alfa_setting_desc_t *d = alfa_settings_desc(id);
+    int rc = check_own_range(s, d, value, reason);
+    if (rc == ALFA_PROTO_OK) {
+        *field(s, d) = value;
+        say(reason, "ok");
+    }
+    return rc;
+}
+
+int alfa_settings_check(const alfa_settings_t *s, uint32_t id, int32_t value, const char **reason)
+{
+    const alfa_setting_desc_t *d = alfa_settings_desc(id);
+    int rc0 = check_own_range(s, d, value, reason);
+    if (rc0 != ALFA_PROTO_OK) {
+        return rc0;
     }
     alfa_settings_t trial = *s;
     *field(&trial, d) = value;
@@ -232,17 +253,19 @@ int alfa_settings_decode(alfa_settings_t *s, const uint8_t *blob, size_t len, co
         say(reason, "no blob");
         return ALFA_PROTO_E_INVAL;
     }
-    if (len != ALFA_SETTINGS_BLOB_SIZE) {
-        say(reason, "settings blob has the wrong length");
+    if (len < 4u || blob[0] != 'A' || blob[1] != 'S' || blob[2] != ALFA_SETTINGS_BLOB_VERSION) {
+        say(reason, len < 4u ? "settings blob is too short" : "settings blob has an unknown format or version");
+        return len < 4u ? ALFA_PROTO_E_LEN : ALFA_PROTO_E_RANGE;
+    }
+    uint32_t count = blob[3];
+    if (count == 0u || count > ALFA_SETTINGS_BLOB_COUNT_MAX || len != 4u + 4u * count) {
+        say(reason, "settings blob has the wrong length for its count");
         return ALFA_PROTO_E_LEN;
     }
-    if (blob[0] != 'A' || blob[1] != 'S' || blob[2] != ALFA_SETTINGS_BLOB_VERSION ||
-        blob[3] != (uint8_t)ALFA_SET_COUNT) {
-        say(reason, "settings blob has an unknown format or version");
-        return ALFA_PROTO_E_RANGE;
-    }
     alfa_settings_t trial;
-    for (uint32_t i = 0; i < (uint32_t)ALFA_SET_COUNT; i++) {
+    alfa_settings_defaults(&trial); /* ids an older firmware did not have */
+    uint32_t known = count < (uint32_t)ALFA_SET_COUNT ? count : (uint32_t)ALFA_SET_COUNT;
+    for (uint32_t i = 0; i < known; i++) {
         *field(&trial, &alfa_settings_table[i]) = (int32_t)alfa_get_le32(&blob[4u + 4u * i]);
     }
     int rc = alfa_settings_validate(&trial, reason, NULL);
@@ -252,3 +275,5 @@ int alfa_settings_decode(alfa_settings_t *s, const uint8_t *blob, size_t len, co
     *s = trial;
     return ALFA_PROTO_OK;
 }
+_Static_assert(ALFA_SET_COUNT >= ALFA_SETTINGS_LAYOUT_FIRST && ALFA_SET_COUNT <= ALFA_SETTINGS_BLOB_COUNT_MAX,
+               "ids are append-only: the first layout is a prefix of every later one");

@@ -87,9 +87,9 @@ struct sim_site {
     uint64_t next_time_us;
     uint8_t cmd_seq;
     uint8_t node_pack[ALFA_NODE_MAX];  /* node ID -> pack index + 1, from heartbeats */
-    uint32_t *import_wh;               /* per pack: today's grid import as the gateway knows it */
-    int64_t import_day;                /* local "day" (starting 05:00) the import counts belong to */
-    uint64_t import_reset_us;          /* when that day began for the gateway */
+    uint32_t *import_wh;               /* per pack: its grid import of site day import_day[i], as the
+                                        * gateway knows it (the larger figure of that day) */
+    uint16_t *import_day;
     alfa_site_rx_t site_rx;
     alfa_site_totals_t site;
     uint64_t site_heard_us;
@@ -309,14 +309,17 @@ static void pack_run(sim_pack_t *p)
     if (p->booted && pcore(p)->cycle != p->last_cycle) {
         p->last_cycle = pcore(p)->cycle;
         p->new_cycle = 1;
-        /* Like the Linux gateway (SPEC §9), the gateway role keeps today's import per pack for
-         * a rebooted pack; it is the value of the pack's telemetry of this cycle, taken here
-         * rather than decoded again from the seven telemetry frames (2 % of the run time). */
-        /* The packs reset their own counters at their first cycle after 05:00: a value sampled
-         * in the first seconds of the day may still be yesterday's. */
-        if (s->gateway_on && p->can_linked && s->t_us >= s->import_reset_us + 5000000u) {
+        /* Like the Linux gateway (SPEC §9), the gateway role keeps each pack's import of its
+         * site day for a rebooted pack; it is the value of the pack's telemetry of this cycle,
+         * taken here rather than decoded again from the seven telemetry frames (2 % of the run
+         * time). The day comes with it: a later day starts again, an earlier one never counts. */
+        if (s->gateway_on && p->can_linked) {
+            uint16_t day = alfa_core_day(pcore(p));
             uint32_t wh = alfa_core_grid_import_today_wh(pcore(p));
-            if (wh > s->import_wh[p->idx]) {
+            if (day != ALFA_DAY_NONE && day > s->import_day[p->idx]) {
+                s->import_day[p->idx] = day;
+                s->import_wh[p->idx] = wh;
+            } else if (day == s->import_day[p->idx] && wh > s->import_wh[p->idx]) {
                 s->import_wh[p->idx] = wh;
             }
         }
@@ -372,23 +375,8 @@ static void gateway_send_time(sim_site_t *s)
     }
 }
 
-/* The gateway's "day" for import counts: it starts at 05:00 local, like the packs' (floor
- * division: a run that starts before 05:00 is still in the previous day). */
-static int64_t import_day_of(const sim_site_t *s, uint64_t t_us)
-{
-    int64_t x = (int64_t)(t_us / 1000u) + (int64_t)s->scn->start_tod_ms - 5 * 3600000;
-    return x >= 0 ? x / ALFA_SCN_DAY_MS : -((-x + ALFA_SCN_DAY_MS - 1) / ALFA_SCN_DAY_MS);
-}
-
 static void gateway_receive(sim_site_t *s)
 {
-    /* The packs' counters restart at 05:00 local time (SPEC §6.2): so do the gateway's. */
-    int64_t day = import_day_of(s, s->t_us);
-    if (day != s->import_day) {
-        s->import_day = day;
-        s->import_reset_us = s->t_us;
-        memset(s->import_wh, 0, s->n * sizeof(*s->import_wh));
-    }
     alfa_can_frame_t f;
     while (alfa_canbus_recv(s->gw, &f) == 1) {
         int cls = alfa_proto_classify(&f);
@@ -417,14 +405,20 @@ static void gateway_receive(sim_site_t *s)
             }
         } else if (cls == ALFA_CLS_IMPORT_REQ) {
             alfa_import_msg_t m;
-            uint8_t src = ALFA_PROTO_ID_SRC(f.id);
-            if (s->gateway_on && !s->opt.real_gateway &&
-                alfa_proto_import_decode(&f, &m) == ALFA_CLS_IMPORT_REQ && src < ALFA_NODE_MAX &&
-                s->node_pack[src]) {
-                alfa_import_msg_t r = {ALFA_NODE_LINUX_GATEWAY, src, s->import_wh[s->node_pack[src] - 1u]};
-                alfa_can_frame_t out;
-                if (alfa_proto_import_resp_encode(&r, &out) == ALFA_PROTO_OK) {
-                    (void)alfa_canbus_send(s->gw, &out);
+            if (s->gateway_on && !s->opt.real_gateway && alfa_proto_import_decode(&f, &m) == ALFA_CLS_IMPORT_REQ &&
+                m.day != ALFA_DAY_NONE) {
+                /* Every pack's figure of the asker's day, as the Linux gateway answers. */
+                for (unsigned i = 0; i < s->n; i++) {
+                    if (s->import_day[i] != m.day) {
+                        continue;
+                    }
+                    alfa_import_msg_t r = {.src = ALFA_NODE_LINUX_GATEWAY, .dst = m.src, .day = m.day,
+                                           .serial24 = ALFA_SERIAL24(s->packs[i].serial),
+                                           .grid_import_today_wh = s->import_wh[i]};
+                    alfa_can_frame_t out;
+                    if (alfa_proto_import_resp_encode(&r, &out) == ALFA_PROTO_OK) {
+                        (void)alfa_canbus_send(s->gw, &out); /* a full queue drops it: the pack asks again */
+                    }
                 }
             }
         } else if (cls >= ALFA_CLS_SITE_0 && cls < ALFA_CLS_SITE_0 + (int)ALFA_SITE_PARTS) {
@@ -550,7 +544,8 @@ sim_site_t *sim_site_new(const alfa_scn_t *scn, const sim_options_t *opt)
     s->packs = calloc(s->n, sizeof(*s->packs));
     s->obs_packs = calloc(s->n, sizeof(*s->obs_packs));
     s->import_wh = calloc(s->n, sizeof(*s->import_wh));
-    if (s->bus == NULL || s->packs == NULL || s->obs_packs == NULL || s->import_wh == NULL) {
+    s->import_day = calloc(s->n, sizeof(*s->import_day));
+    if (s->bus == NULL || s->packs == NULL || s->obs_packs == NULL || s->import_wh == NULL || s->import_day == NULL) {
         sim_site_free(s);
         return NULL;
     }
@@ -565,7 +560,6 @@ sim_site_t *sim_site_new(const alfa_scn_t *scn, const sim_options_t *opt)
     s->obs.pack_count = s->n;
     s->obs.packs = s->obs_packs;
     s->obs.site = &s->site;
-    s->import_day = import_day_of(s, 0);
     return s;
 }
 
@@ -578,6 +572,7 @@ void sim_site_free(sim_site_t *s)
     free(s->packs);
     free(s->obs_packs);
     free(s->import_wh);
+    free(s->import_day);
     free(s);
 }
 

@@ -24,7 +24,7 @@ static alfa_cansite_t *site_with(uint32_t n, uint64_t seed)
 static alfa_cansite_pack_t *master_of(alfa_cansite_t *s)
 {
     for (uint32_t i = 0; i < s->n_packs; i++) {
-        if (alfa_node_is_master(&s->packs[i].node)) {
+        if (alfa_node_is_master(&s->packs[i].pack.node)) {
             return &s->packs[i];
         }
     }
@@ -54,7 +54,7 @@ static void test_dispatch_table_matches_protocol(void **state)
     (void)state;
     uint32_t rows = 0;
     for (uint32_t code = 0; code < 256; code++) {
-        const alfa_node_cmd_row_t *r = alfa_node_cmd_row((uint8_t)code);
+        const alfa_dispatch_row_t *r = alfa_dispatch_row((uint8_t)code);
         int len = alfa_cmd_payload_len((uint8_t)code);
         if (r == NULL) {
             assert_true(len < 0); /* every command of the protocol is handled */
@@ -64,12 +64,12 @@ static void test_dispatch_table_matches_protocol(void **state)
         assert_int_equal(r->code, code);
         assert_int_equal(r->payload_len, len);
         assert_non_null(r->handler);
-        assert_true(r->allowed & ALFA_NODE_FROM_GATEWAY);
+        assert_true(r->allowed & ALFA_DISPATCH_FROM_GATEWAY);
     }
     assert_int_equal(rows, ALFA_CMD_CODE_MAX);
     /* Only set_time is also taken from the master pack. */
-    assert_true(alfa_node_cmd_row(ALFA_CMD_SET_TIME)->allowed & ALFA_NODE_FROM_MASTER);
-    assert_false(alfa_node_cmd_row(ALFA_CMD_SET_MODE)->allowed & ALFA_NODE_FROM_MASTER);
+    assert_true(alfa_dispatch_row(ALFA_CMD_SET_TIME)->allowed & ALFA_DISPATCH_FROM_MASTER);
+    assert_false(alfa_dispatch_row(ALFA_CMD_SET_MODE)->allowed & ALFA_DISPATCH_FROM_MASTER);
 }
 
 static void test_energy_gateway_rules_linux_gateway_never(void **state)
@@ -84,15 +84,15 @@ static void test_energy_gateway_rules_linux_gateway_never(void **state)
         alfa_cansite_run_ms(s, 1000);
     }
     assert_int_equal(alfa_cansite_masters(s), 1);
-    assert_true(alfa_node_is_master(&egw->node));
+    assert_true(alfa_node_is_master(&egw->pack.node));
     for (uint32_t i = 0; i < 3; i++) {
-        assert_int_equal(alfa_node_master_id(&s->packs[i].node), alfa_node_id(&egw->node));
+        assert_int_equal(alfa_node_master_id(&s->packs[i].pack.node), alfa_node_id(&egw->pack.node));
     }
     /* The Energy-Gateway may command the packs too. */
     alfa_cmd_t c;
     memset(&c, 0, sizeof(c));
     c.code = ALFA_CMD_SET_ECO_LIMIT;
-    c.src = alfa_node_id(&egw->node);
+    c.src = alfa_node_id(&egw->pack.node);
     c.dst = ALFA_NODE_BROADCAST;
     c.seq = 9;
     c.u.eco_limit.limit_w = 1234;
@@ -101,13 +101,13 @@ static void test_energy_gateway_rules_linux_gateway_never(void **state)
     assert_int_equal(alfa_canbus_send(egw->can, &f), 0);
     alfa_cansite_run_ms(s, 100);
     for (uint32_t i = 0; i < 3; i++) {
-        assert_int_equal(alfa_core_settings(&s->packs[i].core)->eco_limit_w, 1234);
+        assert_int_equal(alfa_core_settings(&s->packs[i].pack.core)->eco_limit_w, 1234);
     }
     /* Without it, the highest-serial pack is master within 3 s. */
     alfa_canbus_set_connected(egw->can, 0);
     alfa_cansite_run_ms(s, 3000);
-    assert_int_equal(alfa_cansite_masters(s) - (alfa_node_is_master(&egw->node) ? 1u : 0u), 1);
-    assert_true(alfa_node_is_master(&s->packs[2].node));
+    assert_int_equal(alfa_cansite_masters(s) - (alfa_node_is_master(&egw->pack.node) ? 1u : 0u), 1);
+    assert_true(alfa_node_is_master(&s->packs[2].pack.node));
     free(s);
 }
 
@@ -116,23 +116,23 @@ static void test_time_from_gateway_then_master(void **state)
     (void)state;
     alfa_cansite_t *s = site_with(2, 2);
     alfa_cansite_run_ms(s, 6000);
-    assert_false(alfa_core_time_valid(&s->packs[0].core));
+    assert_false(alfa_core_time_valid(&s->packs[0].pack.core));
     alfa_time_msg_t t = {.src = ALFA_NODE_LINUX_GATEWAY, .unix_s = 1800000000u, .utc_offset_min = 120};
     alfa_can_frame_t f;
     assert_int_equal(alfa_proto_time_encode(&t, &f), 0);
     assert_int_equal(alfa_cansite_tool_send(s, &f), 0);
     uint32_t t_gw = alfa_cansite_now_ms(s);
     alfa_cansite_run_ms(s, 10);
-    assert_true(alfa_core_time_valid(&s->packs[0].core));
-    assert_true(alfa_core_time_valid(&s->packs[1].core));
+    assert_true(alfa_core_time_valid(&s->packs[0].pack.core));
+    assert_true(alfa_core_time_valid(&s->packs[1].pack.core));
     /* A time frame from a pack that is not the master is ignored. */
     alfa_cansite_pack_t *m = master_of(s);
     alfa_cansite_pack_t *other = m == &s->packs[0] ? &s->packs[1] : &s->packs[0];
-    alfa_time_msg_t rogue = {.src = alfa_node_id(&other->node), .unix_s = 1900000000u, .utc_offset_min = 0};
+    alfa_time_msg_t rogue = {.src = alfa_node_id(&other->pack.node), .unix_s = 1900000000u, .utc_offset_min = 0};
     assert_int_equal(alfa_proto_time_encode(&rogue, &f), 0);
     assert_int_equal(alfa_canbus_send(other->can, &f), 0);
     alfa_cansite_run_ms(s, 10);
-    assert_int_equal(m->core.clock.utc_offset_min, 120);
+    assert_int_equal(m->pack.core.clock.utc_offset_min, 120);
     /* The gateway goes silent: after 90 s the master broadcasts time itself. */
     drain(s);
     uint32_t t_silent = alfa_cansite_now_ms(s);
@@ -151,15 +151,15 @@ static void test_time_from_gateway_then_master(void **state)
     assert_true(t_seen != 0);
     assert_true(t_seen - t_gw >= 90000u);
     assert_true(t_seen - t_gw <= 150000u);
-    assert_int_equal(got.src, alfa_node_id(&m->node));
+    assert_int_equal(got.src, alfa_node_id(&m->pack.node));
     assert_int_equal(got.utc_offset_min, 120);
     uint32_t expect = 1800000000u + (t_seen - t_gw) / 1000u;
     assert_true(got.unix_s + 2u >= expect && got.unix_s <= expect + 2u);
     /* A rebooted pack gets its time from the master's next broadcast. */
     alfa_cansite_reboot(other);
-    assert_false(alfa_core_time_valid(&other->core));
+    assert_false(alfa_core_time_valid(&other->pack.core));
     alfa_cansite_run_ms(s, 65000);
-    assert_true(alfa_core_time_valid(&other->core));
+    assert_true(alfa_core_time_valid(&other->pack.core));
     free(s);
 }
 
@@ -170,17 +170,17 @@ static void test_grid_import_recovered_after_reboot(void **state)
     alfa_cansite_run_ms(s, 8000);
     alfa_cansite_pack_t *m = master_of(s);
     alfa_cansite_pack_t *b = m == &s->packs[0] ? &s->packs[1] : &s->packs[0];
-    alfa_core_restore_grid_import(&b->core, 7400);
-    alfa_core_restore_grid_import(&m->core, 5100);
+    alfa_core_restore_grid_import(&b->pack.core, 7400, alfa_core_day(&b->pack.core));
+    alfa_core_restore_grid_import(&m->pack.core, 5100, alfa_core_day(&m->pack.core));
     alfa_cansite_run_ms(s, 5000); /* their telemetry reaches everybody */
     alfa_cansite_reboot(b);
-    assert_int_equal(alfa_core_grid_import_today_wh(&b->core), 0);
+    assert_int_equal(alfa_core_grid_import_today_wh(&b->pack.core), 0);
     alfa_cansite_run_ms(s, 10000);
-    assert_int_equal(alfa_core_grid_import_today_wh(&b->core), 7400);
+    assert_int_equal(alfa_core_grid_import_today_wh(&b->pack.core), 7400);
     /* The master itself reboots: the highest-serial other pack answers for it. */
     alfa_cansite_reboot(m);
     alfa_cansite_run_ms(s, 10000);
-    assert_int_equal(alfa_core_grid_import_today_wh(&m->core), 5100);
+    assert_int_equal(alfa_core_grid_import_today_wh(&m->pack.core), 5100);
     free(s);
 }
 
@@ -220,11 +220,11 @@ static alfa_site_totals_t site_after(alfa_cansite_t *s, alfa_cansite_pack_t *m, 
         drain(s);
     }
     alfa_site_totals_t st;
-    assert_true(alfa_node_site(&m->node, &st));
+    assert_true(alfa_site_totals(&m->pack.site, &st));
     return st;
 }
 
-/* The node lends ALFA_NODE_RX_SLOTS reassemblers to senders on demand. When more bursts overlap
+/* The node lends ALFA_TLM_RX_SLOTS reassemblers to senders on demand. When more bursts overlap
  * than it has, the extra records are lost whole (counted), never mixed with other parts. */
 static void test_reassembler_pool_exhausted(void **state)
 {
@@ -232,16 +232,16 @@ static void test_reassembler_pool_exhausted(void **state)
     alfa_cansite_t *s = site_with(1, 9);
     alfa_cansite_pack_t *m = &s->packs[0];
     alfa_cansite_run_ms(s, 6000);
-    assert_true(alfa_node_is_master(&m->node));
+    assert_true(alfa_node_is_master(&m->pack.node));
     alfa_site_totals_t st = site_after(s, m, 3000);
     assert_int_equal(st.packs_online, 1);
     alfa_telemetry_t own;
-    alfa_core_telemetry(&m->core, &own);
+    alfa_core_telemetry(&m->pack.core, &own);
     const int32_t own_batt = own.p_batt_w, own_grid = own.p_grid_w;
 
     /* Six bursts interleaved part by part, last part first: the first four senders get the
      * reassemblers, the parts of the other two find none until those complete. */
-    _Static_assert(ALFA_NODE_RX_SLOTS == 4u, "the test overlaps six bursts on four reassemblers");
+    _Static_assert(ALFA_TLM_RX_SLOTS == 4u, "the test overlaps six bursts on four reassemblers");
     alfa_can_frame_t fr[6][ALFA_TELEM_PARTS];
     for (uint8_t k = 0; k < 6; k++) {
         fake_telemetry(k, 1000 * (k + 1), 10 * (k + 1), 5, fr[k]);
@@ -255,7 +255,7 @@ static void test_reassembler_pool_exhausted(void **state)
     assert_int_equal(st.packs_online, 5);
     assert_int_equal(st.p_batt_w, own_batt + 1000 + 2000 + 3000 + 4000);
     assert_int_equal(st.p_grid_w, own_grid + 10 + 20 + 30 + 40);
-    assert_int_equal(m->node.stats.telem_lost, 2u * (ALFA_TELEM_PARTS - 1u));
+    assert_int_equal(m->pack.tlm.stats.lost, 2u * (ALFA_TELEM_PARTS - 1u));
 
     /* Fake pack 4 got a reassembler for its part 0 only. Its next burst loses part 0 on the way
      * and, the cycle byte being the same, would complete with the old part 0: it must not. */
@@ -295,27 +295,27 @@ static void test_site_grid_limit_reaches_every_pack(void **state)
     /* 800 + 700 + 400 Wh: under 2 kWh, no pack reached it on its own. */
     const uint32_t wh[3] = {800, 700, 400};
     for (uint32_t i = 0; i < 3; i++) {
-        assert_int_equal(alfa_core_settings(&s->packs[i].core)->grid_limit_on, 1);
-        alfa_core_restore_grid_import(&s->packs[i].core, wh[i]);
+        assert_int_equal(alfa_core_settings(&s->packs[i].pack.core)->grid_limit_on, 1);
+        alfa_core_restore_grid_import(&s->packs[i].pack.core, wh[i], alfa_core_day(&s->packs[i].pack.core));
     }
     alfa_cansite_run_ms(s, 5000);
     for (uint32_t i = 0; i < 3; i++) {
         alfa_site_totals_t st;
-        assert_true(alfa_node_site(&s->packs[i].node, &st));
+        assert_true(alfa_site_totals(&s->packs[i].pack.site, &st));
         assert_int_equal(st.grid_import_today_wh, 1900);
         assert_int_equal(st.grid_limit_reached, 0);
-        assert_false(alfa_core_warnings(&s->packs[i].core) & (1u << ALFA_WARN_GRID_LIMIT_REACHED));
+        assert_false(alfa_core_warnings(&s->packs[i].pack.core) & (1u << ALFA_WARN_GRID_LIMIT_REACHED));
     }
     /* One more pack's import takes the SITE over the limit: everybody's grid relay opens. */
-    alfa_core_restore_grid_import(&s->packs[2].core, 500);
+    alfa_core_restore_grid_import(&s->packs[2].pack.core, 500, alfa_core_day(&s->packs[2].pack.core));
     alfa_cansite_run_ms(s, 5000);
     for (uint32_t i = 0; i < 3; i++) {
         alfa_site_totals_t st;
-        assert_true(alfa_node_site(&s->packs[i].node, &st));
+        assert_true(alfa_site_totals(&s->packs[i].pack.site, &st));
         assert_int_equal(st.grid_import_today_wh, 2000);
         assert_int_equal(st.grid_limit_reached, 1);
-        assert_true(alfa_core_warnings(&s->packs[i].core) & (1u << ALFA_WARN_GRID_LIMIT_REACHED));
-        assert_false(alfa_core_relays_closed(&s->packs[i].core) & (1u << ALFA_RELAY_GRID));
+        assert_true(alfa_core_warnings(&s->packs[i].pack.core) & (1u << ALFA_WARN_GRID_LIMIT_REACHED));
+        assert_false(alfa_core_relays_closed(&s->packs[i].pack.core) & (1u << ALFA_RELAY_GRID));
     }
     free(s);
 }
@@ -326,22 +326,22 @@ static void test_bus_off_fault_and_recovery(void **state)
     alfa_cansite_t *s = site_with(2, 5);
     alfa_cansite_run_ms(s, 8000);
     alfa_cansite_pack_t *p = &s->packs[0];
-    uint8_t id = alfa_node_id(&p->node);
+    uint8_t id = alfa_node_id(&p->pack.node);
     /* A wiring fault keeps the controller bus-off for 3 s whatever recovery is asked. */
     for (uint32_t ms = 0; ms < 3000; ms++) {
         p->can->bus_off = 1;
         p->can->recover_at_us = 0;
         alfa_cansite_run_ms(s, 1);
     }
-    assert_true(alfa_core_faults(&p->core) & (1u << ALFA_FAULT_CAN_BUS_OFF));
-    assert_true(p->node.stats.bus_off_events == 1);
+    assert_true(alfa_core_faults(&p->pack.core) & (1u << ALFA_FAULT_CAN_BUS_OFF));
+    assert_true(p->pack.node.stats.bus_off_events == 1);
     /* Fault gone: the node's own recovery request brings it back within a few ms. */
     alfa_cansite_run_ms(s, 100);
     assert_int_equal(alfa_canbus_state(p->can), ALFA_CAN_ERROR_ACTIVE);
-    assert_false(alfa_core_faults(&p->core) & (1u << ALFA_FAULT_CAN_BUS_OFF));
+    assert_false(alfa_core_faults(&p->pack.core) & (1u << ALFA_FAULT_CAN_BUS_OFF));
     alfa_cansite_run_ms(s, 5000);
-    assert_int_equal(alfa_node_phase(&p->node), ALFA_NODE_PHASE_RUN);
-    assert_int_equal(alfa_node_id(&p->node), id);
+    assert_int_equal(alfa_node_phase(&p->pack.node), ALFA_NODE_PHASE_RUN);
+    assert_int_equal(alfa_node_id(&p->pack.node), id);
     assert_int_equal(alfa_cansite_masters(s), 1);
     free(s);
 }
@@ -352,8 +352,8 @@ static void test_read_settings_reboot_factory_reset_identify(void **state)
     alfa_cansite_t *s = site_with(2, 6);
     alfa_cansite_run_ms(s, 8000);
     alfa_cansite_pack_t *p = &s->packs[1];
-    uint8_t id = alfa_node_id(&p->node);
-    assert_int_equal(alfa_core_setting_set(&p->core, ALFA_SET_ECO_LIMIT_W, 3333, NULL), ALFA_OK);
+    uint8_t id = alfa_node_id(&p->pack.node);
+    assert_int_equal(alfa_core_setting_set(&p->pack.core, ALFA_SET_ECO_LIMIT_W, 3333, NULL), ALFA_OK);
     drain(s);
     alfa_cmd_t c;
     memset(&c, 0, sizeof(c));
@@ -376,7 +376,7 @@ static void test_read_settings_reboot_factory_reset_identify(void **state)
             assert_int_equal(m.src, id);
             assert_int_equal(m.id, values); /* in id order, none missing */
             int32_t v;
-            assert_int_equal(alfa_core_setting_get(&p->core, m.id, &v), ALFA_OK);
+            assert_int_equal(alfa_core_setting_get(&p->pack.core, m.id, &v), ALFA_OK);
             assert_int_equal(m.value, v);
             values++;
             last += m.last;
@@ -392,7 +392,7 @@ static void test_read_settings_reboot_factory_reset_identify(void **state)
     c.u.identify.seconds = 20;
     assert_true(alfa_cansite_command(s, &c) > 0);
     alfa_cansite_run_ms(s, 50);
-    assert_true(p->core.identify);
+    assert_true(p->pack.core.identify);
     /* Reboot: acknowledged, then the pack restarts and comes back with its ID. */
     memset(&c, 0, sizeof(c));
     c.code = ALFA_CMD_REBOOT;
@@ -401,8 +401,8 @@ static void test_read_settings_reboot_factory_reset_identify(void **state)
     alfa_cansite_run_ms(s, 200);
     assert_int_equal(p->reboots, 1);
     alfa_cansite_run_ms(s, 6000);
-    assert_int_equal(alfa_node_id(&p->node), id);
-    assert_int_equal(alfa_core_settings(&p->core)->eco_limit_w, 3333); /* settings survived */
+    assert_int_equal(alfa_node_id(&p->pack.node), id);
+    assert_int_equal(alfa_core_settings(&p->pack.core)->eco_limit_w, 3333); /* settings survived */
     /* Factory reset with the confirmation code: defaults, same node ID, restarted. */
     memset(&c, 0, sizeof(c));
     c.code = ALFA_CMD_FACTORY_RESET;
@@ -414,8 +414,8 @@ static void test_read_settings_reboot_factory_reset_identify(void **state)
     alfa_cansite_run_ms(s, 6000);
     alfa_settings_t def;
     alfa_settings_defaults(&def);
-    assert_int_equal(alfa_core_settings(&p->core)->eco_limit_w, def.eco_limit_w);
-    assert_int_equal(alfa_node_id(&p->node), id);
+    assert_int_equal(alfa_core_settings(&p->pack.core)->eco_limit_w, def.eco_limit_w);
+    assert_int_equal(alfa_node_id(&p->pack.node), id);
     free(s);
 }
 
@@ -424,9 +424,9 @@ static void test_garbage_frames_change_nothing(void **state)
     (void)state;
     alfa_cansite_t *s = site_with(2, 7);
     alfa_cansite_run_ms(s, 8000);
-    uint32_t gens[2] = {alfa_core_settings_generation(&s->packs[0].core),
-                        alfa_core_settings_generation(&s->packs[1].core)};
-    uint8_t ids[2] = {alfa_node_id(&s->packs[0].node), alfa_node_id(&s->packs[1].node)};
+    uint32_t gens[2] = {alfa_core_settings_generation(&s->packs[0].pack.core),
+                        alfa_core_settings_generation(&s->packs[1].pack.core)};
+    uint8_t ids[2] = {alfa_node_id(&s->packs[0].pack.node), alfa_node_id(&s->packs[1].pack.node)};
     alfa_rng_t r;
     alfa_rng_seed(&r, 99);
     /* Frames of our classes from unknown senders, wrong lengths, foreign 11-bit frames. */
@@ -453,9 +453,9 @@ static void test_garbage_frames_change_nothing(void **state)
     }
     alfa_cansite_run_ms(s, 3000);
     for (uint32_t i = 0; i < 2; i++) {
-        assert_int_equal(alfa_core_settings_generation(&s->packs[i].core), gens[i]);
-        assert_int_equal(alfa_node_id(&s->packs[i].node), ids[i]);
-        assert_int_equal(alfa_node_phase(&s->packs[i].node), ALFA_NODE_PHASE_RUN);
+        assert_int_equal(alfa_core_settings_generation(&s->packs[i].pack.core), gens[i]);
+        assert_int_equal(alfa_node_id(&s->packs[i].pack.node), ids[i]);
+        assert_int_equal(alfa_node_phase(&s->packs[i].pack.node), ALFA_NODE_PHASE_RUN);
     }
     assert_int_equal(alfa_cansite_masters(s), 1);
     free(s);

@@ -31,6 +31,7 @@ static alfa_telemetry_t sample_telem(uint32_t cycle)
     t.solar_today_wh = 6789;
     t.batt_charge_today_wh = 4321;
     t.batt_discharge_today_wh = 9876;
+    t.day = 20530; /* 2026-03-16: the site day the counters belong to, high byte nonzero */
     return t;
 }
 
@@ -152,18 +153,29 @@ static void test_import_req_resp(void **state)
     (void)state;
     alfa_can_frame_t f;
     alfa_import_msg_t m;
-    assert_int_equal(alfa_proto_import_req_encode(17, &f), 0);
-    assert_int_equal(f.len, 0);
+    assert_int_equal(alfa_proto_import_req_encode(17, 20500, &f), 0);
+    assert_int_equal(f.len, 2);
     assert_int_equal(alfa_proto_import_decode(&f, &m), ALFA_CLS_IMPORT_REQ);
     assert_int_equal(m.src, 17);
-    alfa_import_msg_t r = {.src = 99, .dst = 17, .grid_import_today_wh = 7400};
+    assert_int_equal(m.day, 20500);
+    alfa_import_msg_t r = {.src = 99, .dst = 17, .day = 20500, .serial24 = 0xC3D4E5, .grid_import_today_wh = 7400};
     assert_int_equal(alfa_proto_import_resp_encode(&r, &f), 0);
+    assert_int_equal(f.len, 8);
     assert_int_equal(alfa_proto_import_decode(&f, &m), ALFA_CLS_IMPORT_RESP);
     assert_int_equal(m.dst, 17);
     assert_int_equal(m.src, 99);
+    assert_int_equal(m.day, 20500);
+    assert_int_equal(m.serial24, 0xC3D4E5);
     assert_int_equal(m.grid_import_today_wh, 7400);
+    /* the wire: day, energy, serial bits, little-endian */
+    assert_int_equal(f.data[0], 0x14);
+    assert_int_equal(f.data[1], 0x50);
+    assert_int_equal(f.data[2], 0xE8);
+    assert_int_equal(f.data[5], 0xE5);
     f.len = 3;
     assert_int_equal(alfa_proto_import_decode(&f, &m), ALFA_PROTO_E_LEN);
+    r.grid_import_today_wh = 0x1000000u; /* over 24 bits */
+    assert_int_equal(alfa_proto_import_resp_encode(&r, &f), ALFA_PROTO_E_RANGE);
 }
 
 static void test_telemetry_round_trip(void **state)
@@ -268,9 +280,6 @@ static void test_telemetry_refuses_bad(void **state)
     alfa_can_frame_t bad = fr[0];
     bad.data[7] = 200; /* SOC 200 % */
     assert_int_equal(alfa_telem_rx_feed(&rx, &bad, &out), ALFA_PROTO_E_RANGE);
-    bad = fr[5];
-    bad.data[7] = 1; /* reserved byte */
-    assert_int_equal(alfa_telem_rx_feed(&rx, &bad, &out), ALFA_PROTO_E_RANGE);
     bad = fr[4];
     bad.data[7] = (uint8_t)(7u << 5); /* mode 7 */
     assert_int_equal(alfa_telem_rx_feed(&rx, &bad, &out), ALFA_PROTO_E_RANGE);
@@ -293,7 +302,7 @@ static void test_site_totals_round_trip(void **state)
     (void)state;
     alfa_site_totals_t s = {.packs_online = 32, .soc_avg_pct = 64, .grid_limit_reached = 1,
                             .p_batt_w = -120000, .p_solar_w = 250000, .p_home_w = 98000,
-                            .p_grid_w = 31000, .grid_import_today_wh = 30000000u,
+                            .p_grid_w = 31000, .grid_import_today_wh = 30000000u, .day = 20530,
                             .master_serial = 0xA1B2C3D4E5F6ull};
     alfa_can_frame_t fr[ALFA_SITE_PARTS];
     assert_int_equal(alfa_proto_site_encode(&s, 12, 777, fr), 0);
@@ -313,6 +322,7 @@ static void test_site_totals_round_trip(void **state)
     assert_int_equal(out.p_grid_w, 31000);
     assert_int_equal(out.grid_import_today_wh, 30000000u);
     assert_true(out.master_serial == 0xA1B2C3D4E5F6ull);
+    assert_int_equal(out.day, 20530);
     s.soc_avg_pct = 101;
     assert_int_equal(alfa_proto_site_encode(&s, 12, 777, fr), ALFA_PROTO_E_RANGE);
     alfa_can_frame_t bad = fr[0];

@@ -75,8 +75,8 @@ static void test_import(void **state)
 {
     (void)state;
     alfa_can_frame_t f = untouched();
-    assert_int_equal(alfa_proto_import_req_encode(7, NULL), ALFA_PROTO_E_INVAL);
-    ASSERT_REFUSED(alfa_proto_import_req_encode(0, &f), f, ALFA_PROTO_E_INVAL);
+    assert_int_equal(alfa_proto_import_req_encode(7, 20000, NULL), ALFA_PROTO_E_INVAL);
+    ASSERT_REFUSED(alfa_proto_import_req_encode(0, 20000, &f), f, ALFA_PROTO_E_INVAL);
     alfa_import_msg_t m = {.src = 3, .dst = 7, .grid_import_today_wh = 12345};
     assert_int_equal(alfa_proto_import_resp_encode(NULL, &f), ALFA_PROTO_E_INVAL);
     m.dst = 0;

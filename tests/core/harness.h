@@ -46,7 +46,7 @@ static inline void bms_poll(pack_t *p)
 {
     alfa_bms_reading_t r = {.v_pack_mv = soc_to_mv(p->soc_pct), .i_batt_ma = p->i_batt_ma,
                             .alarms = p->alarms};
-    assert_int_equal(alfa_core_bms_input(&p->core, &r, false), ALFA_OK);
+    assert_int_equal(alfa_core_bms_reading(&p->core, &r), ALFA_OK);
 }
 
 /* Optional plant hook: called before every core step (e.g. loads that follow their relays). */

@@ -85,13 +85,14 @@ static void bms_comm_lost_and_degraded(void **state)
     soc_settle(&p, 70);
     assert_false(closed(&p, ALFA_RELAY_GRID));
     p.bms_on = 0;
-    assert_int_equal(alfa_core_bms_input(&p.core, NULL, true), ALFA_OK);
+    alfa_core_bms_in_t lost = {.flags = ALFA_CORE_BMS_COMM_LOST};
+    assert_int_equal(alfa_core_bms_input(&p.core, &lost), ALFA_OK);
     assert_true(alfa_core_faults(&p.core) & (1u << ALFA_FAULT_BMS_COMM_LOST));
     assert_true(closed(&p, ALFA_RELAY_GRID)); /* battery state unknown: the home on the grid */
     assert_true(p.tp.leds & ALFA_LED_RED);
     /* it comes back, with warning bits: comm fault cleared, "BMS degraded" warning */
     alfa_bms_reading_t r = {.v_pack_mv = soc_to_mv(70), .warnings = 0x0004};
-    assert_int_equal(alfa_core_bms_input(&p.core, &r, false), ALFA_OK);
+    assert_int_equal(alfa_core_bms_reading(&p.core, &r), ALFA_OK);
     assert_false(alfa_core_faults(&p.core) & (1u << ALFA_FAULT_BMS_COMM_LOST));
     assert_true(alfa_core_warnings(&p.core) & (1u << ALFA_WARN_BMS_DEGRADED));
     assert_false(closed(&p, ALFA_RELAY_GRID));

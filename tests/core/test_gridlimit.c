@@ -97,25 +97,32 @@ static void site_master_and_recovered_import(void **state)
     set(&p, ALFA_SET_MODE, ALFA_MODE_BACKUP);
     soc_settle(&p, 30);
     clock_at(&p, 0, 10, 0);
+    uint16_t day = alfa_core_day(&p.core);
+    assert_true(day != ALFA_DAY_NONE);
     /* the master's word is ignored while the limit is off */
-    alfa_core_site_grid_limit(&p.core, true);
+    alfa_core_site_grid_limit(&p.core, true, day);
     assert_true(closed(&p, ALFA_RELAY_GRID));
     set(&p, ALFA_SET_GRID_LIMIT_ON, 1);
     set(&p, ALFA_SET_GRID_LIMIT_KWH, 10);
-    alfa_core_site_grid_limit(&p.core, true); /* the site reached it, this pack did not */
+    alfa_core_site_grid_limit(&p.core, true, (uint16_t)(day - 1u)); /* yesterday's word: not ours */
+    assert_true(closed(&p, ALFA_RELAY_GRID));
+    alfa_core_site_grid_limit(&p.core, true, day); /* the site reached it, this pack did not */
     assert_false(closed(&p, ALFA_RELAY_GRID));
-    alfa_core_site_grid_limit(&p.core, false); /* never releases by itself */
+    alfa_core_site_grid_limit(&p.core, false, day); /* never releases by itself */
     run(&p, 60000);
     assert_false(closed(&p, ALFA_RELAY_GRID));
     clock_at(&p, 1, 5, 0); /* a jump over 05:00: the reset */
     run(&p, 2000);
     assert_true(closed(&p, ALFA_RELAY_GRID));
-    /* a rebooted pack recovers today's import: larger only */
-    alfa_core_restore_grid_import(&p.core, 4000);
+    day = alfa_core_day(&p.core);
+    /* a rebooted pack recovers today's import: larger only, and only its own day's */
+    alfa_core_restore_grid_import(&p.core, 9000, (uint16_t)(day - 1u));
+    assert_int_equal(alfa_core_grid_import_today_wh(&p.core), 0);
+    alfa_core_restore_grid_import(&p.core, 4000, day);
     assert_int_equal(alfa_core_grid_import_today_wh(&p.core), 4000);
-    alfa_core_restore_grid_import(&p.core, 100);
+    alfa_core_restore_grid_import(&p.core, 100, day);
     assert_int_equal(alfa_core_grid_import_today_wh(&p.core), 4000);
-    alfa_core_restore_grid_import(&p.core, 10000);
+    alfa_core_restore_grid_import(&p.core, 10000, day);
     assert_false(closed(&p, ALFA_RELAY_GRID));
     alfa_telemetry_t t;
     alfa_core_telemetry(&p.core, &t);
@@ -137,10 +144,10 @@ static void time_rules(void **state)
     int64_t local = alfa_time_local_s(&p.core.clock, p.tp.now_ms);
     assert_int_equal(alfa_time_minute_of_day(local), 330);
     assert_int_equal(alfa_time_minute_of_day(-60), 1439);
-    /* the grid-limit day runs 05:00 .. 05:00 */
-    assert_int_equal(alfa_time_day_key(T_DAY0 + 5 * 3600), alfa_time_day_key(T_DAY0 + 86400 + 4 * 3600));
-    assert_true(alfa_time_day_key(T_DAY0 + 4 * 3600) < alfa_time_day_key(T_DAY0 + 5 * 3600));
-    assert_int_equal(alfa_time_day_key(0), -1);
+    /* the site day runs 05:00 .. 05:00 */
+    assert_int_equal(alfa_siteday_of(T_DAY0 + 5 * 3600), alfa_siteday_of(T_DAY0 + 86400 + 4 * 3600));
+    assert_true(alfa_siteday_of(T_DAY0 + 4 * 3600) < alfa_siteday_of(T_DAY0 + 5 * 3600));
+    assert_int_equal(alfa_siteday_of(0), ALFA_DAY_NONE);
     /* time keeps running across the 32-bit millisecond wrap */
     alfa_clock_t c;
     alfa_time_init(&c);

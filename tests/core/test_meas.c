@@ -216,14 +216,15 @@ static void soc_first_reading_at_once_then_filtered(void **state)
     soc_settle(&p, 20);
     /* a BMS-provided SOC is used when the profile says so */
     alfa_bms_reading_t r = {.v_pack_mv = soc_to_mv(20), .present = ALFA_BMS_HAS_SOC, .soc_pct = 77};
-    assert_int_equal(alfa_core_bms_input(&p.core, &r, false), ALFA_OK);
+    assert_int_equal(alfa_core_bms_reading(&p.core, &r), ALFA_OK);
     assert_int_equal(p.core.soc_pct, 77);
     /* a zero voltage is no reading: refused, changes nothing */
     r.v_pack_mv = 0;
-    assert_int_equal(alfa_core_bms_input(&p.core, &r, false), ALFA_E_RANGE);
-    r.v_pack_mv = ALFA_CORE_V_PACK_MAX_MV + 1;
+    assert_int_equal(alfa_core_bms_reading(&p.core, &r), ALFA_E_RANGE);
+    r.v_pack_mv = ALFA_V_PACK_MAX_MV + 1;
     r.present = 0;
-    assert_int_equal(alfa_core_bms_input(&p.core, &r, true), ALFA_E_RANGE);
+    alfa_core_bms_in_t in = {.flags = ALFA_CORE_BMS_VALUES | ALFA_CORE_BMS_COMM_LOST, .reading = r};
+    assert_int_equal(alfa_core_bms_input(&p.core, &in), ALFA_E_RANGE);
     assert_int_equal(p.core.soc_pct, 77);
     assert_false(alfa_core_faults(&p.core) & (1u << ALFA_FAULT_BMS_COMM_LOST));
 }

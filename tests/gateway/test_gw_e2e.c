@@ -255,6 +255,7 @@ static void test_time_discovery_and_import_recovery(void **state)
     /* time broadcast at start */
     hx_bus_pump(&f->bus, 100);
     assert_true(hx_bus_count(&f->bus, ALFA_CLS_TIME, -1) >= 1);
+    f->packs[0].t.day = 20400; /* the site day its counters belong to */
     beat(f, 1, 1);
     assert_true(hx_wait(&f->cli, T("pack/" HEX_A "/state"), "\"grid_import_today_wh\":4321", 3000, &f->bus, NULL, 0, NULL) >= 0);
     /* discovery: an energy counter for the HA Energy dashboard */
@@ -271,9 +272,17 @@ static void test_time_discovery_and_import_recovery(void **state)
     i = hx_wait(&f->cli, T("pack/" HEX_A "/state"), "\"p_grid_w\":4242", 3000, &f->bus, NULL, 0, NULL);
     assert_true(i >= 0);
     assert_non_null(strstr(hx_msg(&f->cli, i)->payload, "\"grid_import_today_wh\":4321"));
-    /* ... and asks for today's import: the gateway answers with it */
+    /* ... and asks for its day's import: the gateway answers with it (another day's question gets
+     * no answer: its figures would be wrong for it) */
     alfa_can_frame_t req;
-    assert_int_equal(alfa_proto_import_req_encode(5, &req), 0);
+    assert_int_equal(alfa_proto_import_req_encode(5, 20399, &req), 0);
+    hx_bus_send(&f->bus, &req);
+    hx_bus_pump(&f->bus, 300);
+    for (int j = 0; j < f->bus.n_seen; j++) {
+        alfa_import_msg_t m;
+        assert_int_not_equal(alfa_proto_import_decode(&f->bus.seen[j], &m), ALFA_CLS_IMPORT_RESP);
+    }
+    assert_int_equal(alfa_proto_import_req_encode(5, 20400, &req), 0);
     hx_bus_send(&f->bus, &req);
     int got = 0;
     for (int k = 0; k < 100 && !got; k++) {
@@ -282,8 +291,11 @@ static void test_time_discovery_and_import_recovery(void **state)
             alfa_import_msg_t m;
             if (alfa_proto_import_decode(&f->bus.seen[j], &m) == ALFA_CLS_IMPORT_RESP) {
                 assert_int_equal(m.dst, 5);
-                assert_int_equal(m.grid_import_today_wh, 4321);
-                got = 1;
+                assert_int_equal(m.day, 20400);
+                if (m.serial24 == ALFA_SERIAL24(f->packs[0].serial)) {
+                    assert_int_equal(m.grid_import_today_wh, 4321);
+                    got = 1;
+                }
             }
         }
     }

@@ -212,6 +212,7 @@ static gw_core_t *start(gw_now_t *now)
     now->ms = 1000;
     now->unix_s = 1700000000; /* 2023-11-14 22:13:20 UTC */
     now->utc_offset_min = 60;
+    now->clock_synced = 1;
     gw_core_init(&g_core, &cfg, &io, now);
     gw_core_on_connect(&g_core, now);
     return &g_core;
@@ -323,7 +324,10 @@ static void test_core_commands_acks_timeouts(void **state)
     assert_non_null(last(&g_cap, "alfaspark/home/pack/0000000000aa/settings", "\"dwell_s\":30"));
 }
 
-static void test_core_energy_never_dips_within_a_day(void **state)
+/* "Today" as published follows the PACK's site day (its telemetry says which), never the
+ * gateway's own calendar: a pack whose clock passed 05:00 earlier or later than the gateway's,
+ * or a gateway with no clock at all, still shows the right counters (issue 10, item 11). */
+static void test_core_energy_follows_the_packs_day(void **state)
 {
     (void)state;
     gw_now_t now;
@@ -331,28 +335,75 @@ static void test_core_energy_never_dips_within_a_day(void **state)
     now.unix_s = 1700006400 + 11 * 3600; /* 2023-11-15 11:00 UTC = 12:00 local (UTC+1) */
     feed_hb(gw, 0x77ull, 2, &now);
     alfa_telemetry_t t = {0};
+    t.day = 19675;
     t.grid_import_today_wh = 5000;
+    t.solar_today_wh = 8000;
     feed_telem(gw, &t, 2, &now);
     t.cycle++;
-    t.grid_import_today_wh = 0; /* pack rebooted */
+    t.grid_import_today_wh = 0; /* pack rebooted, same day: hidden until it recovers */
+    t.solar_today_wh = 0;
     feed_telem(gw, &t, 2, &now);
     assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"grid_import_today_wh\":5000"));
+    assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"solar_today_wh\":8000"));
     t.cycle++;
     t.grid_import_today_wh = 5100;
+    t.solar_today_wh = 8100;
     feed_telem(gw, &t, 2, &now);
     assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"grid_import_today_wh\":5100"));
-    /* the next day at 05:02 local the pack resets: accepted */
-    now.unix_s += 17 * 3600 + 120;
+    /* The gateway's own clock says a new day began hours ago (its 05:00 passed): nothing changes
+     * as long as the pack is still on its day — the old gateway froze the counters here. */
+    now.unix_s += 20 * 3600;
     t.cycle++;
+    t.solar_today_wh = 9000;
+    feed_telem(gw, &t, 2, &now);
+    assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"solar_today_wh\":9000"));
+    /* the pack turns its day: the counters start again, whatever the gateway's clock says */
+    t.cycle++;
+    t.day = 19676;
     t.grid_import_today_wh = 3;
+    t.solar_today_wh = 40;
     feed_telem(gw, &t, 2, &now);
     assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"grid_import_today_wh\":3"));
-    /* a pack whose clock resets a few minutes late: still inside the grace window */
-    now.unix_s += 60;
+    assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"solar_today_wh\":40"));
+    assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"day\":19676"));
+    /* a late figure of the day before is never taken */
     t.cycle++;
-    t.grid_import_today_wh = 1;
+    t.day = 19675;
+    t.grid_import_today_wh = 5100;
     feed_telem(gw, &t, 2, &now);
-    assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"grid_import_today_wh\":1"));
+    assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"grid_import_today_wh\":3"));
+}
+
+/* A gateway whose clock is not synchronized (an Orange Pi without RTC, before NTP) sends no time
+ * to the packs and says so on gateway/time; once synchronized it does (issue 10, item 3). */
+static void test_core_time_only_when_synchronized(void **state)
+{
+    (void)state;
+    gw_now_t now;
+    gw_core_t *gw = start(&now);
+    now.clock_synced = 0;
+    now.unix_s = 86400; /* 1970: what a board without RTC believes */
+    g_cap.nf = 0;
+    for (int k = 0; k < 100; k++) {
+        now.ms += 1000;
+        gw_core_process(gw, &now);
+    }
+    for (int i = 0; i < g_cap.nf; i++) {
+        assert_int_not_equal(alfa_proto_classify(&g_cap.frames[i]), ALFA_CLS_TIME);
+    }
+    assert_non_null(last(&g_cap, "alfaspark/home/gateway/time", "\"synchronized\":false"));
+    assert_non_null(last(&g_cap, "alfaspark/home/gateway/time", "\"broadcasting\":false"));
+    now.clock_synced = 1;
+    now.unix_s = 1700000000;
+    g_cap.nf = 0;
+    now.ms += 1000;
+    gw_core_process(gw, &now);
+    int time_frames = 0;
+    for (int i = 0; i < g_cap.nf; i++) {
+        time_frames += alfa_proto_classify(&g_cap.frames[i]) == ALFA_CLS_TIME;
+    }
+    assert_int_equal(time_frames, 1);
+    assert_non_null(last(&g_cap, "alfaspark/home/gateway/time", "\"broadcasting\":true"));
 }
 
 static void test_core_discovery_and_rate_limit(void **state)
@@ -474,7 +525,8 @@ int main(void)
         cmocka_unit_test(test_parse_refusals),
         cmocka_unit_test(test_core_status_state_and_time),
         cmocka_unit_test(test_core_commands_acks_timeouts),
-        cmocka_unit_test(test_core_energy_never_dips_within_a_day),
+        cmocka_unit_test(test_core_energy_follows_the_packs_day),
+        cmocka_unit_test(test_core_time_only_when_synchronized),
         cmocka_unit_test(test_core_discovery_and_rate_limit),
         cmocka_unit_test(test_core_sockets_on_solar_surplus),
         cmocka_unit_test(test_config_example_and_errors),

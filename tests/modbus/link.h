@@ -109,10 +109,12 @@ static void link_init(link_t *l, const alfa_bmsm_config_t *mc, const alfa_bmsm_v
 
 /* Run the BMS poller 1 ms at a time until one poll finishes; jumps idle time to the next poll.
  * Returns 1 with *out filled, 0 if nothing finished within `limit_ms`. */
-static int link_run_poll(link_t *l, alfa_bms_t *bms, alfa_bms_result_t *out, uint32_t limit_ms)
+/* Run the clock until the poller reports something: a finished poll, or (when `any`) also the
+ * clock's comm-lost verdict while a poll still runs. 1 when it did within `limit_ms`. */
+static inline int link_run_event(link_t *l, alfa_bms_t *bms, alfa_bms_result_t *out, uint32_t limit_ms, int any)
 {
     for (uint32_t i = 0; i < limit_ms; i++) {
-        if (alfa_bms_process(bms, (uint32_t)(l->now_us / 1000u), out) == 1) {
+        if (alfa_bms_process(bms, (uint32_t)(l->now_us / 1000u), out) == 1 && (any || out->finished)) {
             return 1;
         }
         if (!alfa_bms_busy(bms) && l->q_len == 0 && alfa_bmsm_next_us(&l->model) == UINT64_MAX &&
@@ -127,6 +129,12 @@ static int link_run_poll(link_t *l, alfa_bms_t *bms, alfa_bms_result_t *out, uin
         l->now_us += 1000u;
     }
     return 0;
+}
+
+/* Run until the next poll finished (the clock's comm-lost verdicts in between are passed over). */
+static inline int link_run_poll(link_t *l, alfa_bms_t *bms, alfa_bms_result_t *out, uint32_t limit_ms)
+{
+    return link_run_event(l, bms, out, limit_ms, 0);
 }
 
 #endif

@@ -439,7 +439,9 @@ static void poll_period_two_seconds(void **state)
 
 /* --- comm lost ----------------------------------------------------------------------------- */
 
-static void comm_lost_after_five_failed_polls(void **state)
+/* Comm lost 10 s (five 2-s polls) after the last good reading — the poller's start counts as
+ * one — whatever the polls' own length; the first good poll clears it. */
+static void comm_lost_after_ten_seconds_without_a_good_reading(void **state)
 {
     (void)state;
     link_t l;
@@ -447,25 +449,35 @@ static void comm_lost_after_five_failed_polls(void **state)
     alfa_bms_config_t bc;
     cfg_for(&bc, 3);
     alfa_bms_t bms;
-    assert_int_equal(alfa_bms_init(&bms, &l.port, &bc, link_now_ms(&l)), ALFA_OK);
+    uint32_t t0 = link_now_ms(&l);
+    assert_int_equal(alfa_bms_init(&bms, &l.port, &bc, t0), ALFA_OK);
     alfa_bms_result_t r;
-    alfa_bmsm_force(&l.model, ALFA_BMSM_NO_ANSWER, 5 * 4);
-    for (int i = 1; i <= 5; i++) {
-        assert_int_equal(link_run_poll(&l, &bms, &r, 5000), 1);
-        assert_int_equal(r.status, ALFA_MB_TIMEOUT);
-        assert_int_equal(r.failures_in_row, i);
-        assert_int_equal(r.comm_lost, i >= 5);
+    alfa_bmsm_force(&l.model, ALFA_BMSM_NO_ANSWER, 100);
+    uint32_t failed = 0;
+    for (;;) {
+        assert_int_equal(link_run_event(&l, &bms, &r, 5000, 1), 1);
+        if (r.finished) {
+            assert_int_equal(r.status, ALFA_MB_TIMEOUT);
+            failed++;
+            assert_int_equal(r.failures_in_row, failed);
+        }
+        if (r.comm_lost) {
+            break;
+        }
+        assert_true(link_now_ms(&l) - t0 < 10000u);
     }
+    assert_int_equal(link_now_ms(&l) - t0, 10000u);
+    assert_int_equal(r.finished, 0); /* by the clock, while the sixth poll still ran */
+    assert_int_equal(failed, 5u);
     /* still lost while failing; cleared by the first good poll */
     alfa_bmsm_force(&l.model, ALFA_BMSM_CRC, 4);
     assert_int_equal(link_run_poll(&l, &bms, &r, 5000), 1);
     assert_int_equal(r.comm_lost, 1);
-    assert_int_equal(r.failures_in_row, 6);
     assert_int_equal(link_run_poll(&l, &bms, &r, 5000), 1);
     assert_int_equal(r.status, ALFA_MB_OK);
     assert_int_equal(r.comm_lost, 0);
     assert_int_equal(r.failures_in_row, 0);
-    /* four failures then a good one: never lost */
+    /* four failed polls then a good one: never lost */
     alfa_bmsm_force(&l.model, ALFA_BMSM_WRONG_ADDRESS, 4 * 4);
     for (int i = 0; i < 4; i++) {
         assert_int_equal(link_run_poll(&l, &bms, &r, 5000), 1);
@@ -630,7 +642,7 @@ int main(void)
         cmocka_unit_test(adaptive_timeout_up_and_down),
         cmocka_unit_test(adaptive_timeout_capped_and_silence_does_not_raise),
         cmocka_unit_test(poll_period_two_seconds),
-        cmocka_unit_test(comm_lost_after_five_failed_polls),
+        cmocka_unit_test(comm_lost_after_ten_seconds_without_a_good_reading),
         cmocka_unit_test(io_error_is_a_failed_poll),
         cmocka_unit_test(out_of_range_values_refused),
         cmocka_unit_test(another_bms_is_a_table),

@@ -274,6 +274,9 @@ int main(int argc, char **argv)
         if (!was_busy && (alfa_bms_busy(&bms) || done)) {
             t_start_us = t_call;
         }
+        if (done && !r.finished) {
+            continue; /* the clock declared comm lost mid-poll: the poll's own line follows */
+        }
         if (done) {
             polls++;
             double poll_ms = (double)(mono_us() - t_start_us) / 1000.0;

@@ -145,7 +145,7 @@ int main(void)
             uint32_t v_mv = (uint32_t)(46400.0 + 16000.0 * pl.soc);
             alfa_bms_reading_t r = {.v_pack_mv = v_mv,
                                     .i_batt_ma = (int32_t)lround(pl.p_batt_w * 1e6 / v_mv)};
-            if (alfa_core_bms_input(&core, &r, false) != ALFA_OK) {
+            if (alfa_core_bms_reading(&core, &r) != ALFA_OK) {
                 return 1;
             }
         }

@@ -11,8 +11,14 @@
  * The poller (alfa_bms_t) reads the profile's block every `period_ms` (2000), through the
  * Modbus master with its retries. Each finished poll yields one alfa_bms_result_t: a good
  * reading, or a failure with its reason. Values of a failed poll are never handed out: the
- * reading is zeroed unless the poll succeeded and every value passed its range check.
- * `comm_lost` is raised by the 5th failed poll in a row and cleared by the first good one.
+ * reading's values are zeroed unless the poll succeeded and every value passed its range and
+ * plausibility check (a pack voltage of 0 or above ALFA_V_PACK_MAX_MV is a failed poll); the
+ * alarm and warning words of a well-formed answer are handed out even then (`alarms_valid`).
+ * `comm_lost` is raised when no good reading came for lost_after x period (10 s: five polls) —
+ * at the end of a failed poll, or by the clock while a slow poll with its retries is still running
+ * — and cleared by the first good one. `degraded` tells that polls keep needing retries
+ * (ALFA_BMS_DEGRADED_OF_8 of the last 8 polls needed one or failed): a flaky line is visible
+ * before it is lost.
  */
 
 #include <stdint.h>
@@ -78,9 +84,10 @@ const alfa_bms_profile_t *alfa_bms_profile_at(uint32_t index);
 const alfa_bms_profile_t *alfa_bms_profile_find(const char *name);
 
 /* Turn a profile's register block into a reading. `regs` holds profile->reg_count values.
- * ALFA_OK, or ALFA_E_RANGE when a value is outside its raw range or the cell extremes are
- * inverted (then *out is zeroed: nothing of it may be used), ALFA_E_INVAL for NULLs or too few
- * registers. */
+ * ALFA_OK, or ALFA_E_RANGE when a value is outside its raw range, the pack voltage is 0 or above
+ * ALFA_V_PACK_MAX_MV, or the cell extremes are inverted (then only out->alarms and out->warnings
+ * are set: no measured value may be used), ALFA_E_INVAL for NULLs or too few registers (*out
+ * zeroed). */
 int32_t alfa_bms_decode(const alfa_bms_profile_t *profile, const uint16_t *regs, uint16_t count,
                         alfa_bms_reading_t *out);
 
@@ -88,16 +95,21 @@ typedef struct alfa_bms_config {
     const alfa_bms_profile_t *profile; /* NULL = the default profile */
     uint8_t address;                   /* slave address, 1 by default */
     uint16_t period_ms;                /* 2000 */
-    uint8_t lost_after;                /* failed polls in a row that mean "comm lost": 5 */
+    uint8_t lost_after;                /* polls without a good reading that mean "comm lost": 5 (x period) */
     alfa_mb_config_t modbus;
 } alfa_bms_config_t;
 
 /* SPEC.md §5.1 defaults: default profile, address 1, 2 s, comm lost after 5, Modbus defaults. */
 void alfa_bms_config_default(alfa_bms_config_t *cfg);
 
-/* One finished poll. */
+#define ALFA_BMS_DEGRADED_OF_8 3u /* polls of the last 8 that needed a retry or failed: degraded */
+
+/* One finished poll, or (finished == 0) the clock declaring comm lost while a poll still runs. */
 typedef struct alfa_bms_result {
     int32_t err;              /* ALFA_OK, or the alfa_err_t of the failure */
+    uint8_t finished;         /* 1: a poll finished; 0: only comm_lost changed */
+    uint8_t alarms_valid;     /* reading.alarms / .warnings come from a well-formed answer */
+    uint8_t degraded;         /* the link keeps needing retries */
     uint8_t status;           /* alfa_mb_status_t: ok, timeout, crc, exception, bad_address... */
     uint8_t exception_code;   /* when status == ALFA_MB_EXCEPTION */
     uint8_t attempts;         /* Modbus attempts this poll took */
@@ -115,6 +127,9 @@ typedef struct alfa_bms {
     uint32_t next_poll_ms;
     uint32_t poll_started_ms;
     uint16_t failures_in_row;
+    uint32_t last_good_ms;    /* last good reading (init counts as one) */
+    uint32_t lost_ms;         /* no good reading this long: comm lost (lost_after x period) */
+    uint8_t history;          /* last 8 polls, bit 0 newest: 1 = needed a retry or failed */
     uint8_t comm_lost;
     uint8_t polling;
 } alfa_bms_t;
@@ -125,14 +140,16 @@ typedef struct alfa_bms {
 int32_t alfa_bms_init(alfa_bms_t *bms, const alfa_port_t *port, const alfa_bms_config_t *cfg,
                       uint32_t now_ms);
 
-/* Run the poll schedule at `now_ms`. Returns 1 when a poll finished during this call and wrote
- * *out (good reading or failure), 0 otherwise. Never blocks. */
+/* Run the poll schedule at `now_ms`. Returns 1 when it wrote *out: a poll finished during this
+ * call (good reading or failure), or comm was declared lost by the clock (out->finished == 0);
+ * 0 otherwise. Never blocks. */
 int32_t alfa_bms_process(alfa_bms_t *bms, uint32_t now_ms, alfa_bms_result_t *out);
 
 /* 1 while a poll is in progress (the caller should keep calling alfa_bms_process often). */
 int alfa_bms_busy(const alfa_bms_t *bms);
 
-/* When the next poll is due (meaningful while not busy). */
+/* When alfa_bms_process next has something to do (meaningful while not busy): the next poll, or
+ * the moment the clock would declare comm lost if that comes first. */
 uint32_t alfa_bms_next_poll_ms(const alfa_bms_t *bms);
 
 #endif

@@ -48,14 +48,11 @@
 #include "alfa/ctrl.h"
 #include "alfa/ind.h"
 #include "alfa/ltime.h"
+#include "alfa/siteday.h"
 
 #define ALFA_CORE_CYCLE_MS 2000u
 /* Energy integration never spans more than this (a stalled caller must not invent energy). */
 #define ALFA_CORE_MAX_STEP_MS 10000u
-/* A pack voltage above this is not a reading (32 cells x 3.9 V is 124.8 V). */
-#define ALFA_CORE_V_PACK_MAX_MV 150000u
-/* Without valid time the daily reset happens this long after the previous one (SPEC.md §6.2). */
-#define ALFA_CORE_FALLBACK_DAY_MS 86400000u
 
 typedef struct alfa_core_config {
     uint64_t serial;                  /* 48-bit hardware serial (the ESP32's MAC) */
@@ -81,6 +78,7 @@ typedef struct alfa_core {
     int32_t p_grid_w, p_home_w, p_pool_w, p_heater_w, p_batt_w, p_solar_w;
     uint8_t ct_bad;                   /* bit i: CT i out of range in the last cycle */
     uint8_t bms_valid;                /* a valid BMS reading arrived since boot */
+    uint8_t batt_known;               /* the battery's figures are current (not lost) */
     uint8_t soc_pct;
     uint32_t v_pack_mv;               /* filtered */
     int32_t i_batt_ma;
@@ -89,9 +87,7 @@ typedef struct alfa_core {
 
     /* time, day and grid limit */
     alfa_clock_t clock;
-    int64_t day_key;
-    uint8_t day_key_valid;
-    uint32_t day_start_ms;            /* monotonic time of the last daily reset */
+    alfa_siteday_t day;               /* the one owner of "today" (siteday.h) */
     uint8_t grid_limit_latched;
     uint8_t site_limit_reached;
 
@@ -102,6 +98,7 @@ typedef struct alfa_core {
     uint32_t identify_until_ms;
     uint16_t ext_warnings;            /* warnings reported from outside (node ID conflict) */
     uint16_t bms_warnings;
+    uint8_t bms_degraded;             /* the BMS link keeps needing retries */
     alfa_faults_t faults;
     alfa_ctrl_t ctrl;
     uint8_t relays_pushed;            /* last energised mask given to the port */
@@ -122,12 +119,32 @@ void alfa_core_process(alfa_core_t *c);
 
 /* ---- inputs ---- */
 
-/* A BMS poll result. `reading` non-NULL = a fresh good reading (sets SOC at once the first time,
- * then through the ~30 s filter; alarm bits raise their faults; warning bits raise
- * ALFA_WARN_BMS_DEGRADED). `comm_lost` raises (true) or clears (false) ALFA_FAULT_BMS_COMM_LOST;
- * the BMS layer decides it (5 failed polls in a row). A reading with a pack voltage of 0 or above
- * ALFA_CORE_V_PACK_MAX_MV is refused (ALFA_E_RANGE) and changes nothing, comm_lost included. */
-alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_bms_reading_t *reading, bool comm_lost);
+/* What the BMS link tells the core (the seam between bms.h and the core, filled by the pack). */
+typedef struct alfa_core_bms_in {
+    uint8_t flags;                /* ALFA_CORE_BMS_* */
+    alfa_bms_reading_t reading;   /* values with ALFA_CORE_BMS_VALUES; alarm and warning words
+                                   * with ALFA_CORE_BMS_ALARMS */
+} alfa_core_bms_in_t;
+#define ALFA_CORE_BMS_VALUES 0x01u    /* a good, plausible reading: pack voltage, current, SOC */
+#define ALFA_CORE_BMS_ALARMS 0x02u    /* a well-formed frame: its alarm/warning bits act, even when
+                                       * its values were implausible (a failed poll) */
+#define ALFA_CORE_BMS_COMM_LOST 0x04u /* no good reading for ALFA_BMS_LOST_MS: battery unknown */
+#define ALFA_CORE_BMS_DEGRADED 0x08u  /* the link keeps needing retries: warning BMS_DEGRADED */
+
+/* One BMS event. VALUES sets SOC (at once the first time, then through the ~30 s filter) and the
+ * battery's figures; ALARMS raises or clears the alarm faults and the BMS warning; COMM_LOST
+ * raises (clear = clears) ALFA_FAULT_BMS_COMM_LOST and makes the battery unknown: battery power
+ * counts as 0 in the balance, nothing is integrated from it and telemetry reports v_pack_mv 0.
+ * ALFA_E_INVAL for NULL; ALFA_E_RANGE when VALUES carries a pack voltage of 0 or above
+ * ALFA_V_PACK_MAX_MV (the BMS layer never sends one): then nothing changed. */
+alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_core_bms_in_t *in);
+
+/* A good reading (values and alarm bits), for benches and tools without a BMS poller. */
+static inline alfa_err_t alfa_core_bms_reading(alfa_core_t *c, const alfa_bms_reading_t *r)
+{
+    alfa_core_bms_in_t in = {.flags = ALFA_CORE_BMS_VALUES | ALFA_CORE_BMS_ALARMS, .reading = *r};
+    return alfa_core_bms_input(c, &in);
+}
 
 /* Wall-clock time (gateway broadcast): Unix seconds UTC and the local offset in minutes.
  * ALFA_E_RANGE outside 2020..2100 or offsets outside -720..+840; nothing changes then. */
@@ -142,19 +159,29 @@ alfa_err_t alfa_core_warning_report(alfa_core_t *c, uint32_t warning_bit, bool a
 
 /* ---- settings ---- */
 
+/* Every settings change, whatever its origin (a CAN command, MQTT through the gateway, a scenario,
+ * a restore), ends in the one commit of core.c, which applies the same side effects to the same
+ * change: a new mode puts the manual overrides it did not set back to auto (SPEC.md §6.3); a new
+ * grid-limit kWh (or switching the limit on) judges the limit afresh (a latched limit is released
+ * and the master re-sends "reached" if the site is still over). The generation counter advances
+ * and the relays are decided again at once. On error nothing changes. */
+
 /* Change one setting (alfa_setting_id_t). ALFA_E_NOENT for an unknown id, ALFA_E_RANGE for a value
- * outside the table's range or breaking a cross-field rule (`*reason`, may be NULL, says which);
- * nothing changes then. On success the generation counter advances and the relays are decided
- * again at once. Changing the mode sets every manual override back to auto (SPEC.md §6.3). */
+ * outside the table's range or breaking a cross-field rule (`*reason`, may be NULL, says which). */
 alfa_err_t alfa_core_setting_set(alfa_core_t *c, uint32_t id, int32_t value, const char **reason);
+
+/* Change several settings as one (checked together: e.g. both self-consumption thresholds).
+ * `n` pairs of ids[i] = values[i]; ALFA_E_INVAL for NULLs or n == 0, otherwise as above. */
+alfa_err_t alfa_core_settings_change(alfa_core_t *c, const uint16_t *ids, const int32_t *values, uint32_t n,
+                                     const char **reason);
 /* Read one setting. ALFA_E_NOENT for an unknown id. */
 alfa_err_t alfa_core_setting_get(const alfa_core_t *c, uint32_t id, int32_t *value);
 /* The settings in use (read only; change them only through the functions here). */
 const alfa_settings_t *alfa_core_settings(const alfa_core_t *c);
 /* Advances by one on every change: compare with the value you saved to know whether to store. */
 uint32_t alfa_core_settings_generation(const alfa_core_t *c);
-/* Replace all settings with `s` (e.g. freshly decoded). ALFA_E_RANGE (nothing changed, `*reason`
- * says why) when `s` fails alfa_settings_validate. */
+/* Replace all settings with `s` (a restore). ALFA_E_RANGE (nothing changed, `*reason` says why)
+ * when `s` fails alfa_settings_validate. Same commit, same side effects as any change. */
 alfa_err_t alfa_core_settings_load(alfa_core_t *c, const alfa_settings_t *s, const char **reason);
 /* Factory defaults, keeping the node ID (the pack's place on the bus is not a preference). */
 void alfa_core_factory_reset(alfa_core_t *c);
@@ -166,15 +193,30 @@ alfa_err_t alfa_core_set_mode(alfa_core_t *c, uint32_t mode, bool on);
 
 /* This pack is (or is no longer) the site master: green LED blinks, telemetry says so. */
 void alfa_core_set_master(alfa_core_t *c, bool is_master);
-/* The master says whether the SITE's import reached the daily limit. `true` latches the limit
- * (grid relay open until the daily reset or until the limit is switched off); `false` never
- * releases a latched limit by itself. Ignored while the limit is switched off. */
-void alfa_core_site_grid_limit(alfa_core_t *c, bool reached);
+/* The site day (siteday.h): the day every "today" figure and CAN message about it belongs to. */
+uint16_t alfa_core_day(const alfa_core_t *c);
+/* The master announced its day: follow it forward (a later day resets "today" now). */
+void alfa_core_follow_day(alfa_core_t *c, uint16_t day);
+/* The master says whether the SITE's import reached the daily limit on site day `day`. `true`
+ * latches the limit (grid relay open until the daily reset or until the limit is switched off);
+ * `false` never releases a latched limit by itself. Ignored while the limit is switched off and
+ * for any day but this pack's own. */
+void alfa_core_site_grid_limit(alfa_core_t *c, bool reached, uint16_t day);
 /* Today's grid import of this pack. */
 uint32_t alfa_core_grid_import_today_wh(const alfa_core_t *c);
-/* A rebooted pack recovers today's import from the master or gateway: the counter becomes
- * max(current, wh), so a late or stale answer never lowers it. */
-void alfa_core_restore_grid_import(alfa_core_t *c, uint32_t wh);
+/* A rebooted pack recovers its import of site day `day` from the master or gateway: the counter
+ * becomes max(current, wh), so a late or stale answer never lowers it; another day's figure is
+ * ignored. */
+void alfa_core_restore_grid_import(alfa_core_t *c, uint32_t wh, uint16_t day);
+
+/* Local wall time now: false when no valid time was ever set. */
+bool alfa_core_wall_time(const alfa_core_t *c, int64_t *unix_s, int16_t *utc_offset_min);
+/* Any critical fault active (the pack's safe state). */
+bool alfa_core_critical(const alfa_core_t *c);
+/* Any warning active: control warnings or warning-severity faults (yellow LED). */
+bool alfa_core_warning_any(const alfa_core_t *c);
+/* A firmware update is in progress (alfa_core_set_fw_update). */
+bool alfa_core_fw_update(const alfa_core_t *c);
 
 /* ---- indicators ---- */
 

@@ -11,7 +11,6 @@
 #define ALFA_UTC_OFFSET_MIN_MIN (-720)
 #define ALFA_UTC_OFFSET_MAX_MIN 840
 /* The day for the grid-import limit starts at 05:00 local (SPEC.md §6.2). */
-#define ALFA_DAY_START_S (5 * 3600)
 
 typedef struct alfa_clock {
     bool valid;
@@ -29,7 +28,5 @@ void alfa_time_tick(alfa_clock_t *t, uint32_t now_ms);
 int64_t alfa_time_local_s(const alfa_clock_t *t, uint32_t now_ms);
 /* Minute of the local day, 0..1439. */
 int32_t alfa_time_minute_of_day(int64_t local_s);
-/* Number of the grid-limit day (starts 05:00 local) that contains local_s. */
-int64_t alfa_time_day_key(int64_t local_s);
 
 #endif

@@ -19,15 +19,19 @@
  *
  * Each alfa_pack_process call, in this order (why: a BMS value or a command must act in the same
  * call, and a settings change must reach the store in the call that made it):
- *   1. the BMS poller advances; a finished poll goes into the core (a failed one as "no reading",
- *      with the comm-lost verdict of the poller);
- *   2. the CAN node receives and handles frames (commands change settings in the core) and sends
- *      what is due;
- *   3. the core runs its cycle and indicators when due (and feeds the watchdog after a full cycle);
+ *   1. the BMS poller advances; its result goes into the core through the one BMS seam
+ *      (alfa_pack_bms_result): a good reading, or a failed poll — with the alarm bits of a
+ *      well-formed answer, which always act — and the comm-lost and degraded verdicts;
+ *   2. the received CAN frames are routed: every frame to the node (node IDs, liveness), then by
+ *      class to the duty that owns it — telemetry, site totals/time/import recovery, commands;
+ *   3. each CAN duty sends what is due; the core runs its cycle and indicators when due (and
+ *      feeds the watchdog after a full cycle);
  *   4. a settings change (the core's generation counter moved) is encoded and handed to the store,
  *      which coalesces bursts and writes after its quiet period, one flash operation per call;
  *      before a commanded reboot (or factory reset) the pending record is written first, so an
  *      acknowledged change is never lost to the reboot.
+ * Nothing a part returns is dropped: a refusal is counted in alfa_pack_stats and, where it can
+ * be, acted on (docs/architecture.md).
  * Measurements and energy counters are never written to flash (SPEC.md §10).
  */
 
@@ -39,11 +43,16 @@
 #include "alfa/store.h"
 #include "alfa/bms.h"
 #include "alfa/node.h"
+#include "alfa/site.h"
+#include "alfa/tlm.h"
+#include "alfa/dispatch.h"
 
 typedef struct alfa_pack_config {
     uint64_t serial;                /* 48-bit hardware serial (the ESP32's factory MAC) */
     uint8_t device_type;            /* ALFA_DEV_PACK (0 = pack) */
     const alfa_bms_config_t *bms;   /* NULL = SPEC.md §5.1 defaults (address 1, 2 s, default profile) */
+    uint8_t bms_external;           /* 1: no poller; the owner hands results to alfa_pack_bms_result
+                                     * (test benches whose BMS is not on a serial line) */
 } alfa_pack_config_t;
 
 /* What the boot found in the settings store. */
@@ -54,18 +63,30 @@ typedef enum alfa_pack_boot {
     ALFA_PACK_BOOT_NO_FLASH = 3,    /* the port has no flash: defaults, fault raised, nothing kept */
 } alfa_pack_boot_t;
 
+/* What the composition counted instead of dropping. */
+typedef struct alfa_pack_stats {
+    uint32_t core_refused;          /* the core refused a BMS input (resent without its values) */
+    uint32_t store_errors;          /* negative results of the store */
+    uint32_t encode_errors;         /* settings that could not be encoded (kept unsaved) */
+} alfa_pack_stats_t;
+
 typedef struct alfa_pack {
     const alfa_port_t *port;
     alfa_core_t core;
     alfa_store_t store;
     alfa_bms_t bms;
     alfa_node_t node;
+    alfa_site_t site;
+    alfa_tlm_t tlm;
+    alfa_dispatch_t dispatch;
     alfa_bms_result_t last_poll;    /* the last finished BMS poll (for logs and probes) */
     uint32_t polls;                 /* finished BMS polls since boot */
     uint32_t settings_gen_saved;    /* core settings generation last handed to the store */
     int32_t store_err;              /* last negative result of the store, 0 when none */
+    alfa_pack_stats_t stats;
     uint8_t boot;                   /* alfa_pack_boot_t */
     uint8_t has_store;
+    uint8_t bms_external;
     uint8_t corrupt_pending;        /* SETTINGS_CORRUPT stands until a record is written */
 } alfa_pack_t;
 
@@ -78,12 +99,22 @@ alfa_err_t alfa_pack_init(alfa_pack_t *p, const alfa_port_t *port, const alfa_pa
 /* Do everything that is due now. Never blocks; call it every few milliseconds. */
 void alfa_pack_process(alfa_pack_t *p);
 
+/* The one BMS seam: hand a poll result (or a comm-lost verdict) to the core. A reading the core
+ * refuses is counted and its alarm bits still act. Called by alfa_pack_process for the built-in
+ * poller; with bms_external, by the owner. */
+void alfa_pack_bms_result(alfa_pack_t *p, const alfa_bms_result_t *r);
+/* The same seam on a bare core (BMS test rigs): ALFA_OK, or ALFA_E_RANGE when the core refused
+ * the values (their alarm bits acted anyway). */
+alfa_err_t alfa_pack_bms_to_core(alfa_core_t *c, const alfa_bms_result_t *r);
+
 /* What the boot found (alfa_pack_boot_t). */
 alfa_pack_boot_t alfa_pack_boot_state(const alfa_pack_t *p);
 
 /* The parts, for the daemon, the simulator and tests (read only unless their API says so). */
 static inline alfa_core_t *alfa_pack_core(alfa_pack_t *p) { return &p->core; }
 static inline const alfa_node_t *alfa_pack_node(const alfa_pack_t *p) { return &p->node; }
+static inline const alfa_site_t *alfa_pack_site(const alfa_pack_t *p) { return &p->site; }
+static inline const alfa_dispatch_t *alfa_pack_dispatch(const alfa_pack_t *p) { return &p->dispatch; }
 static inline const alfa_store_t *alfa_pack_store(const alfa_pack_t *p) { return &p->store; }
 
 #endif

@@ -35,4 +35,26 @@ static inline void alfa_put_be16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)v;
 }
 
+/* 24-bit fields (CAN payloads carry powers and energies in three bytes). */
+#define ALFA_I24_MIN (-8388608L)
+#define ALFA_I24_MAX 8388607L
+#define ALFA_U24_MAX 16777215UL
+
+static inline void alfa_put_le24(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+}
+static inline uint32_t alfa_get_le24(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16);
+}
+/* Sign-extend a 24-bit two's complement value. */
+static inline int32_t alfa_get_le24s(const uint8_t *p)
+{
+    uint32_t u = alfa_get_le24(p);
+    return (u & 0x800000u) ? (int32_t)(u | 0xFF000000u) : (int32_t)u;
+}
+
 #endif

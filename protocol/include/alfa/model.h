@@ -10,6 +10,11 @@
 #define ALFA_FW_VERSION_MINOR 5u
 #define ALFA_FW_VERSION_PATCH 0u
 
+/* The site day (SPEC.md §6.2, §5.5): the 05:00-05:00 local day every "today" figure belongs to,
+ * numbered as the days since 1970-01-01 of (local time - 5 h); 2020..2100 is 18262..47481.
+ * ALFA_DAY_NONE: no wall-clock time has ever reached this node (its "today" began at boot). */
+#define ALFA_DAY_NONE 0u
+
 /* Device types carried in heartbeats (SPEC.md §3). */
 typedef enum alfa_device_type {
     ALFA_DEV_PACK = 1,          /* Energy-Pack: takes part in the election */
@@ -62,6 +67,10 @@ typedef enum alfa_warning_bit {
     ALFA_WARN_COUNT
 } alfa_warning_bit_t;
 
+/* A pack voltage of 0 or above this is not a reading but a broken BMS or link (32 cells x 3.9 V is
+ * 124.8 V): the poll counts as failed. */
+#define ALFA_V_PACK_MAX_MV 150000u
+
 /* One BMS poll's decoded values (SPEC.md §5.1): what the Modbus/BMS layer hands the core. */
 #define ALFA_BMS_HAS_SOC 0x01u
 #define ALFA_BMS_HAS_TEMP 0x02u
@@ -91,14 +100,15 @@ typedef struct alfa_telemetry {
     int32_t p_heater_w;
     int32_t p_batt_w;             /* + = charging */
     int32_t p_solar_w;            /* by energy balance, never negative */
-    uint32_t v_pack_mv;
+    uint32_t v_pack_mv;           /* 0 = battery unknown (BMS lost or not read yet): v, i, p_batt are 0 */
     int32_t i_batt_ma;            /* + = charging */
-    uint8_t soc_pct;              /* 0..100 */
+    uint8_t soc_pct;              /* 0..100 (the last known value while the battery is unknown) */
     uint8_t relays_closed;        /* bit i = relay i closed */
     uint8_t mode;                 /* alfa_mode_t */
     uint8_t is_master;            /* 1 when this pack is the site master */
     uint32_t faults;              /* active fault bits (alfa_fault_bit_t) */
     uint16_t warnings;            /* active warning bits (alfa_warning_bit_t) */
+    uint16_t day;                 /* the site day the four "today" counters belong to (ALFA_DAY_*) */
     uint32_t grid_import_today_wh;
     uint32_t solar_today_wh;
     uint32_t batt_charge_today_wh;
@@ -110,6 +120,7 @@ typedef struct alfa_site_totals {
     uint8_t packs_online;
     uint8_t soc_avg_pct;
     uint8_t grid_limit_reached;   /* 1 once the site's import reached the daily limit */
+    uint16_t day;                 /* the site day the import and the flag belong to (ALFA_DAY_*) */
     int32_t p_batt_w;
     int32_t p_solar_w;
     int32_t p_home_w;

@@ -149,14 +149,24 @@ int alfa_proto_time_decode(const alfa_can_frame_t *frame, alfa_time_msg_t *t);
 typedef struct alfa_import_msg {
     uint8_t src;
     uint8_t dst;                     /* response: the requesting pack; request: 127 */
-    uint32_t grid_import_today_wh;   /* response only */
+    uint16_t day;                    /* the site day asked about / answered for (ALFA_DAY_*) */
+    uint32_t serial24;               /* response: bits 0..23 of the serial of the pack it is about */
+    uint32_t grid_import_today_wh;   /* response: that pack's import on `day` (u24) */
 } alfa_import_msg_t;
 
-/* Request: 0 data bytes, broadcast. Response: 4 data bytes, addressed to the requester. */
-int alfa_proto_import_req_encode(uint8_t src, alfa_can_frame_t *frame);
+/* The pack a day-import record is about is named by the low 24 bits of its serial: a site's packs
+ * differ there (factory MACs of one vendor are sequential), and with the day and the energy it
+ * fills one frame. */
+#define ALFA_SERIAL24(serial) ((uint32_t)((serial) & 0xFFFFFFu))
+
+/* Request: 2 data bytes (day u16), broadcast: "what was imported on my day?". Response: 8 data
+ * bytes (day u16, grid_import_today_wh u24, serial24 u24), addressed to the requester; one per
+ * pack the responder knows for that day (docs/protocol.md §3.3). E_RANGE for an energy or serial
+ * over 24 bits. */
+int alfa_proto_import_req_encode(uint8_t src, uint16_t day, alfa_can_frame_t *frame);
 int alfa_proto_import_resp_encode(const alfa_import_msg_t *m, alfa_can_frame_t *frame);
-/* Decodes either; m->grid_import_today_wh is 0 for a request. Returns the class on success
- * (ALFA_CLS_IMPORT_REQ or ALFA_CLS_IMPORT_RESP) or a negative error. */
+/* Decodes either; serial24 and grid_import_today_wh are 0 for a request. Returns the class on
+ * success (ALFA_CLS_IMPORT_REQ or ALFA_CLS_IMPORT_RESP) or a negative error. */
 int alfa_proto_import_decode(const alfa_can_frame_t *frame, alfa_import_msg_t *m);
 
 /* ---------------------------------------------------------------- telemetry (0x10..0x16) */

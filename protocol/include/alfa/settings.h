@@ -152,6 +152,11 @@ int alfa_settings_get(const alfa_settings_t *s, uint32_t id, int32_t *value);
  * why, or "ok". Changes nothing. */
 int alfa_settings_check(const alfa_settings_t *s, uint32_t id, int32_t value, const char **reason);
 
+/* Store `value` into `s` after checking it against its own row only (unknown id: E_INVAL; outside
+ * [min, max]: E_RANGE; `s` unchanged then). The cross-field rules are left to
+ * alfa_settings_validate on the whole, for changes of several fields at once. */
+int alfa_settings_put(alfa_settings_t *s, uint32_t id, int32_t value, const char **reason);
+
 /* Check, then store `value` into `s`. On failure `s` is unchanged. */
 int alfa_settings_set(alfa_settings_t *s, uint32_t id, int32_t value, const char **reason);
 
@@ -164,9 +169,18 @@ int alfa_settings_validate(const alfa_settings_t *s, const char **reason, uint32
  * (invalid settings are never encoded), ALFA_PROTO_E_INVAL for NULL. */
 int alfa_settings_encode(const alfa_settings_t *s, uint8_t *out, size_t cap);
 
-/* Decode and validate a blob of `len` bytes into `s`. The whole blob is refused on a wrong
- * magic, version, count or length (ALFA_PROTO_E_LEN / ALFA_PROTO_E_RANGE) or on any field or
- * cross-field rule out of range (ALFA_PROTO_E_RANGE); `s` is written only on success. */
+/* Setting ids are append-only, so every blob of format version 1 with any count is readable:
+ * the first ALFA_SETTINGS_LAYOUT_FIRST ids were the first release's layout. A blob written by
+ * an older firmware (fewer ids) gets defaults for the ids it lacks — calibration, mode and node
+ * ID survive the update that adds a setting; one written by a newer firmware (more ids, e.g.
+ * read again after a rollback) keeps the ids this firmware knows and ignores the rest. */
+#define ALFA_SETTINGS_LAYOUT_FIRST 40u
+#define ALFA_SETTINGS_BLOB_COUNT_MAX 63u /* the store's 256-byte blob: 4 + 4 x 63 */
+
+/* Decode and validate a blob of `len` bytes into `s`. Refused whole, `s` untouched: a wrong magic
+ * or an unknown format version (ALFA_PROTO_E_RANGE), a count of 0 or over
+ * ALFA_SETTINGS_BLOB_COUNT_MAX or a length that is not 4 + 4 x count (ALFA_PROTO_E_LEN), any
+ * known field or cross-field rule out of range (ALFA_PROTO_E_RANGE). */
 int alfa_settings_decode(alfa_settings_t *s, const uint8_t *blob, size_t len, const char **reason);
 
 #endif

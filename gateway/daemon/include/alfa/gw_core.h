@@ -61,6 +61,9 @@ typedef struct gw_cfg {
     uint32_t offline_ms;              /* pack offline after this long without a heartbeat (3000) */
     uint32_t cmd_timeout_ms;          /* ack timeout (1000) */
     uint32_t time_period_ms;          /* time broadcast period (60000) */
+    int time_require_sync;            /* broadcast time only while the kernel clock is
+                                       * synchronized (NTP, adjtimex): 1 by default; an Orange Pi
+                                       * has no RTC and boots in 1970 or at the last shutdown */
     uint64_t serial;                  /* the gateway's own 48-bit serial, sent in its heartbeat */
     uint32_t rate_client_per_min;     /* commands a client may send per minute (60) */
     uint32_t rate_client_burst;       /* ... in a burst (10) */
@@ -85,6 +88,7 @@ typedef struct gw_now {
     uint32_t ms;            /* monotonic milliseconds (wraps) */
     int64_t unix_s;         /* wall clock, seconds since 1970 UTC */
     int16_t utc_offset_min; /* local time = UTC + offset */
+    int clock_synced;       /* the kernel says the wall clock is synchronized (adjtimex) */
 } gw_now_t;
 
 #define GW_ENERGY_COUNTERS 4u /* grid import, solar, battery charge, battery discharge (today) */
@@ -101,10 +105,14 @@ typedef struct gw_pack {
     int status_published;
     int have_telem;
     alfa_telemetry_t telem;         /* last complete record (energies already monotonic) */
-    int64_t telem_unix_s;
+    int64_t telem_unix_s;           /* the gateway's wall clock when it came */
+    int64_t telem_site_s;           /* the site's clock then (0: none seen) */
+    /* "Today" as the pack counts it: the highest figures of the pack's own site day (its
+     * telemetry says which). A lower figure within that day is a rebooted pack that has not
+     * recovered yet (hidden); a later day starts again; an earlier one is never taken. */
+    int e_valid;
+    uint16_t e_day;
     uint32_t e_max_wh[GW_ENERGY_COUNTERS];
-    int32_t e_day[GW_ENERGY_COUNTERS]; /* energy day of e_max (local date of the 05:00 reset) */
-    int e_valid[GW_ENERGY_COUNTERS];
     int discovery_sent;
     /* read_settings answer being collected */
     uint8_t rs_seq;
@@ -144,9 +152,9 @@ typedef struct gw_core {
     alfa_site_rx_t site_rx;
     int have_site;
     alfa_site_totals_t site;
+    int site_e_valid;               /* the site's import, by the master's day (as per pack) */
+    uint16_t site_e_day;
     uint32_t site_e_max_wh;
-    int32_t site_e_day;
-    int site_e_valid;
     gw_pending_t pending[GW_MAX_PENDING];
     uint8_t next_seq;
     gw_bucket_t clients[GW_MAX_CLIENTS];
@@ -155,6 +163,12 @@ typedef struct gw_core {
     int hb_sent;
     int time_sent;
     uint32_t last_time_ms;
+    int site_time_valid;            /* a time was given to the packs (by us or another source) */
+    int64_t site_unix_s;
+    int16_t site_utc_offset_min;
+    uint32_t site_time_ms;
+    int time_state;                 /* as last published on gateway/time: -1 none yet, 0 waiting
+                                     * for a synchronized clock, 1 broadcasting */
     int connected;
     struct gw_socket_state {
         int known;                  /* a command was sent since start */
@@ -180,15 +194,14 @@ void gw_core_on_connect(gw_core_t *gw, const gw_now_t *now);
 /* The broker connection went down: nothing is published until the next on_connect. */
 void gw_core_on_disconnect(gw_core_t *gw);
 
-/* Timers: pack offline detection, command timeouts, time broadcast, scheduled discovery. Call at
- * least every 100 ms. */
+/* Timers: pack offline detection, command timeouts, time broadcast (only while the clock is
+ * synchronized, unless time_require_sync is 0; the state goes to the log and, retained, to
+ * gateway/time), scheduled discovery. Call at least every 100 ms. */
 void gw_core_process(gw_core_t *gw, const gw_now_t *now);
 
 /* Topic helpers: writes "alfaspark/<site>/<suffix>" into out; returns length or -1. */
 int gw_topic(const gw_core_t *gw, char *out, size_t cap, const char *suffix);
 
-/* The energy day of a moment: the local date whose 05:00 reset starts it (days since epoch). */
-int32_t gw_energy_day(const gw_now_t *now);
 
 /* Build the state JSON of a pack (what pack/<serial>/state carries). Returns length or -1. */
 int gw_pack_state_json(const gw_core_t *gw, const gw_pack_t *p, char *out, size_t cap);
