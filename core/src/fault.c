@@ -8,19 +8,19 @@
  * good readings (two polls), so one flickering bit cannot toggle the grid relay. CT range needs
  * three bad cycles: an inrush peak is not a fault. */
 static const alfa_fault_row_t rows[ALFA_FAULT_COUNT] = {
-    {ALFA_FAULT_BMS_COMM_LOST, C, ALFA_FACT_GRID_CLOSED, 0, 0, "bms_comm_lost"},
-    {ALFA_FAULT_CELL_OV, C, ALFA_FACT_GRID_OPEN, 0, 4000, "cell_over_voltage"},
-    {ALFA_FAULT_CELL_UV, C, ALFA_FACT_GRID_CLOSED, 0, 4000, "cell_under_voltage"},
-    {ALFA_FAULT_OVER_TEMP, C, ALFA_FACT_GRID_OPEN, 0, 4000, "over_temperature"},
-    {ALFA_FAULT_UNDER_TEMP, C, ALFA_FACT_GRID_OPEN, 0, 4000, "under_temperature"},
-    {ALFA_FAULT_CHARGE_OC, C, ALFA_FACT_GRID_OPEN, 0, 4000, "charge_over_current"},
-    {ALFA_FAULT_DISCHARGE_OC, C, ALFA_FACT_GRID_CLOSED, 0, 4000, "discharge_over_current"},
-    {ALFA_FAULT_SHORT_CIRCUIT, C, ALFA_FACT_GRID_OPEN, 0, 4000, "short_circuit"},
-    {ALFA_FAULT_BMS_INTERNAL, C, ALFA_FACT_GRID_CLOSED, 0, 4000, "bms_internal_fault"},
-    {ALFA_FAULT_CT_RANGE, W, ALFA_FACT_NONE, 6000, 10000, "ct_out_of_range"},
-    {ALFA_FAULT_TIME_NOT_SET, W, ALFA_FACT_NONE, 0, 0, "time_not_set"},
-    {ALFA_FAULT_SETTINGS_CORRUPT, W, ALFA_FACT_NONE, 0, 0, "settings_corrupt"},
-    {ALFA_FAULT_CAN_BUS_OFF, W, ALFA_FACT_NONE, 0, 0, "can_bus_off"},
+    {ALFA_FAULT_BMS_COMM_LOST, C, ALFA_FACT_GRID_CLOSED, 0, 0},
+    {ALFA_FAULT_CELL_OV, C, ALFA_FACT_GRID_OPEN, 0, 4000},
+    {ALFA_FAULT_CELL_UV, C, ALFA_FACT_GRID_CLOSED, 0, 4000},
+    {ALFA_FAULT_OVER_TEMP, C, ALFA_FACT_GRID_OPEN, 0, 4000},
+    {ALFA_FAULT_UNDER_TEMP, C, ALFA_FACT_GRID_OPEN, 0, 4000},
+    {ALFA_FAULT_CHARGE_OC, C, ALFA_FACT_GRID_OPEN, 0, 4000},
+    {ALFA_FAULT_DISCHARGE_OC, C, ALFA_FACT_GRID_CLOSED, 0, 4000},
+    {ALFA_FAULT_SHORT_CIRCUIT, C, ALFA_FACT_GRID_OPEN, 0, 4000},
+    {ALFA_FAULT_BMS_INTERNAL, C, ALFA_FACT_GRID_CLOSED, 0, 4000},
+    {ALFA_FAULT_CT_RANGE, W, ALFA_FACT_NONE, 6000, 10000},
+    {ALFA_FAULT_TIME_NOT_SET, W, ALFA_FACT_NONE, 0, 0},
+    {ALFA_FAULT_SETTINGS_CORRUPT, W, ALFA_FACT_NONE, 0, 0},
+    {ALFA_FAULT_CAN_BUS_OFF, W, ALFA_FACT_NONE, 0, 0},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == ALFA_FAULT_COUNT, "one row per fault bit");
 _Static_assert(ALFA_FAULT_COUNT <= 32, "faults fit a 32-bit mask");

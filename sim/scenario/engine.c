@@ -14,9 +14,9 @@ enum field_id {
     F_CYCLE, F_P_GRID, F_P_HOME, F_P_POOL, F_P_HEATER, F_P_BATT, F_P_SOLAR, F_V_PACK, F_I_BATT,
     F_SOC, F_RELAYS, F_MODE, F_IS_MASTER, F_FAULTS, F_WARNINGS, F_GRID_TODAY, F_SOLAR_TODAY,
     F_CHG_TODAY, F_DIS_TODAY, F_RELAY_BIT, F_FAULT_BIT, F_WARN_BIT, F_POWERED, F_ONLINE,
-    F_NODE_ID, F_LAST_ACK, F_ACKS,
+    F_NODE_ID, F_LAST_ACK, F_ACKS, F_DAY, F_SETTING,
     S_PACKS_ONLINE, S_SOC_AVG, S_LIMIT_REACHED, S_P_BATT, S_P_SOLAR, S_P_HOME, S_P_GRID,
-    S_GRID_TODAY, S_MASTER_SERIAL, S_VALID, S_MASTERS, S_MASTER_PACK,
+    S_GRID_TODAY, S_MASTER_SERIAL, S_VALID, S_MASTERS, S_MASTER_PACK, S_DAY,
 };
 
 static const alfa_scn_field_t fields[] = {
@@ -65,6 +65,8 @@ static const alfa_scn_field_t fields[] = {
     {"node_id", 0, F_NODE_ID, -1},
     {"last_ack", 0, F_LAST_ACK, -1},
     {"acks", 0, F_ACKS, -1},
+    {"day", 0, F_DAY, -1},
+    {"setting", 0, F_SETTING, -1},
     {"packs_online", 1, S_PACKS_ONLINE, -1},
     {"soc_avg_pct", 1, S_SOC_AVG, -1},
     {"grid_limit_reached", 1, S_LIMIT_REACHED, -1},
@@ -77,9 +79,10 @@ static const alfa_scn_field_t fields[] = {
     {"valid", 1, S_VALID, -1},
     {"masters", 1, S_MASTERS, -1},
     {"master_pack", 1, S_MASTER_PACK, -1},
+    {"day", 1, S_DAY, -1},
 };
 
-_Static_assert(sizeof(fields) / sizeof(fields[0]) == 57, "field table and enum agree");
+_Static_assert(sizeof(fields) / sizeof(fields[0]) == 60, "field table and enum agree");
 
 const alfa_scn_field_t *alfa_scn_field_find(const char *name, int site)
 {
@@ -104,8 +107,41 @@ int alfa_scn_command_known(const char *name)
     return alfa_cmd_from_name(name) >= 0;
 }
 
+/* A set of fault or warning bits by name: "none", or names joined by '+' ("bms_comm_lost+cell_ov"),
+ * the names the gateway publishes (fault table, warning names). */
+static int bit_names_value(int faults, const char *text, int64_t *out)
+{
+    if (!strcmp(text, "none")) {
+        *out = 0;
+        return 0;
+    }
+    int64_t v = 0;
+    const char *c = text;
+    while (*c) {
+        const char *end = strchr(c, '+');
+        size_t n = end ? (size_t)(end - c) : strlen(c);
+        int found = 0;
+        for (unsigned b = 0; b < (faults ? (unsigned)ALFA_FAULT_COUNT : (unsigned)ALFA_WARN_COUNT); b++) {
+            const char *name = faults ? alfa_fault_name(b) : alfa_warning_name(b);
+            if (name != NULL && strlen(name) == n && !strncmp(name, c, n)) {
+                v |= (int64_t)1 << b;
+                found = 1;
+            }
+        }
+        if (!found) {
+            return -1;
+        }
+        c += n + (end ? 1u : 0u);
+    }
+    *out = v;
+    return 0;
+}
+
 int alfa_scn_field_value(const alfa_scn_field_t *f, const char *text, int64_t *out)
 {
+    if ((f->id == F_FAULTS || f->id == F_WARNINGS) && bit_names_value(f->id == F_FAULTS, text, out) == 0) {
+        return 0;
+    }
     if (f->id == F_MODE) {
         for (unsigned m = 0; m < ALFA_MODE_COUNT; m++) {
             if (!strcmp(text, mode_names[m])) {
@@ -179,6 +215,7 @@ static int64_t pack_value(const alfa_scn_field_t *f, const alfa_scn_pack_obs_t *
     case F_NODE_ID: return p->node_id;
     case F_LAST_ACK: return p->last_ack;
     case F_ACKS: return p->acks;
+    case F_DAY: return t->day;
     default: return 0;
     }
 }
@@ -196,6 +233,7 @@ static int64_t site_value(const alfa_scn_field_t *f, const alfa_scn_obs_t *o)
     case S_P_GRID: return s->p_grid_w;
     case S_GRID_TODAY: return s->grid_import_today_wh;
     case S_MASTER_SERIAL: return (int64_t)s->master_serial;
+    case S_DAY: return s->day;
     case S_VALID: return o->site_valid;
     case S_MASTERS: {
         int64_t n = 0;
@@ -212,7 +250,7 @@ static int64_t site_value(const alfa_scn_field_t *f, const alfa_scn_obs_t *o)
 static int sim_side(const alfa_scn_field_t *f)
 {
     return f->id == F_POWERED || f->id == F_ONLINE || f->id == F_NODE_ID || f->id == F_LAST_ACK ||
-           f->id == F_ACKS;
+           f->id == F_ACKS || f->id == F_SETTING;
 }
 
 static int holds(uint8_t op, int64_t seen, int64_t want)
@@ -261,14 +299,34 @@ const alfa_scn_action_t *alfa_scn_engine_next_action(alfa_scn_engine_t *e, int64
     return NULL;
 }
 
+static void names_text(int faults, int64_t v, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (v == 0) {
+        snprintf(buf, len, "none");
+        return;
+    }
+    for (unsigned b = 0; b < 32u && used < len; b++) {
+        if (!((v >> b) & 1)) {
+            continue;
+        }
+        const char *name = faults ? alfa_fault_name(b) : alfa_warning_name(b);
+        int n = name ? snprintf(buf + used, len - used, "%s%s", used ? "+" : "", name)
+                     : snprintf(buf + used, len - used, "%sbit%u", used ? "+" : "", b);
+        used += n > 0 ? (size_t)n : 0u;
+    }
+}
+
 static void value_text(const alfa_scn_field_t *f, int64_t v, char *buf, size_t len)
 {
-    if (f->id == F_MODE) {
+    if (f->id == F_FAULTS || f->id == F_WARNINGS) {
+        names_text(f->id == F_FAULTS, v, buf, len);
+    } else if (f->id == F_MODE) {
         snprintf(buf, len, "%s", alfa_scn_mode_name((unsigned)v));
     } else if (f->id == F_LAST_ACK) {
         snprintf(buf, len, "%s", v == 255 ? "none" : alfa_ack_result_name((uint8_t)v));
-    } else if (f->id == S_MASTER_SERIAL || f->id == F_FAULTS || f->id == F_WARNINGS ||
-               f->id == F_RELAYS) {
+    } else if (f->id == S_MASTER_SERIAL || f->id == F_RELAYS) {
         snprintf(buf, len, "0x%" PRIX64, (uint64_t)v);
     } else {
         snprintf(buf, len, "%" PRId64, v);
@@ -298,16 +356,23 @@ static void add_failure(alfa_scn_engine_t *e, const alfa_scn_expect_t *x, int64_
     snprintf(f->seen, sizeof(f->seen), "%s", seen);
 }
 
-/* Judge one value of expectation `k` for pack `pi` (-1 = site) at `now_ms`. */
+/* Judge one value of expectation `k` for pack `pi` (-1 = site) at `now_ms`. Every failing pack is
+ * reported (its first violation); "ever" only remembers whether it held and the last value. */
 static void judge(alfa_scn_engine_t *e, size_t k, int pi, int valid, int64_t v, int64_t now_ms)
 {
     const alfa_scn_expect_t *x = &e->s->expects[k];
     alfa_scn_exp_state_t *st = &e->st[k];
     unsigned slot = pi < 0 ? ALFA_SCN_MAX_PACKS : (unsigned)pi;
-    char seen[96], vt[48];
-    if (x->op == ALFA_SCN_OP_CHANGES_LE) {
+    char seen[96], vt[72];
+    if (x->op == ALFA_SCN_OP_CHANGES_LE || x->ever) {
         if (!valid) {
-            return; /* a pack without telemetry has no value to change */
+            return; /* a pack without telemetry has no value to change, or to hold */
+        }
+        if (x->ever) {
+            st->seen[slot] = 1;
+            st->prev[slot] = v;
+            st->held[slot] |= (uint8_t)holds(x->op, v, x->value);
+            return;
         }
         if (st->has_prev[slot] && st->prev[slot] != v) {
             st->changes[slot]++;
@@ -318,7 +383,8 @@ static void judge(alfa_scn_engine_t *e, size_t k, int pi, int valid, int64_t v, 
     }
     if (!valid) {
         st->violations++;
-        if (!st->failed) {
+        if (!st->failed_slot[slot]) {
+            st->failed_slot[slot] = 1;
             st->failed = 1;
             add_failure(e, x, now_ms, pi, pi < 0 ? "no site totals heard" : "no telemetry (pack off or silent)");
         }
@@ -326,7 +392,8 @@ static void judge(alfa_scn_engine_t *e, size_t k, int pi, int valid, int64_t v, 
     }
     if (!holds(x->op, v, x->value)) {
         st->violations++;
-        if (!st->failed) {
+        if (!st->failed_slot[slot]) {
+            st->failed_slot[slot] = 1;
             st->failed = 1;
             value_text(x->field, v, vt, sizeof(vt));
             snprintf(seen, sizeof(seen), "%s", vt);
@@ -359,8 +426,15 @@ static void eval(alfa_scn_engine_t *e, size_t k, int64_t now_ms, const alfa_scn_
         }
         for (unsigned i = first; i < last && i < obs->pack_count; i++) {
             const alfa_scn_pack_obs_t *p = &obs->packs[i];
+            int64_t v = 0;
             int valid = p->valid || sim_side(x->field);
-            judge(e, k, (int)i, valid, valid ? pack_value(x->field, p) : 0, now_ms);
+            if (x->field->id == F_SETTING) {
+                valid = p->settings_valid && x->setting >= 0 && x->setting < (int)ALFA_SET_COUNT;
+                v = valid ? p->settings[x->setting] : 0;
+            } else if (valid) {
+                v = pack_value(x->field, p);
+            }
+            judge(e, k, (int)i, valid, v, now_ms);
         }
     }
     st->observed = 1;
@@ -410,6 +484,26 @@ static void finish_one(alfa_scn_engine_t *e, size_t k, int64_t end_ms)
     if (!st->observed) {
         add_failure(e, x, end_ms, -1, "the run ended before this time");
         st->failed = 1;
+        return;
+    }
+    if (x->ever) {
+        for (unsigned slot = 0; slot <= ALFA_SCN_MAX_PACKS; slot++) {
+            int wanted = x->field->site ? slot == ALFA_SCN_MAX_PACKS
+                                        : slot < e->s->pack_count &&
+                                              (x->target.kind != ALFA_SCN_TGT_PACK || slot == x->target.pack);
+            if (!wanted || st->held[slot]) {
+                continue;
+            }
+            char seen[96], vt[72];
+            if (st->seen[slot]) {
+                value_text(x->field, st->prev[slot], vt, sizeof(vt));
+                snprintf(seen, sizeof(seen), "never; last %s", vt);
+            } else {
+                snprintf(seen, sizeof(seen), "never (no value in the interval)");
+            }
+            add_failure(e, x, end_ms, slot == ALFA_SCN_MAX_PACKS ? -1 : (int)slot, seen);
+            st->failed = 1;
+        }
         return;
     }
     if (x->op != ALFA_SCN_OP_CHANGES_LE) {

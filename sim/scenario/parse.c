@@ -108,10 +108,10 @@ static int parse_range(const char *s, int64_t lo, int64_t hi, int64_t *out)
     return 0;
 }
 
-/* "HH:MM" or "HH:MM:SS" -> ms of day (24:00 allowed only as an interval end is not needed). */
+/* "HH:MM", "HH:MM:SS" or "HH:MM:SS.mmm" (1 to 3 decimals) -> ms of day. */
 static int parse_tod(const char *s, uint32_t *ms)
 {
-    unsigned h, m, sec = 0;
+    unsigned h, m, sec = 0, frac = 0;
     int used = 0;
     if (sscanf(s, "%2u:%2u%n", &h, &m, &used) != 2) {
         return -1;
@@ -122,11 +122,26 @@ static int parse_tod(const char *s, uint32_t *ms)
             return -1;
         }
         used += 1 + used2;
+        if (s[used] == '.') {
+            unsigned digits = 0;
+            used++;
+            while (isdigit((unsigned char)s[used]) && digits < 3u) {
+                frac = frac * 10u + (unsigned)(s[used] - '0');
+                digits++;
+                used++;
+            }
+            if (digits == 0u) {
+                return -1;
+            }
+            for (; digits < 3u; digits++) {
+                frac *= 10u;
+            }
+        }
     }
     if (s[used] != '\0' || h > 23 || m > 59 || sec > 59 || !isdigit((unsigned char)s[0])) {
         return -1;
     }
-    *ms = ((h * 60u + m) * 60u + sec) * 1000u;
+    *ms = ((h * 60u + m) * 60u + sec) * 1000u + frac;
     return 0;
 }
 
@@ -335,7 +350,7 @@ static int parse_when(parser_t *p, tok_line_t *l, unsigned *i, int allow_end, in
     }
     uint32_t tod;
     if (parse_tod(t, &tod) < 0) {
-        return fail(p, l->line, "bad time '%s' (HH:MM or HH:MM:SS, 00:00-23:59)", t);
+        return fail(p, l->line, "bad time '%s' (HH:MM, HH:MM:SS or HH:MM:SS.mmm, 00:00-23:59)", t);
     }
     (*i)++;
     int64_t ms = (day - 1) * ALFA_SCN_DAY_MS + (int64_t)tod - (int64_t)p->s->start_tod_ms;
@@ -895,6 +910,14 @@ static int parse_action(parser_t *p, tok_line_t *l, unsigned i, int64_t at)
         }
         i++;
         kind = ALFA_SCN_ACT_CAN_ERRORS;
+    } else if (!strcmp(verb, "time_shift")) {
+        const char *v = i < l->n ? l->t[i] : "";
+        if ((v[0] != '+' && v[0] != '-') || parse_dur(v + 1, &value) < 0) {
+            return fail(p, l->line, "time_shift needs +DURATION or -DURATION (e.g. -6h)");
+        }
+        value = v[0] == '-' ? -value : value;
+        i++;
+        kind = ALFA_SCN_ACT_TIME_SHIFT;
     } else if (!strcmp(verb, "gateway")) {
         if (i >= l->n || parse_onoff(l->t[i], &value) < 0) {
             return fail(p, l->line, "gateway needs on or off");
@@ -928,6 +951,14 @@ static int parse_expect(parser_t *p, tok_line_t *l, unsigned i, int64_t from, in
 {
     alfa_scn_target_t tgt;
     uint64_t serial;
+    uint8_t ever = 0;
+    if (i < l->n && !strcmp(l->t[i], "ever")) {
+        if (from == to) {
+            return fail(p, l->line, "'ever' needs an interval (from ... to ...)");
+        }
+        ever = 1;
+        i++;
+    }
     if (parse_target(p, l, &i, 1, &tgt, &serial) < 0) {
         return -1;
     }
@@ -940,6 +971,13 @@ static int parse_expect(parser_t *p, tok_line_t *l, unsigned i, int64_t from, in
         return fail(p, l->line, "unknown %s field '%s'", site ? "site" : "pack", l->t[i]);
     }
     i++;
+    int setting = -1;
+    if (!strcmp(f->name, "setting")) {
+        if (i >= l->n || (setting = alfa_settings_find(l->t[i], strlen(l->t[i]))) < 0) {
+            return fail(p, l->line, "'setting' needs a setting name (eco_limit_w, grid_limit_kwh, ...)");
+        }
+        i++;
+    }
     if (i >= l->n) {
         return fail(p, l->line, "expect needs an operator (==, !=, <=, >=, <, >, changes <=)");
     }
@@ -963,8 +1001,8 @@ static int parse_expect(parser_t *p, tok_line_t *l, unsigned i, int64_t from, in
         }
         i++;
         op = ALFA_SCN_OP_CHANGES_LE;
-        if (from == to) {
-            return fail(p, l->line, "'changes <= N' needs an interval (from ... to ...)");
+        if (from == to || ever) {
+            return fail(p, l->line, "'changes <= N' needs an interval (from ... to ...) and no 'ever'");
         }
     } else {
         return fail(p, l->line, "unknown operator '%s' (==, !=, <=, >=, <, >, changes <=)", o);
@@ -992,6 +1030,8 @@ static int parse_expect(parser_t *p, tok_line_t *l, unsigned i, int64_t from, in
     e->to_ms = to;
     e->target = tgt;
     e->field = f;
+    e->setting = (int16_t)setting;
+    e->ever = ever;
     e->op = op;
     e->value = v;
     if (serial != 0 && remember_serial(p, p->s->expect_count - 1, 1, serial, l->line) < 0) {

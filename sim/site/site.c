@@ -85,6 +85,8 @@ struct sim_site {
     alfa_canbus_node_t *gw;
     uint8_t gateway_on;
     uint64_t next_time_us;
+    int64_t time_shift_s;              /* corrections of the gateway's clock (time_shift actions) */
+    uint64_t next_hb_us;
     uint8_t cmd_seq;
     uint8_t node_pack[ALFA_NODE_MAX];  /* node ID -> pack index + 1, from heartbeats */
     uint32_t *import_wh;               /* per pack: its grid import of site day import_day[i], as the
@@ -363,15 +365,34 @@ static void pack_power(sim_pack_t *p, int on)
 
 /* ------------------------------------------------------------------ the gateway role */
 
+/* The gateway's wall clock: the scenario's time, plus whatever corrections were applied to it. */
+static int64_t gateway_unix_s(const sim_site_t *s)
+{
+    return s->scn->start_unix_s + (int64_t)(s->t_us / 1000000u) + s->time_shift_s;
+}
+
 
 static void gateway_send_time(sim_site_t *s)
 {
     alfa_time_msg_t tm = {ALFA_NODE_LINUX_GATEWAY,
-                          (uint32_t)(s->scn->start_unix_s + (int64_t)(s->t_us / 1000000u)),
+                          (uint32_t)(gateway_unix_s(s)),
                           s->scn->utc_offset_min};
     alfa_can_frame_t f;
     if (alfa_proto_time_encode(&tm, &f) == ALFA_PROTO_OK) {
         (void)alfa_canbus_send(s->gw, &f);
+    }
+}
+
+/* Like the Linux gateway, the role says it is there every second (device type 3: it never takes
+ * part in the election; packs hear it, so a pack cut off the bus knows it was the one cut off). */
+static void gateway_send_heartbeat(sim_site_t *s)
+{
+    alfa_heartbeat_t hb = {.node_id = ALFA_NODE_LINUX_GATEWAY, .device_type = ALFA_DEV_LINUX_GATEWAY,
+                           .serial = SIM_GATEWAY_SERIAL, .fw_major = ALFA_FW_VERSION_MAJOR,
+                           .fw_minor = ALFA_FW_VERSION_MINOR, .fw_patch = ALFA_FW_VERSION_PATCH};
+    alfa_can_frame_t f;
+    if (alfa_proto_heartbeat_encode(&hb, &f) == ALFA_PROTO_OK) {
+        (void)alfa_canbus_send(s->gw, &f); /* a full queue drops one: the next follows in 1 s */
     }
 }
 
@@ -442,7 +463,7 @@ static int gateway_command(sim_site_t *s, const alfa_scn_action_t *a)
         return -1;
     }
     uint64_t serial = a->target.kind == ALFA_SCN_TGT_PACK ? s->packs[a->target.pack].serial : 0;
-    if (sim_gwcmd_build(a->name, a->json, serial, s->scn->start_unix_s + (int64_t)(s->t_us / 1000000u),
+    if (sim_gwcmd_build(a->name, a->json, serial, gateway_unix_s(s),
                         s->scn->utc_offset_min, &cmd, err, sizeof(err)) < 0) {
         fprintf(stderr, "alfaspark-sim: %s:%u: %s\n", s->scn->file, a->line, err);
         return -1;
@@ -601,6 +622,12 @@ int sim_site_apply(sim_site_t *s, const alfa_scn_action_t *a)
             s->next_time_us = s->t_us;
         }
         return 0;
+    case ALFA_SCN_ACT_TIME_SHIFT:
+        /* A correction of the gateway's clock: broadcast at once, as NTP stepping the clock would
+         * be followed by the next broadcast. */
+        s->time_shift_s += a->value / 1000;
+        s->next_time_us = s->t_us;
+        return 0;
     default:
         break;
     }
@@ -701,6 +728,13 @@ void sim_site_step(sim_site_t *s)
         gateway_send_time(s);
         s->next_time_us = s->t_us + SIM_GATEWAY_TIME_MS * 1000ull;
     }
+    if (alfa_canbus_state(s->gw) == ALFA_CAN_BUS_OFF) {
+        alfa_canbus_recover(s->gw); /* a USB-CAN adapter recovers from bus-off by itself */
+    }
+    if (s->gateway_on && !s->opt.real_gateway && s->t_us >= s->next_hb_us) {
+        gateway_send_heartbeat(s);
+        s->next_hb_us = s->t_us + 1000000u;
+    }
     if (s->trace) {
         for (unsigned i = 0; i < s->n; i++) {
             if (s->packs[i].new_cycle) {
@@ -743,6 +777,14 @@ const alfa_scn_obs_t *sim_site_observe(sim_site_t *s)
         o->valid = p->powered && p->booted && pcore(p)->ran;
         if (o->valid) {
             alfa_core_telemetry(pcore(p), &o->t); /* live values: flags like is_master move between cycles */
+        }
+        o->settings_valid = p->powered && p->booted;
+        if (o->settings_valid) {
+            const alfa_settings_t *set = alfa_core_settings(pcore(p));
+            for (uint32_t id = 0; id < (uint32_t)ALFA_SET_COUNT; id++) {
+                int32_t v = 0;
+                o->settings[id] = alfa_settings_get(set, id, &v) == 0 ? v : 0;
+            }
         }
         o->node_id = p->booted ? pnode_id(p) : 0;
     }

@@ -27,6 +27,7 @@
 #define SIM_FLASH_BLOCK 4096u
 #define SIM_FLASH_BLOCKS 4u
 #define SIM_GATEWAY_TIME_MS 60000u
+#define SIM_GATEWAY_SERIAL 0x0A1F00000001ull /* the simulated gateway's own serial (heartbeat) */
 #define SIM_MAX_PACKS (ALFA_CANBUS_MAX_NODES - 2u) /* the gateway and the pty bridge take a node each */
 
 typedef struct sim_site sim_site_t;

@@ -155,7 +155,7 @@ static const struct bad_case bad[] = {
     {START "frobnicate 3\n", "bad.scn:2: unknown keyword 'frobnicate'"},
     {"start 2026-02-30 06:00\n", "bad.scn:1: start is 'start YYYY-MM-DD HH:MM' (local time)"},
     {"packs 1\n", "bad.scn:1: no 'start YYYY-MM-DD HH:MM' line"},
-    {START "at 25:00 power pack 1 off\n", "bad.scn:2: bad time '25:00' (HH:MM or HH:MM:SS, 00:00-23:59)"},
+    {START "at 25:00 power pack 1 off\n", "bad.scn:2: bad time '25:00' (HH:MM, HH:MM:SS or HH:MM:SS.mmm, 00:00-23:59)"},
     {START "at 05:00 power pack 1 off\n", "bad.scn:2: time '05:00' is before the start of the scenario"},
     {"at 07:00 power pack 1 off\n" START, "bad.scn:1: 'start YYYY-MM-DD HH:MM' must come before the first timed line"},
     {START "at +9x power pack 1 off\n", "bad.scn:2: bad relative time '+9x' (e.g. +90s, +1h30m, +500ms)"},
@@ -173,7 +173,7 @@ static const struct bad_case bad[] = {
      "bad.scn:2: unknown operator '=>' (==, !=, <=, >=, <, >, changes <=)"},
     {START "at 07:00 expect pack 1 mode == turbo\n", "bad.scn:2: bad value 'turbo' for mode"},
     {START "at 07:00 expect pack 1 mode changes <= 1\n",
-     "bad.scn:2: 'changes <= N' needs an interval (from ... to ...)"},
+     "bad.scn:2: 'changes <= N' needs an interval (from ... to ...) and no 'ever'"},
     {START "from 09:00 to 08:00 expect pack 1 soc_pct >= 1\n", "bad.scn:2: the interval ends before it starts"},
     {START "from 08:00 to 09:00 power pack 1 off\n",
      "bad.scn:2: only 'expect' can span an interval; actions use 'at TIME'"},
@@ -389,9 +389,94 @@ static void test_engine_pack_without_telemetry_fails(void **state)
     alfa_scn_free(&s);
 }
 
+/* The additions of issue 10: "ever", every failing pack named, sub-second times, settings,
+ * fault and warning names, the site day, clock corrections. */
+static void test_engine_ever_names_settings_and_subseconds(void **state)
+{
+    (void)state;
+    alfa_scn_t s;
+    char err[256];
+    int rc = alfa_scn_parse_string("e.scn",
+                                   "packs 3\n" START
+                                   "from 07:00 to 08:00 expect ever all warn_grid_limit_reached == on\n" /* 3 */
+                                   "from 07:00 to 08:00 expect all soc_pct >= 45\n"                      /* 4 */
+                                   "at 07:00:00.250 expect pack 1 setting eco_limit_w == 2500\n"        /* 5 */
+                                   "at 07:00:00.250 expect pack 2 faults == bms_comm_lost+short_circuit\n" /* 6 */
+                                   "at 07:00:00.250 expect pack 3 warnings == none\n"                    /* 7 */
+                                   "at 07:00:00.250 expect site day == 20530\n"                          /* 8 */
+                                   "at 07:30:00.5 time_shift -6h\n"
+                                   "at 07:30:00.5 time_shift +1d\n",
+                                   0, &s, err, sizeof(err));
+    if (rc != 0) {
+        print_error("%s\n", err);
+    }
+    assert_int_equal(rc, 0);
+    assert_true(s.expects[2].from_ms == HOUR_MS + 250);
+    assert_int_equal(s.expects[2].setting, ALFA_SET_ECO_LIMIT_W);
+    assert_int_equal(s.expects[3].value, (1 << ALFA_FAULT_BMS_COMM_LOST) | (1 << ALFA_FAULT_SHORT_CIRCUIT));
+    assert_int_equal(s.action_count, 2);
+    assert_true(s.actions[0].at_ms == HOUR_MS + 30 * MIN_MS + 500);
+    assert_int_equal(s.actions[0].kind, ALFA_SCN_ACT_TIME_SHIFT);
+    assert_true(s.actions[0].value == -6 * HOUR_MS);
+    assert_true(s.actions[1].value == 24 * HOUR_MS);
+    alfa_scn_engine_t e;
+    assert_int_equal(alfa_scn_engine_init(&e, &s), 0);
+    reset_obs();
+    site.day = 20530;
+    packs[0].settings_valid = 1;
+    packs[0].settings[ALFA_SET_ECO_LIMIT_W] = 2400;
+    packs[1].t.faults = 1u << ALFA_FAULT_BMS_COMM_LOST;
+    packs[2].t.warnings = 1u << ALFA_WARN_LOADS_LIMIT;
+    int64_t t = HOUR_MS;
+    for (int i = 0; i < 1800; i++, t += 2000) {
+        /* pack 1 reaches the limit once; packs 2 and 3 never; packs 2 and 3 dip below 45 */
+        packs[0].t.warnings = (uint16_t)(i == 700 ? 1u << ALFA_WARN_GRID_LIMIT_REACHED : 0u);
+        packs[1].t.soc_pct = (uint8_t)(i >= 10 && i < 20 ? 40 : 50);
+        packs[2].t.soc_pct = (uint8_t)(i >= 30 ? 41 : 50);
+        observe(&e, i == 0 ? t + 250 : t);
+    }
+    observe(&e, 2 * HOUR_MS);
+    alfa_scn_engine_finish(&e, 2 * HOUR_MS);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    alfa_scn_engine_report(&e, f);
+    fclose(f);
+    /* every failing pack is named, each with its own first violation */
+    assert_non_null(strstr(buf, "e.scn:4: expected 'from 07:00 to 08:00 expect all soc_pct >= 45 [pack 2]', saw 40"));
+    assert_non_null(strstr(buf, "e.scn:4: expected 'from 07:00 to 08:00 expect all soc_pct >= 45 [pack 3]', saw 41"));
+    /* "ever": packs 2 and 3 never held it, pack 1 did */
+    assert_non_null(strstr(buf, "e.scn:3: expected 'from 07:00 to 08:00 expect ever all warn_grid_limit_reached == on [pack 2]', saw never; last 0"));
+    assert_non_null(strstr(buf, "[pack 3]', saw never; last 0"));
+    assert_null(strstr(buf, "warn_grid_limit_reached == on [pack 1]"));
+    /* settings and names */
+    assert_non_null(strstr(buf, "07:00:00.250 e.scn:5: expected 'at 07:00:00.250 expect pack 1 setting eco_limit_w == 2500', saw 2400"));
+    assert_non_null(strstr(buf, "e.scn:6: expected 'at 07:00:00.250 expect pack 2 faults == bms_comm_lost+short_circuit', saw bms_comm_lost"));
+    assert_non_null(strstr(buf, "e.scn:7: expected 'at 07:00:00.250 expect pack 3 warnings == none', saw loads_limit"));
+    assert_null(strstr(buf, "e.scn:8:"));
+    assert_int_equal(e.failure_count, 7);
+    free(buf);
+    alfa_scn_engine_free(&e);
+    alfa_scn_free(&s);
+    /* refusals */
+    assert_int_equal(alfa_scn_parse_string("e.scn", "packs 1\n" START "at 07:00 expect ever all soc_pct >= 1\n", 0, &s, err,
+                                           sizeof(err)), -1);
+    assert_non_null(strstr(err, "'ever' needs an interval"));
+    assert_int_equal(alfa_scn_parse_string("e.scn", "packs 1\n" START "at 07:00 expect all setting colour == 1\n", 0, &s,
+                                           err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'setting' needs a setting name"));
+    assert_int_equal(alfa_scn_parse_string("e.scn", "packs 1\n" START "at 07:00 expect all faults == cell_ov\n", 0, &s,
+                                           err, sizeof(err)), -1);
+    assert_int_equal(alfa_scn_parse_string("e.scn", "packs 1\n" START "at 07:00:00. gateway off\n", 0, &s, err,
+                                           sizeof(err)), -1);
+    assert_int_equal(alfa_scn_parse_string("e.scn", "packs 1\n" START "at 07:00 time_shift 6h\n", 0, &s, err,
+                                           sizeof(err)), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_engine_ever_names_settings_and_subseconds),
         cmocka_unit_test(test_parse_good_scenario),
         cmocka_unit_test(test_packs_override),
         cmocka_unit_test(test_bad_input_names_file_line_and_problem),

@@ -24,7 +24,6 @@ typedef struct alfa_fault_row {
     uint8_t action;          /* alfa_fault_action_t */
     uint32_t set_ms;         /* the condition must hold this long before the fault is active */
     uint32_t clear_ms;       /* ... and be gone this long before it clears */
-    const char *name;        /* stable snake_case name (MQTT events) */
 } alfa_fault_row_t;
 
 /* The row of fault `bit`, or NULL when there is none. */

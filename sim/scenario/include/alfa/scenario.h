@@ -26,6 +26,7 @@
 
 #include "alfa/model.h"
 #include "alfa/plant.h"
+#include "alfa/settings.h"
 
 #define ALFA_SCN_MAX_PACKS ALFA_PLANT_MAX_PACKS
 #define ALFA_SCN_TEXT_MAX 160u     /* source text kept per timed line, for failure reports */
@@ -54,6 +55,7 @@ typedef enum alfa_scn_action_kind {
     ALFA_SCN_ACT_CAN_LINK,         /* value: 1 on the bus, 0 cut off */
     ALFA_SCN_ACT_CAN_ERRORS,       /* value: number of error frames to inject */
     ALFA_SCN_ACT_GATEWAY,          /* value: 1 the simulated gateway runs (time source), 0 silent */
+    ALFA_SCN_ACT_TIME_SHIFT,       /* value: ms added to the gateway's clock (a correction, + or -) */
 } alfa_scn_action_kind_t;
 
 typedef struct alfa_scn_action {
@@ -91,6 +93,8 @@ typedef struct alfa_scn_expect {
     int64_t to_ms;      /* == from_ms for a point check ("at"); INT64_MAX for "to end" */
     alfa_scn_target_t target;
     const alfa_scn_field_t *field;
+    int16_t setting;    /* the setting id of a "setting NAME" field, -1 otherwise */
+    uint8_t ever;       /* interval: must hold at least once (per pack), not at every step */
     uint8_t op;         /* alfa_scn_op_t */
     int64_t value;
     unsigned line;
@@ -136,8 +140,8 @@ void alfa_scn_free(alfa_scn_t *s);
 /* Default 48-bit serial of pack index i (0-based) when the scenario names none. */
 uint64_t alfa_scn_default_serial(unsigned i);
 
-/* Field table lookup by name ("soc_pct", "relay_grid", "fault_bms_comm_lost", "site" fields
- * when `site` is 1); NULL if unknown. */
+/* Field table lookup by name ("soc_pct", "relay_grid", "fault_bms_comm_lost", "setting" (a
+ * setting named next), "site" fields when `site` is 1); NULL if unknown. */
 const alfa_scn_field_t *alfa_scn_field_find(const char *name, int site);
 
 /* Mode name <-> number ("none", "self_consumption", "eco", "tou", "backup"). */
@@ -153,6 +157,8 @@ typedef struct alfa_scn_pack_obs {
     uint8_t node_id;      /* the pack's current CAN node ID (0 unknown) */
     uint8_t last_ack;     /* result of the last command acknowledged by this pack (alfa_ack_result_t), 255 none */
     uint32_t acks;        /* acknowledgements received from this pack */
+    uint8_t settings_valid; /* the controller runs: settings[] holds its settings now */
+    int32_t settings[ALFA_SET_COUNT];
 } alfa_scn_pack_obs_t;
 
 typedef struct alfa_scn_obs {
@@ -171,8 +177,11 @@ typedef struct alfa_scn_failure {
 
 typedef struct alfa_scn_exp_state {
     uint8_t done;
-    uint8_t failed;
+    uint8_t failed;                          /* failed for some pack or the site */
     uint8_t observed;                        /* evaluated at least once */
+    uint8_t failed_slot[ALFA_SCN_MAX_PACKS + 1]; /* per pack (+ site): already reported */
+    uint8_t seen[ALFA_SCN_MAX_PACKS + 1];        /* per pack (+ site): a value was observed */
+    uint8_t held[ALFA_SCN_MAX_PACKS + 1];        /* "ever": held at least once */
     uint8_t has_prev[ALFA_SCN_MAX_PACKS + 1];   /* per pack (+ site): prev[] holds a value */
     int64_t prev[ALFA_SCN_MAX_PACKS + 1];
     uint32_t changes[ALFA_SCN_MAX_PACKS + 1];
