@@ -261,7 +261,13 @@ static void on_time(alfa_site_t *s, uint8_t src, const alfa_can_frame_t *f)
         s->stats.rx_bad++;
         return;
     }
-    if (!alfa_node_trusted(s->node, src, true)) {
+    /* The gateway, an Energy-Gateway device and the master we follow are trusted. A pack that has
+     * no time at all also takes it from any settled pack: right after boot it follows no master
+     * yet, and without the gateway only the packs have the time (the master sends it the moment
+     * a node joins). */
+    alfa_node_peer_t peer;
+    bool from_pack = alfa_node_peer(s->node, src, &peer) && peer.settled && peer.device_type == ALFA_DEV_PACK;
+    if (!alfa_node_trusted(s->node, src, true) && !(from_pack && !alfa_core_time_valid(s->core))) {
         s->stats.rx_ignored++;
         return;
     }

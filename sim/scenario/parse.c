@@ -910,6 +910,18 @@ static int parse_action(parser_t *p, tok_line_t *l, unsigned i, int64_t at)
         }
         i++;
         kind = ALFA_SCN_ACT_CAN_ERRORS;
+    } else if (!strcmp(verb, "bms_voltage")) {
+        if (parse_target(p, l, &i, 0, &tgt, &serial) < 0) {
+            return -1;
+        }
+        const char *v = i < l->n ? l->t[i] : "";
+        if (!strcmp(v, "true")) {
+            value = -1;
+        } else if (parse_range(v, 0, 0xFFFF * 10, &value) < 0) {
+            return fail(p, l->line, "bms_voltage needs a pack voltage in mV (0..655350, what the register can say) or 'true'");
+        }
+        i++;
+        kind = ALFA_SCN_ACT_BMS_VOLTAGE;
     } else if (!strcmp(verb, "time_shift")) {
         const char *v = i < l->n ? l->t[i] : "";
         if ((v[0] != '+' && v[0] != '-') || parse_dur(v + 1, &value) < 0) {

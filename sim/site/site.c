@@ -42,6 +42,7 @@ struct sim_pack {
     /* BMS and its serial line */
     alfa_bmsm_t bmsm;
     uint8_t bms_silent;
+    int32_t bms_v_mv;              /* the voltage the BMS reports instead of the truth, -1 = truth */
     uint32_t noise_ppm;
     alfa_rng_t rng;
     uint8_t hold[SIM_SERIAL_BUF];  /* answer bytes on the wire, handed over when the frame ends */
@@ -497,6 +498,7 @@ static void pack_setup(sim_site_t *s, sim_pack_t *p, unsigned i)
     p->site = s;
     p->idx = (uint8_t)i;
     p->serial = s->scn->packs[i].serial;
+    p->bms_v_mv = -1;
     p->geom = (alfa_flash_geom_t){SIM_FLASH_BLOCK, SIM_FLASH_BLOCKS, 16u, 0xFFu};
     memset(p->flash, 0xFF, sizeof(p->flash));
     p->port = (alfa_port_t){
@@ -637,6 +639,10 @@ int sim_site_apply(sim_site_t *s, const alfa_scn_action_t *a)
         case ALFA_SCN_ACT_BMS_SILENT:
             p->bms_silent = (uint8_t)a->value;
             break;
+        case ALFA_SCN_ACT_BMS_VOLTAGE:
+            p->bms_v_mv = (int32_t)a->value;
+            s->plant_dirty = 1;
+            break;
         case ALFA_SCN_ACT_BMS_ALARM:
             alfa_plant_set_alarms(&s->plant, p->idx, (uint16_t)a->value);
             s->plant_dirty = 1;
@@ -687,7 +693,7 @@ static void bms_values(sim_site_t *s, sim_pack_t *p)
     const alfa_plant_pack_out_t *o = &s->plant.packs[p->idx].out;
     uint8_t cells = s->plant.cfg.packs[p->idx].battery.cells;
     alfa_bmsm_values_t v = {
-        .v_pack_mv = o->v_pack_mv,
+        .v_pack_mv = p->bms_v_mv >= 0 ? (uint32_t)p->bms_v_mv : o->v_pack_mv,
         .i_batt_ma = o->i_batt_ma,
         .soc_pct = o->bms_soc_pct,
         .alarms = o->bms_alarms,

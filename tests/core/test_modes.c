@@ -207,6 +207,54 @@ static void eco_waits_for_the_dwell_and_follows_the_order_setting(void **state)
     assert_true(closed(&p, ALFA_RELAY_INVERTER));
 }
 
+/* The minimum off time counts from the moment the relay opened, not from the decision to shed:
+ * a dwell that holds the relay closed for a while must not shorten the off time (issue 10,
+ * item 7: with eco_min_off_s = 60 and a 30-s dwell the heater came back 32 s after opening). */
+static void eco_min_off_time_counts_from_the_opening(void **state)
+{
+    (void)state;
+    pack_t p;
+    pack_start(&p);
+    harness_plant = loads_follow_relays;
+    set(&p, ALFA_SET_MODE, ALFA_MODE_ECO);
+    set(&p, ALFA_SET_ECO_LIMIT_W, 2000);
+    set(&p, ALFA_SET_ECO_MIN_OFF_S, 60);
+    set(&p, ALFA_SET_DWELL_S, 30);
+    want_home_w = 1000;
+    want_pool_w = 0;
+    want_heater_w = 0;
+    soc_settle(&p, 70);
+    /* The heater is switched on by hand and back to auto: it closed just now, so the dwell will
+     * hold it closed for 30 s after Eco decides to shed it. */
+    set(&p, ALFA_SET_OVR_HEATER, ALFA_OVR_OPEN);
+    run(&p, 31000);
+    set(&p, ALFA_SET_OVR_HEATER, ALFA_OVR_CLOSED);
+    set(&p, ALFA_SET_OVR_HEATER, ALFA_OVR_AUTO);
+    assert_true(closed(&p, ALFA_RELAY_HEATER));
+    want_heater_w = 1500; /* 2500 W: shed the heater, but it only closed just now */
+    uint32_t opened_at = 0;
+    for (uint32_t t = 0; t < 40000u; t += 500u) {
+        run(&p, 500);
+        if (!closed(&p, ALFA_RELAY_HEATER)) {
+            opened_at = p.tp.now_ms;
+            break;
+        }
+    }
+    assert_true(opened_at != 0);
+    want_home_w = 200; /* 200 + 1500 < 1800: it would fit at once */
+    uint32_t back_at = 0;
+    for (uint32_t t = 0; t < 120000u; t += 500u) {
+        run(&p, 500);
+        if (closed(&p, ALFA_RELAY_HEATER)) {
+            back_at = p.tp.now_ms;
+            break;
+        }
+    }
+    assert_true(back_at != 0);
+    assert_true(back_at - opened_at >= 60000u);
+    assert_true(back_at - opened_at <= 63000u);
+}
+
 static void tou_windows_cross_midnight_and_hold_without_time(void **state)
 {
     (void)state;
@@ -346,6 +394,7 @@ int main(void)
         cmocka_unit_test_teardown(eco_sheds_heater_then_pump_warns_and_restores_without_chatter, teardown),
         cmocka_unit_test_teardown(eco_min_off_time_and_inverter_option, teardown),
         cmocka_unit_test_teardown(eco_waits_for_the_dwell_and_follows_the_order_setting, teardown),
+        cmocka_unit_test_teardown(eco_min_off_time_counts_from_the_opening, teardown),
         cmocka_unit_test_teardown(tou_windows_cross_midnight_and_hold_without_time, teardown),
         cmocka_unit_test_teardown(backup_and_none, teardown),
         cmocka_unit_test_teardown(overrides_rank_above_modes_and_respect_dwell, teardown),

@@ -222,12 +222,112 @@ static void init_refuses_bad_arguments(void **state)
     assert_int_equal(alfa_core_serial(&c), 0xFFFFFFFFFFFFull);
 }
 
+/* A blob as the first release (layout of ALFA_SETTINGS_LAYOUT_FIRST ids) wrote it, byte for
+ * byte: "AS", version 1, 40 values. Every later firmware must read it (issue 10, item 10). */
+static size_t first_release_blob(uint8_t *out, uint32_t count)
+{
+    alfa_settings_t s;
+    alfa_settings_defaults(&s);
+    s.node_id = 17;
+    s.mode = ALFA_MODE_TOU;
+    s.eco_limit_w = 3300;
+    s.tou[0].enabled = 1;
+    s.tou[0].start_min = 23 * 60;
+    s.tou[0].end_min = 6 * 60;
+    s.grid_limit_on = 1;
+    s.grid_limit_kwh = 12;
+    s.ct[1].gain_ua = 21000;
+    s.ct[1].offset_ma = -40;
+    s.cell_count = 15;
+    s.dwell_s = 45;
+    out[0] = 'A';
+    out[1] = 'S';
+    out[2] = 1;
+    out[3] = (uint8_t)count;
+    for (uint32_t id = 0; id < count; id++) {
+        int32_t v = 0;
+        if (id < (uint32_t)ALFA_SET_COUNT) {
+            assert_int_equal(alfa_settings_get(&s, id, &v), 0);
+        } else {
+            v = 0x5A5A; /* a setting of a newer firmware this one does not know */
+        }
+        out[4 + 4 * id] = (uint8_t)v;
+        out[5 + 4 * id] = (uint8_t)((uint32_t)v >> 8);
+        out[6 + 4 * id] = (uint8_t)((uint32_t)v >> 16);
+        out[7 + 4 * id] = (uint8_t)((uint32_t)v >> 24);
+    }
+    return 4u + 4u * count;
+}
+
+/* Every older layout (a prefix of the ids: the first release's 40, and any shorter one) decodes:
+ * the ids it has keep their values, the rest take defaults. A newer firmware's blob (more ids,
+ * read again after a rollback) keeps the known ids. Only unknown formats are refused. The old
+ * decoder refused any count but its own: calibration, mode and node ID were lost by the first
+ * update that added a setting. */
+static void every_older_layout_decodes(void **state)
+{
+    (void)state;
+    uint8_t blob[4 + 4 * ALFA_SETTINGS_BLOB_COUNT_MAX];
+    alfa_settings_t def, out;
+    alfa_settings_defaults(&def);
+    size_t n = first_release_blob(blob, ALFA_SETTINGS_LAYOUT_FIRST);
+    assert_int_equal(n, 164u); /* the first release's blob size */
+    assert_int_equal(alfa_settings_decode(&out, blob, n, NULL), ALFA_PROTO_OK);
+    assert_int_equal(out.node_id, 17);
+    assert_int_equal(out.mode, ALFA_MODE_TOU);
+    assert_int_equal(out.grid_limit_kwh, 12);
+    assert_int_equal(out.ct[1].gain_ua, 21000);
+    assert_int_equal(out.ct[1].offset_ma, -40);
+    assert_int_equal(out.dwell_s, 45);
+    for (uint32_t count = 1; count <= ALFA_SETTINGS_LAYOUT_FIRST; count++) {
+        n = first_release_blob(blob, count);
+        memset(&out, 0xEE, sizeof out);
+        const char *why = NULL;
+        int rc = alfa_settings_decode(&out, blob, n, &why);
+        if (rc != ALFA_PROTO_OK) {
+            fail_msg("layout of %u ids refused: %s", count, why);
+        }
+        for (uint32_t id = 0; id < (uint32_t)ALFA_SET_COUNT; id++) {
+            int32_t got = 0, want = 0;
+            assert_int_equal(alfa_settings_get(&out, id, &got), 0);
+            if (id < count) {
+                want = (int32_t)((uint32_t)blob[4 + 4 * id] | ((uint32_t)blob[5 + 4 * id] << 8) |
+                                 ((uint32_t)blob[6 + 4 * id] << 16) | ((uint32_t)blob[7 + 4 * id] << 24));
+            } else {
+                assert_int_equal(alfa_settings_get(&def, id, &want), 0);
+            }
+            assert_int_equal(got, want);
+        }
+    }
+    /* newer layouts: known ids kept, unknown ones ignored */
+    n = first_release_blob(blob, ALFA_SETTINGS_BLOB_COUNT_MAX);
+    assert_int_equal(alfa_settings_decode(&out, blob, n, NULL), ALFA_PROTO_OK);
+    assert_int_equal(out.node_id, 17);
+    assert_int_equal(out.dwell_s, 45);
+    /* refused: no ids, too many for the store, a length that does not match, another format */
+    alfa_settings_t keep = out;
+    n = first_release_blob(blob, 0);
+    assert_int_equal(alfa_settings_decode(&out, blob, n, NULL), ALFA_PROTO_E_LEN);
+    n = first_release_blob(blob, 10);
+    assert_int_equal(alfa_settings_decode(&out, blob, n + 4, NULL), ALFA_PROTO_E_LEN);
+    blob[3] = ALFA_SETTINGS_BLOB_COUNT_MAX + 1;
+    assert_int_equal(alfa_settings_decode(&out, blob, 4u + 4u * (ALFA_SETTINGS_BLOB_COUNT_MAX + 1), NULL), ALFA_PROTO_E_LEN);
+    n = first_release_blob(blob, 10);
+    blob[2] = 2;
+    assert_int_equal(alfa_settings_decode(&out, blob, n, NULL), ALFA_PROTO_E_RANGE);
+    blob[2] = 1;
+    blob[1] = 'X';
+    assert_int_equal(alfa_settings_decode(&out, blob, n, NULL), ALFA_PROTO_E_RANGE);
+    assert_memory_equal(&out, &keep, sizeof out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(table_rows_match_ids_and_defaults_are_valid),
         cmocka_unit_test(ranges_and_cross_rules_refuse_with_reason),
         cmocka_unit_test(blob_round_trips_and_refuses_any_bad_field),
+        cmocka_unit_test(every_older_layout_decodes),
         cmocka_unit_test(core_out_of_range_setting_changes_nothing),
         cmocka_unit_test(mode_on_off_and_factory_reset),
         cmocka_unit_test(init_refuses_bad_arguments),

@@ -56,6 +56,7 @@ typedef enum alfa_scn_action_kind {
     ALFA_SCN_ACT_CAN_ERRORS,       /* value: number of error frames to inject */
     ALFA_SCN_ACT_GATEWAY,          /* value: 1 the simulated gateway runs (time source), 0 silent */
     ALFA_SCN_ACT_TIME_SHIFT,       /* value: ms added to the gateway's clock (a correction, + or -) */
+    ALFA_SCN_ACT_BMS_VOLTAGE,      /* value: pack voltage the BMS reports (mV), -1 = the true one */
 } alfa_scn_action_kind_t;
 
 typedef struct alfa_scn_action {
