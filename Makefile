@@ -7,9 +7,10 @@
 #   make coverage  line coverage of the firmware core
 #   make fuzz      long libFuzzer campaigns (1,000,000 runs per target)
 #   make powercut  the full settings-store power-cut campaign
+#   make soak      the whole-site fault-injection soak (30 days, 8 packs, seeds 1-5; SOAK_ARGS to change)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
-.PHONY: deps build build-san build-cov test test-gcc test-san size coverage bench fuzz powercut demo lint clean
+.PHONY: deps build build-san build-cov test test-gcc test-san size coverage bench fuzz powercut soak demo lint clean
 
 deps:
 	@scripts/deps.sh
@@ -54,6 +55,10 @@ fuzz: build-san
 
 powercut: build
 	@build/bin/alfaspark-powercut --full
+
+SOAK_ARGS ?= --days 30 --packs 8 --seeds 1-5
+soak: build
+	@build/bin/alfaspark-soak $(SOAK_ARGS)
 
 lint: deps
 	@scripts/lint.sh

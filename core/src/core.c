@@ -106,6 +106,7 @@ static void daily_reset(alfa_core_t *c)
     c->e_discharge = z;
     c->grid_limit_latched = 0;
     c->site_limit_reached = 0;
+    c->site_import_wh = 0;
 }
 
 static void check_day(alfa_core_t *c, uint32_t now)
@@ -343,10 +344,11 @@ static void settings_commit(alfa_core_t *c, alfa_settings_t *next)
         }
     }
     if (next->grid_limit_kwh != old->grid_limit_kwh || (next->grid_limit_on && !old->grid_limit_on)) {
-        /* A new limit is judged afresh: a raised limit gives the grid back, the master re-sends
-         * "reached" if the site is still over it. */
+        /* A new limit is judged afresh, at once, against this pack's import and the site's as
+         * the master last said it: raised above both, the grid comes back; still under, the latch
+         * holds (no release for the second until the master's next word). */
         c->grid_limit_latched = 0;
-        c->site_limit_reached = 0;
+        c->site_limit_reached = c->site_import_wh >= (uint32_t)next->grid_limit_kwh * 1000u ? 1u : 0u;
     }
     c->settings = *next;
     c->settings_gen++;
@@ -445,9 +447,15 @@ void alfa_core_follow_day(alfa_core_t *c, uint16_t day)
     }
 }
 
-void alfa_core_site_grid_limit(alfa_core_t *c, bool reached, uint16_t day)
+void alfa_core_site_grid_limit(alfa_core_t *c, uint32_t site_import_wh, bool reached, uint16_t day)
 {
-    if (!reached || !c->settings.grid_limit_on || day != alfa_siteday_day(&c->day)) {
+    if (day != alfa_siteday_day(&c->day)) {
+        return;
+    }
+    if (site_import_wh > c->site_import_wh) {
+        c->site_import_wh = site_import_wh;
+    }
+    if (!reached || !c->settings.grid_limit_on) {
         return;
     }
     c->site_limit_reached = 1;

@@ -14,6 +14,7 @@ alfa_err_t alfa_site_init(alfa_site_t *s, alfa_node_t *node, alfa_core_t *core)
     s->node = node;
     s->core = core;
     s->day = alfa_core_day(core);
+    s->own_wh = UINT32_MAX;
     return ALFA_OK;
 }
 
@@ -88,12 +89,17 @@ static void follow_day(alfa_site_t *s)
     if (day != s->day) {
         s->day = day;
         alfa_memset(s->table, 0, sizeof(s->table));
+        s->own_wh = UINT32_MAX; /* put this pack's own figure again */
         s->limit_sent = 0;
         s->answer_dst = 0;
         s->stats.day_resets++;
     }
-    if (table_put(s, own_serial24(s), alfa_core_grid_import_today_wh(s->core)) && alfa_node_is_master(s->node)) {
-        s->totals_due = 1;
+    uint32_t own_wh = alfa_core_grid_import_today_wh(s->core);
+    if (own_wh != s->own_wh) { /* it moves once a cycle; this runs every call */
+        s->own_wh = own_wh;
+        if (table_put(s, own_serial24(s), own_wh) && alfa_node_is_master(s->node)) {
+            s->totals_due = 1;
+        }
     }
 }
 
@@ -185,7 +191,7 @@ static void compute_and_send_totals(alfa_site_t *s, bool send_now)
     t.p_grid_w = (int32_t)grid;
     t.grid_import_today_wh = import;
     t.master_serial = alfa_core_serial(s->core);
-    alfa_core_site_grid_limit(s->core, reached, s->day);
+    alfa_core_site_grid_limit(s->core, import, reached, s->day);
     bool changed = reached != (s->limit_sent != 0);
     s->totals = t;
     s->have_totals = 1;
@@ -226,7 +232,7 @@ static void on_totals_part(alfa_site_t *s, uint8_t src, const alfa_can_frame_t *
     follow_day(s);
     s->totals = t;
     s->have_totals = 1;
-    alfa_core_site_grid_limit(s->core, t.grid_limit_reached != 0, t.day);
+    alfa_core_site_grid_limit(s->core, t.grid_import_today_wh, t.grid_limit_reached != 0, t.day);
 }
 
 bool alfa_site_totals(const alfa_site_t *s, alfa_site_totals_t *out)
@@ -394,6 +400,11 @@ void alfa_site_process(alfa_site_t *s, uint32_t now_ms)
         s->next_ask_ms = now_ms;
     }
     bool master = alfa_node_is_master(s->node);
+    uint32_t gen = alfa_core_settings_generation(s->core);
+    if (gen != s->settings_gen) {
+        s->settings_gen = gen;
+        s->totals_due = 1; /* a new limit setting: the flag is judged again at once */
+    }
     if (master && !s->was_master) {
         s->next_totals_ms = now_ms + ALFA_SITE_PERIOD_MS / 2u;
         s->next_time_ms = now_ms;

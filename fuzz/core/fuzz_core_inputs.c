@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 4:
             alfa_core_follow_day(&core, (uint16_t)(alfa_core_day(&core) + (a >> 6)));
-            alfa_core_site_grid_limit(&core, a & 1u, (uint16_t)(alfa_core_day(&core) - ((a >> 1) & 1u)));
+            alfa_core_site_grid_limit(&core, (uint32_t)v % 40000u, a & 1u, (uint16_t)(alfa_core_day(&core) - ((a >> 1) & 1u)));
             alfa_core_restore_grid_import(&core, (uint32_t)v % 40000u, (uint16_t)(alfa_core_day(&core) - ((a >> 2) & 1u)));
             break;
         case 5:

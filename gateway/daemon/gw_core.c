@@ -64,13 +64,17 @@ static void publish_str(gw_core_t *gw, const char *suffix, const char *payload, 
 
 /* A "today" counter as published (HA's total_increasing must never dip within a day): the
  * highest figure of the reporter's own site day. The day comes with the figure (telemetry, site
- * totals); a later day starts again, an earlier one is stale and never taken. Without any day
- * (ALFA_DAY_NONE: no time ever reached the site) nothing tells a reboot from a reset: the figure
- * is published as it comes. */
+ * totals); a later day starts again, an earlier one is stale and never taken. A pack that has
+ * just rebooted reports no day (ALFA_DAY_NONE) until it learns the time: what was published for
+ * its day stands meanwhile. Only on a site that never had any time is a figure without day
+ * published as it comes (nothing can tell a reboot from a reset then). */
 static void energy_day(int *valid, uint16_t *day, uint32_t *max, uint32_t *v, unsigned n, uint16_t vday)
 {
-    if (vday == ALFA_DAY_NONE || !*valid || vday > *day) {
-        *valid = vday != ALFA_DAY_NONE;
+    if (vday == ALFA_DAY_NONE && !*valid) {
+        return; /* as it comes */
+    }
+    if (vday != ALFA_DAY_NONE && (!*valid || vday > *day)) {
+        *valid = 1;
         *day = vday;
         for (unsigned k = 0; k < n; k++) max[k] = v[k];
         return;

@@ -57,6 +57,8 @@ struct sim_pack {
 
     alfa_canbus_node_t *can;
     uint8_t can_linked;
+    uint64_t linked_us;            /* when it last joined the bus (power and link both on) */
+    uint64_t booted_us;            /* when its controller last started */
 
     uint8_t coils;
     uint8_t leds;
@@ -141,7 +143,11 @@ static const uint16_t *cb_adc(void *user, uint8_t ct, uint16_t *count, uint16_t 
         int64_t amp_mc = (int64_t)ma * 1414214 / ALFA_CT_GAIN_DEFAULT_UA;
         uint16_t *b = p->adc[ct];
         for (uint32_t k = 0; k < SIM_ADC_BLOCK; k++) {
-            int64_t v = 2048 + amp_mc * s->sine[k % s->sine_len] / (32768 * 1000);
+            /* Rounded to the nearest count: truncation would shave every sample towards the
+             * bias and read ~1 % low, a bias no real ADC has. */
+            int64_t x = amp_mc * s->sine[k % s->sine_len];
+            int64_t half = 32768 * 1000 / 2;
+            int64_t v = 2048 + (x >= 0 ? (x + half) : (x - half)) / (32768 * 1000);
             if (s->opt.adc_noise_counts) {
                 v += (int64_t)alfa_rng_below(&p->rng, 2u * s->opt.adc_noise_counts + 1u) -
                      (int64_t)s->opt.adc_noise_counts;
@@ -273,6 +279,7 @@ static int pack_boot(sim_pack_t *p)
         return -1;
     }
     p->booted = 1;
+    p->booted_us = p->site->t_us;
     p->pack_polls = 0;
     p->last_cycle = pcore(p)->cycle;
     p->rx_len = 0;
@@ -332,6 +339,9 @@ static void pack_run(sim_pack_t *p)
 static void pack_connect(sim_pack_t *p)
 {
     int on = p->powered && p->can_linked;
+    if (on && !p->can->connected) {
+        p->linked_us = p->site->t_us;
+    }
     if (!p->powered) {
         /* A controller without power loses what its CAN controller held. */
         p->can->tx_count = 0;
@@ -773,6 +783,41 @@ void sim_site_trace(sim_site_t *s, FILE *f)
                    "true_soc_pct\n");
     }
 }
+
+int sim_site_pack_info(const sim_site_t *s, unsigned i, sim_pack_info_t *out)
+{
+    if (i >= s->n) {
+        return -1;
+    }
+    const sim_pack_t *p = &s->packs[i];
+    memset(out, 0, sizeof(*out));
+    out->serial = p->serial;
+    out->powered = p->powered;
+    out->booted = p->powered && p->booted;
+    out->bus = p->powered && p->can_linked;
+    out->booted_us = p->booted_us;
+    out->linked_us = p->linked_us;
+    out->grid_closed = (uint8_t)(s->plant.packs[i].relays_closed & 1u);
+    out->grid_import_mj = s->plant.packs[i].grid_import_mj;
+    out->bms_alarms = s->plant.packs[i].out.bms_alarms;
+    out->bms_answering = !p->bms_silent && p->noise_ppm == 0 && p->bms_v_mv < 0;
+    if (out->booted) {
+        alfa_core_t *c = alfa_pack_core((alfa_pack_t *)&p->pack);
+        out->why_grid = (uint8_t)alfa_core_relay_why(c, ALFA_RELAY_GRID);
+        out->faults = alfa_core_faults(c);
+        out->is_master = alfa_node_is_master(alfa_pack_node(&p->pack));
+        out->node_id = alfa_node_id(alfa_pack_node(&p->pack));
+        out->master_id = alfa_node_master_id(alfa_pack_node(&p->pack));
+        out->day = alfa_core_day(c);
+        out->grid_import_today_wh = alfa_core_grid_import_today_wh(c);
+        out->stored_busy = (uint8_t)alfa_store_busy(alfa_pack_store(&p->pack));
+    }
+    return 0;
+}
+
+int64_t sim_site_gateway_unix_s(const sim_site_t *s) { return gateway_unix_s(s); }
+
+int sim_site_gateway_on(const sim_site_t *s) { return s->gateway_on; }
 
 const alfa_scn_obs_t *sim_site_observe(sim_site_t *s)
 {

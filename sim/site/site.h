@@ -82,4 +82,32 @@ const alfa_plant_t *sim_site_plant(const sim_site_t *s);
 
 const sim_stats_t *sim_site_stats(const sim_site_t *s);
 
+/* Facts of pack i for checks against the truth (the soak): the plant's side and the
+ * controller's. Returns -1 for a bad index. */
+typedef struct sim_pack_info {
+    uint64_t serial;
+    uint8_t powered;
+    uint8_t booted;          /* the controller runs */
+    uint8_t bus;             /* powered and linked to the CAN bus */
+    uint64_t booted_us;      /* when the controller last started */
+    uint64_t linked_us;      /* when it last joined the bus */
+    uint8_t grid_closed;     /* the grid contact, as the plant has it */
+    int64_t grid_import_mj;  /* the plant's truth: energy in through its grid input since the start */
+    uint16_t bms_alarms;     /* alarm bits the BMS reports (injected and automatic) */
+    uint8_t bms_answering;   /* the BMS answers cleanly (not silent, no line noise, true voltage) */
+    /* the controller's view (booted only) */
+    uint8_t why_grid;        /* alfa_why_t */
+    uint32_t faults;
+    uint8_t is_master;
+    uint8_t node_id, master_id;
+    uint16_t day;
+    uint32_t grid_import_today_wh;
+    uint8_t stored_busy;     /* the settings store holds a change not yet on flash */
+} sim_pack_info_t;
+int sim_site_pack_info(const sim_site_t *s, unsigned i, sim_pack_info_t *out);
+
+/* The simulated gateway's wall clock (with time_shift corrections), and whether it runs. */
+int64_t sim_site_gateway_unix_s(const sim_site_t *s);
+int sim_site_gateway_on(const sim_site_t *s);
+
 #endif

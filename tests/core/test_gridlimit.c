@@ -100,15 +100,15 @@ static void site_master_and_recovered_import(void **state)
     uint16_t day = alfa_core_day(&p.core);
     assert_true(day != ALFA_DAY_NONE);
     /* the master's word is ignored while the limit is off */
-    alfa_core_site_grid_limit(&p.core, true, day);
+    alfa_core_site_grid_limit(&p.core, 0, true, day);
     assert_true(closed(&p, ALFA_RELAY_GRID));
     set(&p, ALFA_SET_GRID_LIMIT_ON, 1);
     set(&p, ALFA_SET_GRID_LIMIT_KWH, 10);
-    alfa_core_site_grid_limit(&p.core, true, (uint16_t)(day - 1u)); /* yesterday's word: not ours */
+    alfa_core_site_grid_limit(&p.core, 0, true, (uint16_t)(day - 1u)); /* yesterday's word: not ours */
     assert_true(closed(&p, ALFA_RELAY_GRID));
-    alfa_core_site_grid_limit(&p.core, true, day); /* the site reached it, this pack did not */
+    alfa_core_site_grid_limit(&p.core, 0, true, day); /* the site reached it, this pack did not */
     assert_false(closed(&p, ALFA_RELAY_GRID));
-    alfa_core_site_grid_limit(&p.core, false, day); /* never releases by itself */
+    alfa_core_site_grid_limit(&p.core, 0, false, day); /* never releases by itself */
     run(&p, 60000);
     assert_false(closed(&p, ALFA_RELAY_GRID));
     clock_at(&p, 1, 5, 0); /* a jump over 05:00: the reset */

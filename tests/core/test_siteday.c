@@ -85,9 +85,9 @@ static void the_masters_day(void **state)
     clock_at(&p, 1, 5, 0); /* this pack passed 05:00 first */
     run(&p, 2000);
     assert_int_equal(alfa_core_day(&p.core), D0 + 1);
-    alfa_core_site_grid_limit(&p.core, true, D0); /* the master, still on yesterday */
+    alfa_core_site_grid_limit(&p.core, 0, true, D0); /* the master, still on yesterday */
     assert_true(closed(&p, ALFA_RELAY_GRID));
-    alfa_core_site_grid_limit(&p.core, true, D0 + 1);
+    alfa_core_site_grid_limit(&p.core, 0, true, D0 + 1);
     assert_false(closed(&p, ALFA_RELAY_GRID));
     /* the master turns the next day first: this pack follows at once, the limit with it */
     alfa_test_port_set_ct_w(&p.tp, ALFA_CT_GRID, 1000);

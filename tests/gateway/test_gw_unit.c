@@ -366,6 +366,20 @@ static void test_core_energy_follows_the_packs_day(void **state)
     assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"grid_import_today_wh\":3"));
     assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"solar_today_wh\":40"));
     assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"day\":19676"));
+    /* the pack reboots: until it learns the time again it reports no day, and what was published
+     * for its day stands (a dip to 0 would be a meter reset to Home Assistant) */
+    t.cycle++;
+    t.day = ALFA_DAY_NONE;
+    t.grid_import_today_wh = 0;
+    t.solar_today_wh = 0;
+    feed_telem(gw, &t, 2, &now);
+    assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"solar_today_wh\":40"));
+    assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"day\":19676"));
+    t.cycle++;
+    t.day = 19676;
+    t.solar_today_wh = 45; /* recovered and counting on */
+    feed_telem(gw, &t, 2, &now);
+    assert_non_null(last(&g_cap, "alfaspark/home/pack/000000000077/state", "\"solar_today_wh\":45"));
     /* a late figure of the day before is never taken */
     t.cycle++;
     t.day = 19675;

@@ -90,6 +90,7 @@ typedef struct alfa_core {
     alfa_siteday_t day;               /* the one owner of "today" (siteday.h) */
     uint8_t grid_limit_latched;
     uint8_t site_limit_reached;
+    uint32_t site_import_wh;          /* the site's import today, as the master last said */
 
     /* site and indicators */
     uint8_t is_master;
@@ -197,11 +198,13 @@ void alfa_core_set_master(alfa_core_t *c, bool is_master);
 uint16_t alfa_core_day(const alfa_core_t *c);
 /* The master announced its day: follow it forward (a later day resets "today" now). */
 void alfa_core_follow_day(alfa_core_t *c, uint16_t day);
-/* The master says whether the SITE's import reached the daily limit on site day `day`. `true`
- * latches the limit (grid relay open until the daily reset or until the limit is switched off);
- * `false` never releases a latched limit by itself. Ignored while the limit is switched off and
- * for any day but this pack's own. */
-void alfa_core_site_grid_limit(alfa_core_t *c, bool reached, uint16_t day);
+/* The master's word on site day `day`: the SITE's import so far and whether it reached the daily
+ * limit. `true` latches the limit (grid relay open until the daily reset or until the limit is
+ * switched off); `false` never releases a latched limit by itself. The site's import is kept for
+ * the day, so that a new limit setting is judged afresh at once against it: raised above it, the
+ * grid comes back; still under it, the latch holds without a blink. Ignored for any day but this
+ * pack's own; the flag is ignored while the limit is switched off. */
+void alfa_core_site_grid_limit(alfa_core_t *c, uint32_t site_import_wh, bool reached, uint16_t day);
 /* Today's grid import of this pack. */
 uint32_t alfa_core_grid_import_today_wh(const alfa_core_t *c);
 /* A rebooted pack recovers its import of site day `day` from the master or gateway: the counter

@@ -71,6 +71,7 @@ typedef struct alfa_site {
     uint32_t now_ms;
 
     uint16_t day;                /* the day the table belongs to */
+    uint32_t own_wh;             /* this pack's import last put in the table */
     alfa_site_day_entry_t table[ALFA_SITE_DAY_PACKS];
     alfa_site_pack_t packs[ALFA_SITE_PACKS];
 
@@ -79,7 +80,8 @@ typedef struct alfa_site {
     uint8_t limit_sent;          /* the flag last sent */
     uint32_t totals_cycle;
     uint32_t next_totals_ms;
-    uint8_t totals_due;          /* an import moved: check the limit at this call */
+    uint8_t totals_due;          /* an import or a setting moved: check the limit at this call */
+    uint32_t settings_gen;       /* the core's settings generation last seen */
 
     /* totals heard from the master (or sent) */
     alfa_site_rx_t site_rx;
