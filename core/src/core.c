@@ -550,3 +550,5 @@ alfa_why_t alfa_core_relay_why(const alfa_core_t *c, uint32_t relay)
 uint32_t alfa_core_faults(const alfa_core_t *c) { return c->faults.active; }
 
 uint64_t alfa_core_serial(const alfa_core_t *c) { return c->serial; }
+
+uint32_t alfa_core_cycles(const alfa_core_t *c) { return c->cycle; }

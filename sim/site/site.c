@@ -281,7 +281,7 @@ static int pack_boot(sim_pack_t *p)
     p->booted = 1;
     p->booted_us = p->site->t_us;
     p->pack_polls = 0;
-    p->last_cycle = pcore(p)->cycle;
+    p->last_cycle = alfa_core_cycles(pcore(p));
     p->rx_len = 0;
     return 0;
 }
@@ -316,8 +316,8 @@ static void pack_run(sim_pack_t *p)
         p->booted = 0;
         p->boot_at_us = s->t_us;
     }
-    if (p->booted && pcore(p)->cycle != p->last_cycle) {
-        p->last_cycle = pcore(p)->cycle;
+    if (p->booted && alfa_core_cycles(pcore(p)) != p->last_cycle) {
+        p->last_cycle = alfa_core_cycles(pcore(p));
         p->new_cycle = 1;
         /* Like the Linux gateway (SPEC §9), the gateway role keeps each pack's import of its
          * site day for a rebooted pack; it is the value of the pack's telemetry of this cycle,
@@ -825,7 +825,7 @@ const alfa_scn_obs_t *sim_site_observe(sim_site_t *s)
         sim_pack_t *p = &s->packs[i];
         alfa_scn_pack_obs_t *o = &s->obs_packs[i];
         o->powered = p->powered;
-        o->valid = p->powered && p->booted && pcore(p)->ran;
+        o->valid = p->powered && p->booted && alfa_core_cycles(pcore(p)) > 0u;
         if (o->valid) {
             alfa_core_telemetry(pcore(p), &o->t); /* live values: flags like is_master move between cycles */
         }

@@ -242,5 +242,7 @@ alfa_why_t alfa_core_relay_why(const alfa_core_t *c, uint32_t relay);
 uint32_t alfa_core_faults(const alfa_core_t *c);
 uint16_t alfa_core_warnings(const alfa_core_t *c);
 uint64_t alfa_core_serial(const alfa_core_t *c);
+/* Completed 2-s cycles since boot (0: no cycle yet, no measurement to show). */
+uint32_t alfa_core_cycles(const alfa_core_t *c);
 
 #endif
