@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alfa/gw_json.h"
+#include "alfa/names.h"
 #include "alfa/settings.h"
 
 static const char *const result_names[GW_R_COUNT] = {
@@ -44,28 +45,12 @@ gw_result_t gw_result_from_ack(uint8_t ack_result)
     }
 }
 
-static const char *const mode_names[] = {"none", "self_consumption", "eco", "tou", "backup"};
-_Static_assert(sizeof mode_names / sizeof mode_names[0] == ALFA_MODE_COUNT, "mode names");
-static const char *const relay_names[] = {"grid", "inverter", "pool", "heater"};
-_Static_assert(sizeof relay_names / sizeof relay_names[0] == 4u, "relay names");
-static const char *const override_names[] = {"auto", "open", "closed"};
-static const char *const fault_names[] = {
-    "bms_comm_lost", "cell_over_voltage", "cell_under_voltage", "over_temperature",
-    "under_temperature", "charge_over_current", "discharge_over_current", "short_circuit",
-    "bms_internal", "ct_out_of_range", "time_not_set", "settings_corrupt", "can_bus_off",
-};
-_Static_assert(sizeof fault_names / sizeof fault_names[0] == ALFA_FAULT_COUNT, "fault names");
-static const char *const warning_names[] = {
-    "loads_limit", "grid_limit_reached", "bms_degraded", "node_id_conflict",
-};
-_Static_assert(sizeof warning_names / sizeof warning_names[0] == ALFA_WARN_COUNT, "warning names");
-
-#define NAME_AT(tab, i) ((i) < sizeof(tab) / sizeof((tab)[0]) ? (tab)[i] : NULL)
-const char *gw_mode_name(uint32_t mode) { return NAME_AT(mode_names, mode); }
-const char *gw_relay_name(uint32_t relay) { return NAME_AT(relay_names, relay); }
-const char *gw_override_name(uint32_t ovr) { return NAME_AT(override_names, ovr); }
-const char *gw_fault_name(uint32_t bit) { return NAME_AT(fault_names, bit); }
-const char *gw_warning_name(uint32_t bit) { return NAME_AT(warning_names, bit); }
+/* The names are the protocol's one table (alfa/names.h); these wrappers keep the gateway's API. */
+const char *gw_mode_name(uint32_t mode) { return alfa_mode_name(mode); }
+const char *gw_relay_name(uint32_t relay) { return alfa_relay_name(relay); }
+const char *gw_override_name(uint32_t ovr) { return alfa_override_name(ovr); }
+const char *gw_fault_name(uint32_t bit) { return alfa_fault_name(bit); }
+const char *gw_warning_name(uint32_t bit) { return alfa_warning_name(bit); }
 
 void gw_serial_hex(uint64_t serial, char out[GW_SERIAL_HEX + 1u])
 {
@@ -142,14 +127,14 @@ static int get_bool(ctx_t *c, const char *key, int required, int *out)
 }
 
 /* Enum member: one of names[first..count-1], or its number. */
-static int get_enum(ctx_t *c, const char *key, const char *const *names, uint32_t first, uint32_t count,
+static int get_enum(ctx_t *c, const char *key, const char *(*name)(uint32_t), uint32_t first, uint32_t count,
                     int64_t *out)
 {
     const gw_json_member_t *m = member(c, key);
     if (m == NULL) return refuse(c, GW_R_BAD_VALUE, "missing \"%s\"", key);
     if (m->type == GW_JSON_STRING) {
         for (uint32_t k = first; k < count; k++) {
-            if (strcmp(m->s, names[k]) == 0) {
+            if (strcmp(m->s, name(k)) == 0) {
                 *out = k;
                 return 0;
             }
@@ -165,7 +150,7 @@ static int get_enum(ctx_t *c, const char *key, const char *const *names, uint32_
     size_t n = 0;
     list[0] = '\0';
     for (uint32_t k = first; k < count && n < sizeof list; k++) {
-        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", k > first ? ", " : "", names[k]);
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", k > first ? ", " : "", name(k));
     }
     return refuse(c, m->type == GW_JSON_STRING ? GW_R_OUT_OF_RANGE : GW_R_BAD_VALUE,
                   "\"%s\" must be one of: %s", key, list);
@@ -249,7 +234,7 @@ static int parse_fields(ctx_t *c, alfa_cmd_t *cmd)
     int on = 0, rc;
     switch (cmd->code) {
     case ALFA_CMD_SET_MODE:
-        if ((rc = get_enum(c, "mode", mode_names, 1, ALFA_MODE_COUNT, &a)) < 0) return rc;
+        if ((rc = get_enum(c, "mode", alfa_mode_name, 1, ALFA_MODE_COUNT, &a)) < 0) return rc;
         if ((rc = get_bool(c, "on", 0, &on)) < 0) return rc;
         if (member(c, "on") == NULL) on = 1;
         cmd->u.set_mode.mode = (uint8_t)a;
@@ -294,13 +279,13 @@ static int parse_fields(ctx_t *c, alfa_cmd_t *cmd)
         cmd->u.grid_limit.limit_kwh = (uint8_t)a;
         return 0;
     case ALFA_CMD_SET_RELAY_OVERRIDE:
-        if ((rc = get_enum(c, "relay", relay_names, 0, 4, &a)) < 0) return rc;
-        if ((rc = get_enum(c, "override", override_names, 0, 3, &b)) < 0) return rc;
+        if ((rc = get_enum(c, "relay", alfa_relay_name, 0, 4, &a)) < 0) return rc;
+        if ((rc = get_enum(c, "override", alfa_override_name, 0, 3, &b)) < 0) return rc;
         cmd->u.relay_override.relay = (uint8_t)a;
         cmd->u.relay_override.override = (uint8_t)b;
         return 0;
     case ALFA_CMD_SET_CALIBRATION: {
-        if ((rc = get_enum(c, "ct", relay_names, 0, 4, &a)) < 0) return rc;
+        if ((rc = get_enum(c, "ct", alfa_relay_name, 0, 4, &a)) < 0) return rc;
         uint32_t gain_id = ALFA_SET_CT_GRID_GAIN_UA + 2u * (uint32_t)a;
         if ((rc = get_setting(c, "gain_ua", gain_id, &b)) < 0) return rc;
         if ((rc = get_setting(c, "offset_ma", gain_id + 1u, &d)) < 0) return rc;
