@@ -283,10 +283,7 @@ static uint64_t machine_serial(void)
 int gw_config_finish(gw_config_t *c)
 {
     if (c->core.serial == 0) c->core.serial = machine_serial();
-    if (c->core.site[0] == '\0') {
-        err(c, "gateway.site: not set: choose the site's name (letters, digits, '_' or '-'); topics live under "
-               "alfaspark/<site>/ and the app users are named after it");
-    } else if (!name_ok(c->core.site)) {
+    if (c->core.site[0] != '\0' && !name_ok(c->core.site)) {
         err(c, "gateway.site: \"%s\" must be letters, digits, '_' or '-'", c->core.site);
     }
     if (c->core.ha_prefix[0] == '\0' || strpbrk(c->core.ha_prefix, "+#") != NULL) {
@@ -355,3 +352,12 @@ int gw_config_check_env(gw_config_t *c)
 }
 
 int gw_config_is_configured(const gw_config_t *c) { return c->core.site[0] != '\0'; }
+
+int gw_config_require_site(gw_config_t *c)
+{
+    if (!gw_config_is_configured(c)) {
+        err(c, "gateway.site: not set\n  fix: name the site (letters, digits, '_' or '-'): topics live under "
+               "alfaspark/<site>/ and the app's broker user is named after it");
+    }
+    return c->n_errors;
+}

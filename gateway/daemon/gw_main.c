@@ -317,6 +317,7 @@ static void check_broker(gw_config_t *c)
 static int check_config(gw_config_t *c, const char *config, int syntax_only)
 {
     if (!syntax_only) {
+        gw_config_require_site(c);
         gw_config_read_password(c);
         gw_config_check_env(c);
         mosquitto_lib_init();
@@ -328,7 +329,7 @@ static int check_config(gw_config_t *c, const char *config, int syntax_only)
         fprintf(stderr, "alfaspark-gateway: %s%s%s has %d problem(s):\n%s", what, config ? " of " : "", config ? config : "",
                 c->n_errors, c->errors);
     } else {
-        printf("%s OK: site %s, CAN %s, broker %s:%d (MQTT %s%s)\n", what, c->core.site, c->can, c->mqtt_host,
+        printf("%s OK: site %s, CAN %s, broker %s:%d (MQTT %s%s)\n", what, c->core.site[0] ? c->core.site : "(not set)", c->can, c->mqtt_host,
                c->mqtt_port, c->mqtt_protocol == 5 ? "5" : "3.1.1", c->tls ? ", TLS" : "");
     }
     if (!syntax_only && geteuid() == 0) {
@@ -394,6 +395,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check_only) return check_config(&d->cfg, config, syntax_only);
+    gw_config_require_site(&d->cfg);
     gw_config_read_password(&d->cfg);
     if (d->cfg.n_errors) {
         fprintf(stderr, "alfaspark-gateway: configuration%s%s has %d problem(s):\n%s", config ? " " : "", config ? config : "",

@@ -47,7 +47,8 @@ void gw_config_defaults(gw_config_t *c);
 int gw_config_load(gw_config_t *c, const char *path);
 /* Apply one "section.key=value" override. Returns the number of errors so far. */
 int gw_config_override(gw_config_t *c, const char *assignment);
-/* Check the whole configuration's syntax and cross-option rules (no file or device is touched:
+/* Check the whole configuration's syntax and cross-option rules (a blank gateway.site is allowed
+ * here: gw_config_require_site; no file or device is touched:
  * `--check-config --syntax-only` runs on machines without the hardware) and fill derived
  * defaults (client ID, serial). Returns the number of errors. */
 int gw_config_finish(gw_config_t *c);
@@ -62,5 +63,8 @@ int gw_config_check_env(gw_config_t *c);
 /* 1 when the installer has set what makes this gateway a site's gateway (gateway.site), 0 while
  * the configuration is still the package's blank one: the systemd unit's start condition. */
 int gw_config_is_configured(const gw_config_t *c);
+/* An error unless gateway.site is set: the daemon and a full --check-config need it; the syntax
+ * alone does not (the package ships the file with the site blank). Returns the number of errors. */
+int gw_config_require_site(gw_config_t *c);
 
 #endif
