@@ -106,6 +106,14 @@ if [ "$check" -eq 1 ]; then
   out=$("${ctl[@]}" set-mode eco on) || die "set-mode: $out"
   echo "$out"
   grep -q "^$hex ok$" <<<"$out" || die "the pack did not answer ok"
+  # the pack's own settings, read back over the bus: a table with units and names, and JSON
+  out=$("${ctl[@]}" read-settings) || die "read-settings: $out"
+  grep -Eq '^mode +eco ' <<<"$out" || die "read-settings does not show mode eco: $out"
+  grep -Eq '^eco_limit_w +W +3000 +100\.\.40000$' <<<"$out" || die "read-settings does not show eco_limit_w: $out"
+  "${ctl[@]}" read-settings --json | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['$hex']['mode'] == 2, d" ||
+    die "read-settings --json"
+  # the controller logs its faults by name (a blank settings file at first start)
+  grep -q 'fault settings_corrupt raised' "$work/pack.log" || die "the pack did not log its fault by name"
   echo "nohw: ok"
   exit 0
 fi

@@ -342,7 +342,7 @@ int gw_config_check_env(gw_config_t *c)
         const opt_t *o = &opts[k];
         const char *v = (const char *)c + o->offset;
         if (o->env == ENV_NONE || v[0] == '\0') continue;
-        alfa_env_problem_t p;
+        alfa_env_problem_t p = {"", ""};
         int rc = o->env == ENV_CAN ? alfa_env_check_can(v, &p)
                  : o->env == ENV_DIR ? alfa_env_check_dir_writable(v, &p)
                                      : alfa_env_check_file_readable(v, &p);

@@ -90,6 +90,7 @@ static void log_event(daemon_ctx_t *d, const char *topic, const char *payload, s
     size_t tl = strlen(topic);
     if (tl < 6 || strcmp(topic + tl - 6, "/event") != 0) return;
     gw_json_doc_t doc;
+    memset(&doc, 0, sizeof doc);
     if (gw_json_parse(&doc, payload, len) != 0) return;
     const gw_json_member_t *pack = gw_json_get(&doc, "pack"), *type = gw_json_get(&doc, "type");
     const gw_json_member_t *name = gw_json_get(&doc, "name"), *active = gw_json_get(&doc, "active");
@@ -222,7 +223,7 @@ static void can_try_open(daemon_ctx_t *d, uint32_t now_ms)
     if (rc < 0) {
         err = errno;
         /* say why, with a fix, once per reason; the retries that follow are debug lines */
-        alfa_env_problem_t p;
+        alfa_env_problem_t p = {"", ""};
         if (alfa_env_check_can(d->cfg.can, &p) == ALFA_PORT_OK) {
             snprintf(p.why, sizeof p.why, "%s", strerror(err));
             snprintf(p.fix, sizeof p.fix, "check the adapter (dmesg | tail)");

@@ -337,6 +337,9 @@ int ctl_send(ctl_t *c, const char *command, const char *members, ctl_result_fn e
     snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"client\":\"alfasparkctl\"%s%s}", s.id, members[0] ? "," : "",
              members);
     c->cmd_hook = collect;
+    /* the collector's state lives on this frame while the command is in flight; both paths out
+     * of this function clear the pointer again */
+    // cppcheck-suppress autoVariables
     c->cmd_state = &s;
     if (ctl_publish(c, topic, payload) < 0) {
         c->cmd_hook = NULL;

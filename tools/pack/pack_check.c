@@ -54,7 +54,7 @@ static int check_gpio(const pack_config_t *c, FILE *err)
 int pack_check_env(const pack_config_t *c, FILE *err)
 {
     int problems = 0;
-    alfa_env_problem_t p;
+    alfa_env_problem_t p = {"", ""};
     if (c->serial == PACKCFG_SAMPLE_SERIAL) {
         fprintf(err, "[pack] serial: 0x%012llX is the sample value of pack.ini.example\n  fix: set this pack's own "
                      "48-bit serial (on the controller's label); two packs with one serial fight over one node "

@@ -217,7 +217,7 @@ static void log_open_failure(const daemon_t *d, const char *what, const char *na
 
 static int open_devices(daemon_t *d)
 {
-    alfa_env_problem_t p;
+    alfa_env_problem_t p = {"", ""};
     alfa_serial_cfg_t sc;
     alfa_serial_cfg_default(&sc);
     sc.baud = d->cfg.bms_baud;
