@@ -213,6 +213,17 @@ if [ -n "$missing" ]; then
     >"$work/deps.log" 2>&1 || { tail -20 "$work/deps.log"; exit 1; }
 fi
 
+if command -v systemd-analyze >/dev/null; then
+  phase "the units, checked by this machine's systemd (systemd-analyze verify)"
+  mkdir -p "$work/amd64"
+  for p in gateway pack; do
+    dpkg-deb -x "$work/deb/alfaspark-${p}_${version}_amd64.deb" "$work/amd64"
+    # the programs where this machine can execute them; everything else as installed
+    sed "s|/usr/bin/|$work/amd64/usr/bin/|g" "$work/amd64/lib/systemd/system/alfaspark-$p.service" >"$work/alfaspark-$p.service"
+    systemd-analyze verify --man=no "$work/alfaspark-$p.service"
+  done
+fi
+
 phase "install, broker, check, simulated site, upgrade (overlay root, private namespaces)"
 unshare --mount --net --pid --fork --kill-child -- bash "$0" --inside "$work" "$base" "$version" "$newer"
 

@@ -9,7 +9,8 @@
  * anything touches the network), then opens the session (ctl_connect), then talks to the gateway.
  *
  * Adding a subcommand: write `int ctl_<name>(ctl_t *, const ctl_cmd_t *, int, char **)` in its
- * own file, declare it below, and add one row to commands[].
+ * own file tools/alfasparkctl/ctl_<name>.c (the build picks up every ctl_*.c), declare it below,
+ * and add one row to commands[]. It may set `on_message` to see the site's other topics.
  *
  * Exit statuses (every run function returns one): CTL_OK, CTL_FAILED (a refusal, a pack that did
  * not answer ok, a timeout), CTL_USAGE (bad arguments, no broker, login refused), CTL_NO_GATEWAY
