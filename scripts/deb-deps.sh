@@ -5,6 +5,7 @@ set -euo pipefail
 native=(
   debhelper dpkg-dev fakeroot lintian debootstrap qemu-user-static
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  iproute2 file
 )
 # Every library the packaged programs link, for the arm64 cross build (dpkg-buildpackage -a arm64
 # checks these against Build-Depends in deploy/debian/control). libsqlite3 (gateway history) and

@@ -8,6 +8,7 @@
 # --version gives one (deb-test builds 2.5.0+test1 to upgrade to). --src builds another copy of
 # the tree. Packages land in DIR (default build/deb); --lintian checks them (errors and warnings
 # fail; deploy/debian/*.lintian-overrides says why each remaining tag is accepted).
+# ALFA_DEB_OPTIONS adds to DEB_BUILD_OPTIONS (deb-test: noddebs, no debug-symbol packages).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 src=$here
@@ -65,7 +66,7 @@ EOF
     opts+=(-a "$arch")
   fi
   log=$out/build-$arch.log
-  if ! (cd "$stage/alfaspark-$version" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" dpkg-buildpackage "${opts[@]}") >"$log" 2>&1; then
+  if ! (cd "$stage/alfaspark-$version" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc) ${ALFA_DEB_OPTIONS:-}" dpkg-buildpackage "${opts[@]}") >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "deb: the $arch build failed (whole log: $log)" >&2
     exit 1
