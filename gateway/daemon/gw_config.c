@@ -78,6 +78,7 @@ typedef enum {
     ENV_CAN,       /* a CAN interface: exists, opens */
     ENV_READ,      /* a file the daemon reads */
     ENV_DIR,       /* a directory the daemon writes into */
+    ENV_WFILE,     /* a file the daemon writes (made on first use: its directory must be writable) */
 } opt_env_t;
 
 typedef struct opt {
@@ -343,9 +344,10 @@ int gw_config_check_env(gw_config_t *c)
         const char *v = (const char *)c + o->offset;
         if (o->env == ENV_NONE || v[0] == '\0') continue;
         alfa_env_problem_t p = {"", ""};
-        int rc = o->env == ENV_CAN ? alfa_env_check_can(v, &p)
-                 : o->env == ENV_DIR ? alfa_env_check_dir_writable(v, &p)
-                                     : alfa_env_check_file_readable(v, &p);
+        int rc = o->env == ENV_CAN     ? alfa_env_check_can(v, &p)
+                 : o->env == ENV_DIR   ? alfa_env_check_dir_writable(v, &p)
+                 : o->env == ENV_WFILE ? alfa_env_check_file_writable(v, 0, &p)
+                                       : alfa_env_check_file_readable(v, &p);
         if (rc != ALFA_PORT_OK) err(c, "%s.%s: %s\n  fix: %s", o->section, o->key, p.why, p.fix);
     }
     return c->n_errors;

@@ -13,6 +13,7 @@
 
 #include "alfa/envcheck.h"
 #include "alfa/gw_config.h"
+#include "gw_check.h"
 #include "alfa/gw_core.h"
 #include "alfa/gw_json.h"
 #include "alfa/lincan.h"
@@ -165,12 +166,6 @@ static void on_message(struct mosquitto *mosq, void *user, const struct mosquitt
     gw_core_on_mqtt(d->core, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0u, &now);
 }
 
-static void on_check_connect(struct mosquitto *m, void *user, int rc)
-{
-    (void)m;
-    *(int *)user = rc;
-}
-
 static int mqtt_setup(daemon_ctx_t *d)
 {
     d->mosq = mosquitto_new(d->cfg.mqtt_client_id, true, d);
@@ -260,86 +255,6 @@ static void usage(FILE *f)
             "alfaspark-gateway(8).\n");
 }
 
-/* --check-config beyond the file: the broker answers and accepts our login. A client ID of its own,
- * so that the running daemon is not pushed off the broker (which would publish its Last Will). */
-static void check_broker(gw_config_t *c)
-{
-    char id[GW_CFG_STR + 8];
-    snprintf(id, sizeof id, "%.200s-check", c->mqtt_client_id);
-    struct mosquitto *m = mosquitto_new(id, true, NULL);
-    if (m == NULL) {
-        gw_config_error(c, "mqtt: cannot create an MQTT client (out of memory)");
-        return;
-    }
-    int connack = -1;
-    mosquitto_user_data_set(m, &connack);
-    mosquitto_connect_callback_set(m, on_check_connect);
-    mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, c->mqtt_protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
-    if (c->mqtt_username[0]) mosquitto_username_pw_set(m, c->mqtt_username, c->mqtt_password[0] ? c->mqtt_password : NULL);
-    if (c->tls) {
-        int rc = mosquitto_tls_set(m, c->tls_ca_file[0] ? c->tls_ca_file : NULL, c->tls_ca_path[0] ? c->tls_ca_path : NULL,
-                                   c->tls_cert_file[0] ? c->tls_cert_file : NULL, c->tls_key_file[0] ? c->tls_key_file : NULL,
-                                   NULL);
-        if (rc != MOSQ_ERR_SUCCESS) {
-            gw_config_error(c, "tls: the client cannot use these files: %s\n  fix: check tls.ca_file, cert_file and key_file",
-                            mosquitto_strerror(rc));
-            mosquitto_destroy(m);
-            return;
-        }
-        mosquitto_tls_insecure_set(m, c->tls_insecure != 0);
-    }
-    int rc = mosquitto_connect_async(m, c->mqtt_host, c->mqtt_port, 10);
-    int err = errno;
-    uint32_t t0 = mono_ms();
-    while (rc == MOSQ_ERR_SUCCESS && connack < 0 && mono_ms() - t0 < 3000u) {
-        rc = mosquitto_loop(m, 50, 1);
-        err = errno;
-    }
-    if (connack < 0) {
-        gw_config_error(c,
-                        "mqtt: no broker answers at %s:%d (%s)\n  fix: is Mosquitto running (`systemctl status mosquitto`)? "
-                        "Are mqtt.host and mqtt.port those of its listener?",
-                        c->mqtt_host, c->mqtt_port,
-                        rc == MOSQ_ERR_ERRNO ? strerror(err) : rc == MOSQ_ERR_SUCCESS ? "no answer within 3 s" : mosquitto_strerror(rc));
-    } else if (connack != 0) {
-        gw_config_error(c,
-                        "mqtt: the broker at %s:%d refused the login of user \"%s\": %s\n  fix: the password (mqtt.password_file) "
-                        "must be the one of this user in the broker's password file: `mosquitto_passwd -b "
-                        "/etc/mosquitto/alfaspark.passwd %s PASSWORD` then `systemctl reload mosquitto`",
-                        c->mqtt_host, c->mqtt_port, c->mqtt_username[0] ? c->mqtt_username : "(none)",
-                        mosquitto_connack_string(connack), c->mqtt_username[0] ? c->mqtt_username : "USER");
-    } else {
-        mosquitto_disconnect(m);
-    }
-    mosquitto_destroy(m);
-}
-
-/* Every check of --check-config; prints the verdict and returns the exit status (0 = usable). */
-static int check_config(gw_config_t *c, const char *config, int syntax_only)
-{
-    if (!syntax_only) {
-        gw_config_require_site(c);
-        gw_config_read_password(c);
-        gw_config_check_env(c);
-        mosquitto_lib_init();
-        check_broker(c);
-        mosquitto_lib_cleanup();
-    }
-    const char *what = syntax_only ? "configuration syntax" : "configuration";
-    if (c->n_errors) {
-        fprintf(stderr, "alfaspark-gateway: %s%s%s has %d problem(s):\n%s", what, config ? " of " : "", config ? config : "",
-                c->n_errors, c->errors);
-    } else {
-        printf("%s OK: site %s, CAN %s, broker %s:%d (MQTT %s%s)\n", what, c->core.site[0] ? c->core.site : "(not set)", c->can, c->mqtt_host,
-               c->mqtt_port, c->mqtt_protocol == 5 ? "5" : "3.1.1", c->tls ? ", TLS" : "");
-    }
-    if (!syntax_only && geteuid() == 0) {
-        printf("note: checked as root; the service runs as user alfaspark: `runuser -u alfaspark -- alfaspark-gateway "
-               "--check-config%s%s` checks with its rights\n", config ? " --config " : "", config ? config : "");
-    }
-    return c->n_errors ? 1 : 0;
-}
-
 int main(int argc, char **argv)
 {
     daemon_ctx_t *d = calloc(1, sizeof *d);
@@ -395,7 +310,7 @@ int main(int argc, char **argv)
                "\"Commissioning\")\n", config ? config : "the configuration");
         return 1;
     }
-    if (check_only) return check_config(&d->cfg, config, syntax_only);
+    if (check_only) return gw_check_config(&d->cfg, config, syntax_only);
     gw_config_require_site(&d->cfg);
     gw_config_read_password(&d->cfg);
     if (d->cfg.n_errors) {
