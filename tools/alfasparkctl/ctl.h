@@ -78,6 +78,9 @@ struct ctl_cmd {
     /* pack commands only: the JSON members of the MQTT command (without braces) from argv, or
      * CTL_USAGE after ctl_usage_error; run is then ctl_pack_command. */
     int (*build)(const ctl_cmd_t *cmd, int argc, char **argv, char *json, size_t cap);
+    /* 1: every argument after the subcommand's name is its own, even one spelled like a global
+     * option (update FILE --pack A --pack B); 0: global options may follow the name too. */
+    int own_args;
 };
 
 /* ---- session (ctl_mqtt.c) ---- */

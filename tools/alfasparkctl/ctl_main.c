@@ -11,27 +11,27 @@
 
 #define PACK ctl_pack_command
 
-/* Every subcommand: one row. */
+/* Every subcommand: one row (name, arguments, help, run, pack-command builder, own_args). */
 static const ctl_cmd_t commands[] = {
-    {"status", "", "the gateway, every pack (SOC, powers, relays, mode, faults) and the site totals", ctl_status, NULL},
-    {"watch", "", "the same, refreshed every second (Ctrl-C quits)", ctl_watch, NULL},
-    {"set-mode", "MODE on|off", "MODE: self_consumption, eco, tou, backup", PACK, ctl_b_set_mode},
+    {"status", "", "the gateway, every pack (SOC, powers, relays, mode, faults) and the site totals", ctl_status, NULL, 0},
+    {"watch", "", "the same, refreshed every second (Ctrl-C quits)", ctl_watch, NULL, 0},
+    {"set-mode", "MODE on|off", "MODE: self_consumption, eco, tou, backup", PACK, ctl_b_set_mode, 0},
     {"set-sc-thresholds", "LOW_PCT HIGH_PCT", "self-consumption: grid relay closes at LOW, opens at HIGH", PACK,
-     ctl_b_set_sc_thresholds},
-    {"set-eco-limit", "WATTS", "Eco: the house load limit", PACK, ctl_b_set_eco_limit},
+     ctl_b_set_sc_thresholds, 0},
+    {"set-eco-limit", "WATTS", "Eco: the house load limit", PACK, ctl_b_set_eco_limit, 0},
     {"set-tou-window", "INDEX START END [on|off]", "time-of-use window 0..3; times HH:MM (local)", PACK,
-     ctl_b_set_tou_window},
-    {"set-grid-limit", "on|off KWH", "the daily grid-import limit (2..30 kWh)", PACK, ctl_b_set_grid_limit},
+     ctl_b_set_tou_window, 0},
+    {"set-grid-limit", "on|off KWH", "the daily grid-import limit (2..30 kWh)", PACK, ctl_b_set_grid_limit, 0},
     {"set-relay-override", "RELAY auto|open|closed", "RELAY: grid, inverter, pool, heater", PACK,
-     ctl_b_set_relay_override},
-    {"set-calibration", "CT GAIN_UA OFFSET_MA", "CT: grid, inverter, pool, heater", PACK, ctl_b_set_calibration},
-    {"set-time", "[UNIX_S [UTC_OFFSET_MIN]]", "default: the gateway's clock and zone", PACK, ctl_b_set_time},
-    {"identify", "[SECONDS]", "blink the pack's LEDs (default 10 s, 0 stops)", PACK, ctl_b_identify},
-    {"read-settings", "", "every setting of the pack(s), with units and allowed values", ctl_read_settings, NULL},
+     ctl_b_set_relay_override, 0},
+    {"set-calibration", "CT GAIN_UA OFFSET_MA", "CT: grid, inverter, pool, heater", PACK, ctl_b_set_calibration, 0},
+    {"set-time", "[UNIX_S [UTC_OFFSET_MIN]]", "default: the gateway's clock and zone", PACK, ctl_b_set_time, 0},
+    {"identify", "[SECONDS]", "blink the pack's LEDs (default 10 s, 0 stops)", PACK, ctl_b_identify, 0},
+    {"read-settings", "", "every setting of the pack(s), with units and allowed values", ctl_read_settings, NULL, 0},
     {"set-setting", "NAME VALUE", "any setting of the settings table (read-settings lists them)", PACK,
-     ctl_b_set_setting},
-    {"reboot", "", "restart the pack controller(s)", PACK, ctl_b_none},
-    {"factory-reset", "--yes", "erase every setting", PACK, ctl_b_factory_reset},
+     ctl_b_set_setting, 0},
+    {"reboot", "", "restart the pack controller(s)", PACK, ctl_b_none, 0},
+    {"factory-reset", "--yes", "erase every setting", PACK, ctl_b_factory_reset, 0},
 };
 
 static void usage(FILE *f)
@@ -108,6 +108,21 @@ static int global_option(ctl_t *c, int argc, char **argv, int *i)
     return 1;
 }
 
+/* The position of the subcommand's name in argv (the first argument that is no global option or
+ * its value), or argc. */
+static int command_index(int argc, char **argv)
+{
+    static const char *const with_value[] = {"--host", "--port", "--site", "--user", "--password", "--pack",
+                                             "--cafile", "--timeout-ms"};
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] != '-') return i;
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
+            if (!strcmp(argv[i], with_value[k])) i++;
+        }
+    }
+    return argc;
+}
+
 int main(int argc, char **argv)
 {
     static ctl_t c;
@@ -116,11 +131,21 @@ int main(int argc, char **argv)
     c.site = "home";
     c.password = getenv("ALFASPARK_PASSWORD");
     c.timeout_ms = 3000;
-    /* options anywhere; what is left is the command and its arguments, in order */
+    const ctl_cmd_t *cmd = NULL;
+    int at = command_index(argc, argv);
+    for (size_t k = 0; at < argc && k < sizeof commands / sizeof commands[0]; k++) {
+        if (!strcmp(argv[at], commands[k].name)) cmd = &commands[k];
+    }
+    /* options anywhere (up to the name of a command that takes its arguments as its own); what is
+     * left is the command and its arguments, in order */
     char **rest = calloc((size_t)argc + 1u, sizeof *rest);
     int n = 0;
     if (rest == NULL) return CTL_USAGE;
     for (int i = 1; i < argc; i++) {
+        if (cmd != NULL && cmd->own_args && i > at) {
+            rest[n++] = argv[i];
+            continue;
+        }
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             free(rest);
@@ -149,10 +174,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "alfasparkctl: no command given (--help lists them)\n");
         free(rest);
         return CTL_USAGE;
-    }
-    const ctl_cmd_t *cmd = NULL;
-    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
-        if (!strcmp(rest[0], commands[k].name)) cmd = &commands[k];
     }
     if (cmd == NULL) {
         fprintf(stderr, "alfasparkctl: %s: unknown command (--help lists them)\n", rest[0]);
