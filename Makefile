@@ -8,9 +8,11 @@
 #   make fuzz      long libFuzzer campaigns (1,000,000 runs per target)
 #   make powercut  the full settings-store power-cut campaign
 #   make soak      the whole-site fault-injection soak (30 days, 8 packs, seeds 1-5; SOAK_ARGS to change)
+#   make deb       Debian packages for amd64 and arm64 (build/deb), checked with lintian
+#   make deb-test  the packages installed, configured, run and upgraded in a Debian 12 root
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
-.PHONY: deps build build-san build-cov test test-gcc test-san size coverage bench fuzz powercut soak demo lint clean
+.PHONY: deps build build-san build-cov test test-gcc test-san size coverage bench fuzz powercut soak demo lint clean deb deb-test deb-test-if-possible
 
 deps:
 	@scripts/deps.sh
@@ -36,7 +38,7 @@ test-san: build-san
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build/san --output-on-failure -j$(JOBS)
 
-test: test-gcc test-san size lint
+test: test-gcc test-san size lint deb-test-if-possible
 	@echo "== make test: all passed =="
 
 size: deps
@@ -65,6 +67,16 @@ lint: deps
 
 demo: build
 	@scripts/demo.sh
+
+deb: deps
+	@scripts/deb.sh --lintian
+
+deb-test: deps
+	@scripts/deb-test.sh
+
+# make test runs it wherever it can (root, the tools from scripts/deb-deps.sh); says why not elsewhere.
+deb-test-if-possible: deps
+	@scripts/deb-test.sh --if-possible
 
 clean:
 	rm -rf build

@@ -14,8 +14,13 @@ if(ALFA_COVERAGE)
   add_link_options(--coverage)
 endif()
 
-find_library(CMOCKA_LIB cmocka REQUIRED)
-find_path(CMOCKA_INCLUDE cmocka.h REQUIRED)
+# The tests, benchmarks and fuzzers (tests/, bench/, fuzz/ need cmocka). The Debian packages
+# build with ALFA_TESTS=OFF: they run no tests and a cross build needs no cmocka for the target.
+option(ALFA_TESTS "Build the tests, benchmarks and fuzzers" ON)
+if(ALFA_TESTS)
+  find_library(CMOCKA_LIB cmocka REQUIRED)
+  find_path(CMOCKA_INCLUDE cmocka.h REQUIRED)
+endif()
 
 # alfa_target_warnings(<target>): our strict warning set, errors included.
 function(alfa_target_warnings target)

@@ -10,6 +10,7 @@ pkgs=(
   libinih-dev libsystemd-dev libgpiod-dev
   socat python3 openssl
 )
+"$(dirname "$0")/deb-deps.sh" # packaging tools and the arm64 cross libraries (make deb, make deb-test)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alfa/gw_json.h"
+#include "alfa/names.h"
 #include "alfa/settings.h"
 
 static const char *const result_names[GW_R_COUNT] = {
@@ -44,13 +45,10 @@ gw_result_t gw_result_from_ack(uint8_t ack_result)
     }
 }
 
-static const char *const relay_names[] = {"grid", "inverter", "pool", "heater"};
-_Static_assert(sizeof relay_names / sizeof relay_names[0] == 4u, "relay names");
-static const char *const override_names[] = {"auto", "open", "closed"};
-#define NAME_AT(tab, i) ((i) < sizeof(tab) / sizeof((tab)[0]) ? (tab)[i] : NULL)
+/* The names are the protocol's one table (alfa/names.h); these wrappers keep the gateway's API. */
 const char *gw_mode_name(uint32_t mode) { return alfa_mode_name(mode); }
-const char *gw_relay_name(uint32_t relay) { return NAME_AT(relay_names, relay); }
-const char *gw_override_name(uint32_t ovr) { return NAME_AT(override_names, ovr); }
+const char *gw_relay_name(uint32_t relay) { return alfa_relay_name(relay); }
+const char *gw_override_name(uint32_t ovr) { return alfa_override_name(ovr); }
 const char *gw_fault_name(uint32_t bit) { return alfa_fault_name(bit); }
 const char *gw_warning_name(uint32_t bit) { return alfa_warning_name(bit); }
 
@@ -129,14 +127,14 @@ static int get_bool(ctx_t *c, const char *key, int required, int *out)
 }
 
 /* Enum member: one of names[first..count-1], or its number. */
-static int get_enum(ctx_t *c, const char *key, const char *(*name_of)(uint32_t), uint32_t first, uint32_t count,
+static int get_enum(ctx_t *c, const char *key, const char *(*name)(uint32_t), uint32_t first, uint32_t count,
                     int64_t *out)
 {
     const gw_json_member_t *m = member(c, key);
     if (m == NULL) return refuse(c, GW_R_BAD_VALUE, "missing \"%s\"", key);
     if (m->type == GW_JSON_STRING) {
         for (uint32_t k = first; k < count; k++) {
-            if (name_of(k) != NULL && strcmp(m->s, name_of(k)) == 0) {
+            if (strcmp(m->s, name(k)) == 0) {
                 *out = k;
                 return 0;
             }
@@ -152,7 +150,7 @@ static int get_enum(ctx_t *c, const char *key, const char *(*name_of)(uint32_t),
     size_t n = 0;
     list[0] = '\0';
     for (uint32_t k = first; k < count && n < sizeof list; k++) {
-        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", k > first ? ", " : "", name_of(k));
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", k > first ? ", " : "", name(k));
     }
     return refuse(c, m->type == GW_JSON_STRING ? GW_R_OUT_OF_RANGE : GW_R_BAD_VALUE,
                   "\"%s\" must be one of: %s", key, list);
@@ -281,13 +279,13 @@ static int parse_fields(ctx_t *c, alfa_cmd_t *cmd)
         cmd->u.grid_limit.limit_kwh = (uint8_t)a;
         return 0;
     case ALFA_CMD_SET_RELAY_OVERRIDE:
-        if ((rc = get_enum(c, "relay", gw_relay_name, 0, 4, &a)) < 0) return rc;
-        if ((rc = get_enum(c, "override", gw_override_name, 0, 3, &b)) < 0) return rc;
+        if ((rc = get_enum(c, "relay", alfa_relay_name, 0, 4, &a)) < 0) return rc;
+        if ((rc = get_enum(c, "override", alfa_override_name, 0, 3, &b)) < 0) return rc;
         cmd->u.relay_override.relay = (uint8_t)a;
         cmd->u.relay_override.override = (uint8_t)b;
         return 0;
     case ALFA_CMD_SET_CALIBRATION: {
-        if ((rc = get_enum(c, "ct", gw_relay_name, 0, 4, &a)) < 0) return rc;
+        if ((rc = get_enum(c, "ct", alfa_relay_name, 0, 4, &a)) < 0) return rc;
         uint32_t gain_id = ALFA_SET_CT_GRID_GAIN_UA + 2u * (uint32_t)a;
         if ((rc = get_setting(c, "gain_ua", gain_id, &b)) < 0) return rc;
         if ((rc = get_setting(c, "offset_ma", gain_id + 1u, &d)) < 0) return rc;

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alfa/envcheck.h"
+
+static void err(gw_config_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void err(gw_config_t *c, const char *fmt, ...)
 {
     size_t n = strlen(c->errors);
@@ -24,6 +27,16 @@ static void err(gw_config_t *c, const char *fmt, ...)
         c->errors[n] = '\n';
         c->errors[n + 1u] = '\0';
     }
+}
+
+void gw_config_error(gw_config_t *c, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    err(c, "%s", line);
 }
 
 void gw_config_defaults(gw_config_t *c)
@@ -59,23 +72,35 @@ static int parse_bool(const char *v, int *out)
 
 typedef enum { T_STR, T_INT, T_U32, T_I32, T_BOOL, T_SPECIAL } opt_type_t;
 
+/* What --check-config verifies on the machine for a string option (when it is not empty). */
+typedef enum {
+    ENV_NONE = 0,
+    ENV_CAN,       /* a CAN interface: exists, opens */
+    ENV_READ,      /* a file the daemon reads */
+    ENV_DIR,       /* a directory the daemon writes into */
+    ENV_WFILE,     /* a file the daemon writes (made on first use: its directory must be writable) */
+} opt_env_t;
+
 typedef struct opt {
     const char *section, *key;
     opt_type_t type;
     size_t offset;
     size_t size;     /* strings: buffer size */
     long min, max;
+    opt_env_t env;
 } opt_t;
 
-#define S(sec, k, field) {sec, k, T_STR, offsetof(gw_config_t, field), sizeof(((gw_config_t *)0)->field), 0, 0}
-#define I(sec, k, field, lo, hi) {sec, k, T_INT, offsetof(gw_config_t, field), 0, lo, hi}
-#define U(sec, k, field, lo, hi) {sec, k, T_U32, offsetof(gw_config_t, field), 0, lo, hi}
-#define B(sec, k, field) {sec, k, T_BOOL, offsetof(gw_config_t, field), 0, 0, 1}
-#define X(sec, k) {sec, k, T_SPECIAL, 0, 0, 0, 0}
+#define S(sec, k, field) {sec, k, T_STR, offsetof(gw_config_t, field), sizeof(((gw_config_t *)0)->field), 0, 0, ENV_NONE}
+/* A string option that names something on the machine: --check-config checks it (opt_env_t). */
+#define SE(sec, k, field, env) {sec, k, T_STR, offsetof(gw_config_t, field), sizeof(((gw_config_t *)0)->field), 0, 0, env}
+#define I(sec, k, field, lo, hi) {sec, k, T_INT, offsetof(gw_config_t, field), 0, lo, hi, ENV_NONE}
+#define U(sec, k, field, lo, hi) {sec, k, T_U32, offsetof(gw_config_t, field), 0, lo, hi, ENV_NONE}
+#define B(sec, k, field) {sec, k, T_BOOL, offsetof(gw_config_t, field), 0, 0, 1, ENV_NONE}
+#define X(sec, k) {sec, k, T_SPECIAL, 0, 0, 0, 0, ENV_NONE}
 
 static const opt_t opts[] = {
     S("gateway", "site", core.site),
-    S("gateway", "can", can),
+    SE("gateway", "can", can, ENV_CAN),
     X("gateway", "log_level"),
     X("gateway", "utc_offset_min"),
     X("gateway", "serial"),
@@ -84,15 +109,15 @@ static const opt_t opts[] = {
     S("mqtt", "client_id", mqtt_client_id),
     S("mqtt", "username", mqtt_username),
     S("mqtt", "password", mqtt_password),
-    S("mqtt", "password_file", mqtt_password_file),
+    SE("mqtt", "password_file", mqtt_password_file, ENV_READ),
     X("mqtt", "protocol"),
     I("mqtt", "keepalive_s", mqtt_keepalive_s, 5, 3600),
     I("mqtt", "qos", mqtt_qos, 0, 2),
     B("tls", "enabled", tls),
-    S("tls", "ca_file", tls_ca_file),
-    S("tls", "ca_path", tls_ca_path),
-    S("tls", "cert_file", tls_cert_file),
-    S("tls", "key_file", tls_key_file),
+    SE("tls", "ca_file", tls_ca_file, ENV_READ),
+    SE("tls", "ca_path", tls_ca_path, ENV_READ),
+    SE("tls", "cert_file", tls_cert_file, ENV_READ),
+    SE("tls", "key_file", tls_key_file, ENV_READ),
     B("tls", "insecure", tls_insecure),
     U("packs", "offline_ms", core.offline_ms, 1000, 600000),
     U("commands", "timeout_ms", core.cmd_timeout_ms, 100, 60000),
@@ -104,8 +129,8 @@ static const opt_t opts[] = {
     B("time", "require_sync", core.time_require_sync),
 #define SOCKET_OPTS(n)                                                                             \
     S("socket" #n, "topic", core.sockets[n - 1].topic),                                            \
-    {"socket" #n, "on_surplus_w", T_I32, offsetof(gw_config_t, core.sockets[n - 1].on_surplus_w), 0, -100000, 1000000}, \
-    {"socket" #n, "off_surplus_w", T_I32, offsetof(gw_config_t, core.sockets[n - 1].off_surplus_w), 0, -100000, 1000000}, \
+    {"socket" #n, "on_surplus_w", T_I32, offsetof(gw_config_t, core.sockets[n - 1].on_surplus_w), 0, -100000, 1000000, ENV_NONE}, \
+    {"socket" #n, "off_surplus_w", T_I32, offsetof(gw_config_t, core.sockets[n - 1].off_surplus_w), 0, -100000, 1000000, ENV_NONE}, \
     U("socket" #n, "min_switch_s", core.sockets[n - 1].min_switch_s, 0, 86400)
     SOCKET_OPTS(1), SOCKET_OPTS(2), SOCKET_OPTS(3), SOCKET_OPTS(4),
     B("homeassistant", "enabled", core.ha_enabled),
@@ -260,7 +285,9 @@ static uint64_t machine_serial(void)
 int gw_config_finish(gw_config_t *c)
 {
     if (c->core.serial == 0) c->core.serial = machine_serial();
-    if (!name_ok(c->core.site)) err(c, "gateway.site: \"%s\" must be letters, digits, '_' or '-'", c->core.site);
+    if (c->core.site[0] != '\0' && !name_ok(c->core.site)) {
+        err(c, "gateway.site: \"%s\" must be letters, digits, '_' or '-'", c->core.site);
+    }
     if (c->core.ha_prefix[0] == '\0' || strpbrk(c->core.ha_prefix, "+#") != NULL) {
         err(c, "homeassistant.prefix: \"%s\" must be a topic without wildcards", c->core.ha_prefix);
     }
@@ -275,23 +302,9 @@ int gw_config_finish(gw_config_t *c)
     if ((c->mqtt_password[0] || c->mqtt_password_file[0]) && c->mqtt_username[0] == '\0') {
         err(c, "mqtt.username: a password needs a username");
     }
-    if (c->mqtt_password_file[0]) {
-        FILE *f = fopen(c->mqtt_password_file, "r");
-        if (f == NULL) {
-            err(c, "mqtt.password_file: cannot read %s: %s", c->mqtt_password_file, strerror(errno));
-        } else {
-            if (fgets(c->mqtt_password, sizeof c->mqtt_password, f) == NULL) c->mqtt_password[0] = '\0';
-            fclose(f);
-            c->mqtt_password[strcspn(c->mqtt_password, "\r\n")] = '\0';
-            if (c->mqtt_password[0] == '\0') err(c, "mqtt.password_file: %s is empty", c->mqtt_password_file);
-        }
-    }
     if (c->tls) {
         if (c->tls_ca_file[0] == '\0' && c->tls_ca_path[0] == '\0') err(c, "tls: enabled needs ca_file or ca_path");
-        if (c->tls_ca_file[0] && access(c->tls_ca_file, R_OK) != 0) err(c, "tls.ca_file: cannot read %s", c->tls_ca_file);
         if (!!c->tls_cert_file[0] != !!c->tls_key_file[0]) err(c, "tls: cert_file and key_file go together");
-        if (c->tls_cert_file[0] && access(c->tls_cert_file, R_OK) != 0) err(c, "tls.cert_file: cannot read %s", c->tls_cert_file);
-        if (c->tls_key_file[0] && access(c->tls_key_file, R_OK) != 0) err(c, "tls.key_file: cannot read %s", c->tls_key_file);
     } else if (c->tls_ca_file[0] || c->tls_cert_file[0]) {
         err(c, "tls: files are given but tls.enabled is false");
     }
@@ -306,6 +319,48 @@ int gw_config_finish(gw_config_t *c)
     if (c->core.rate_client_burst > c->core.rate_site_burst) {
         err(c, "commands.rate_client_burst (%u) is larger than commands.rate_site_burst (%u)", c->core.rate_client_burst,
             c->core.rate_site_burst);
+    }
+    return c->n_errors;
+}
+
+int gw_config_read_password(gw_config_t *c)
+{
+    if (c->mqtt_password_file[0] == '\0') return c->n_errors;
+    FILE *f = fopen(c->mqtt_password_file, "r");
+    if (f == NULL) {
+        err(c, "mqtt.password_file: cannot read %s: %s", c->mqtt_password_file, strerror(errno));
+        return c->n_errors;
+    }
+    if (fgets(c->mqtt_password, sizeof c->mqtt_password, f) == NULL) c->mqtt_password[0] = '\0';
+    fclose(f);
+    c->mqtt_password[strcspn(c->mqtt_password, "\r\n")] = '\0';
+    if (c->mqtt_password[0] == '\0') err(c, "mqtt.password_file: %s is empty", c->mqtt_password_file);
+    return c->n_errors;
+}
+
+int gw_config_check_env(gw_config_t *c)
+{
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+        const opt_t *o = &opts[k];
+        const char *v = (const char *)c + o->offset;
+        if (o->env == ENV_NONE || v[0] == '\0') continue;
+        alfa_env_problem_t p = {"", ""};
+        int rc = o->env == ENV_CAN     ? alfa_env_check_can(v, &p)
+                 : o->env == ENV_DIR   ? alfa_env_check_dir_writable(v, &p)
+                 : o->env == ENV_WFILE ? alfa_env_check_file_writable(v, 0, &p)
+                                       : alfa_env_check_file_readable(v, &p);
+        if (rc != ALFA_PORT_OK) err(c, "%s.%s: %s\n  fix: %s", o->section, o->key, p.why, p.fix);
+    }
+    return c->n_errors;
+}
+
+int gw_config_is_configured(const gw_config_t *c) { return c->core.site[0] != '\0'; }
+
+int gw_config_require_site(gw_config_t *c)
+{
+    if (!gw_config_is_configured(c)) {
+        err(c, "gateway.site: not set\n  fix: name the site (letters, digits, '_' or '-'): topics live under "
+               "alfaspark/<site>/ and the app's broker user is named after it");
     }
     return c->n_errors;
 }

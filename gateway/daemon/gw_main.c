@@ -12,9 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alfa/envcheck.h"
 #include "alfa/gw_config.h"
+#include "gw_check.h"
 #include "alfa/gw_core.h"
+#include "alfa/gw_json.h"
 #include "alfa/lincan.h"
+
+#ifndef ALFA_VERSION
+#define ALFA_VERSION "unknown"
+#endif
 
 typedef struct daemon_ctx {
     gw_config_t cfg;
@@ -26,6 +33,7 @@ typedef struct daemon_ctx {
     uint32_t next_connect_ms;
     uint32_t connect_backoff_ms;
     uint32_t next_can_open_ms;
+    char can_why[sizeof(((alfa_env_problem_t *)0)->why)]; /* last reason logged: repeats go to debug */
     int journal;
 } daemon_ctx_t;
 
@@ -88,9 +96,29 @@ static void log_line(void *user, int level, const char *msg)
         log_line((d), (lvl), m_);                                                                  \
     } while (0)
 
+/* Every fault and warning event the core publishes is also a log line, by name: the journal then
+ * tells the same story as the MQTT event stream, even when no client was listening. */
+static void log_event(daemon_ctx_t *d, const char *topic, const char *payload, size_t len)
+{
+    size_t tl = strlen(topic);
+    if (tl < 6 || strcmp(topic + tl - 6, "/event") != 0) return;
+    gw_json_doc_t doc;
+    memset(&doc, 0, sizeof doc);
+    if (gw_json_parse(&doc, payload, len) != 0) return;
+    const gw_json_member_t *pack = gw_json_get(&doc, "pack"), *type = gw_json_get(&doc, "type");
+    const gw_json_member_t *name = gw_json_get(&doc, "name"), *active = gw_json_get(&doc, "active");
+    if (pack == NULL || type == NULL || name == NULL || active == NULL || pack->type != GW_JSON_STRING ||
+        type->type != GW_JSON_STRING || name->type != GW_JSON_STRING || active->type != GW_JSON_BOOL) {
+        return;
+    }
+    LOG(d, active->i ? GW_LOG_WARN : GW_LOG_INFO, "pack %s: %s %s %s", pack->s, type->s, name->s,
+        active->i ? "raised" : "cleared");
+}
+
 static int io_publish(void *user, const char *topic, const char *payload, size_t len, int retain)
 {
     daemon_ctx_t *d = user;
+    log_event(d, topic, payload, len);
     if (!d->mqtt_connected) return -1;
     int rc = mosquitto_publish(d->mosq, NULL, topic, (int)len, payload, d->cfg.mqtt_qos, retain != 0);
     if (rc != MOSQ_ERR_SUCCESS) {
@@ -197,29 +225,46 @@ static void mqtt_try_connect(daemon_ctx_t *d, uint32_t now_ms)
 static void can_try_open(daemon_ctx_t *d, uint32_t now_ms)
 {
     if (d->can_open || (int32_t)(now_ms - d->next_can_open_ms) < 0) return;
+    int err = 0;
     int rc = alfa_lincan_open(&d->can, d->cfg.can);
     if (rc < 0) {
-        LOG(d, GW_LOG_ERR, "cannot open CAN %s: %s (retry in 2 s)", d->cfg.can, strerror(errno));
+        err = errno;
+        /* say why, with a fix, once per reason; the retries that follow are debug lines */
+        alfa_env_problem_t p = {"", ""};
+        if (alfa_env_check_can(d->cfg.can, &p) == ALFA_PORT_OK) {
+            snprintf(p.why, sizeof p.why, "%s", strerror(err));
+            snprintf(p.fix, sizeof p.fix, "check the adapter (dmesg | tail)");
+        }
+        int repeat = strcmp(p.why, d->can_why) == 0;
+        LOG(d, repeat ? GW_LOG_DEBUG : GW_LOG_ERR, "cannot open CAN %s: %s; fix: %s (retrying every 2 s)", d->cfg.can,
+            p.why, p.fix);
+        snprintf(d->can_why, sizeof d->can_why, "%s", p.why);
         d->next_can_open_ms = now_ms + 2000u;
         return;
     }
     d->can_open = 1;
+    d->can_why[0] = '\0';
     LOG(d, GW_LOG_INFO, "CAN %s open", d->cfg.can);
 }
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: alfaspark-gateway [--config FILE] [--check-config] [--set section.key=value]...\n"
+            "usage: alfaspark-gateway [--config FILE] [--check-config [--syntax-only]] [--set section.key=value]...\n"
             "                         [--site NAME] [--can SPEC] [--host HOST] [--port PORT] [-v]\n"
             "\n"
             "Links the Alfaspark CAN bus to MQTT (topics under alfaspark/<site>/).\n"
             "  --config FILE      INI configuration (default /etc/alfaspark/gateway.ini if it exists)\n"
-            "  --check-config     check the configuration, print every problem, exit 0 if it is valid\n"
+            "  --check-config     check the configuration and the machine (CAN interface, files, the broker\n"
+            "                     and its login); print every problem with a fix; exit 0 when all is well\n"
+            "  --syntax-only      with --check-config: the file and options only, touch nothing else\n"
+            "  --is-configured    exit 0 once gateway.site is set, 1 before (the systemd unit's condition)\n"
             "  --set S.K=V        override one option (e.g. --set mqtt.port=1884); wins over the file\n"
             "  --site, --can, --host, --port   shortcuts for gateway.site, gateway.can, mqtt.host, mqtt.port\n"
             "  -v                 debug logging\n"
-            "Options are documented in deploy/gateway.ini.example.\n");
+            "  --version          print the version\n"
+            "Every option is documented in /etc/alfaspark/gateway.ini (deploy/gateway.ini.example) and in\n"
+            "alfaspark-gateway(8).\n");
 }
 
 int main(int argc, char **argv)
@@ -230,19 +275,26 @@ int main(int argc, char **argv)
     d->core = core;
     gw_config_defaults(&d->cfg);
     const char *config = NULL;
-    int check_only = 0;
+    int check_only = 0, syntax_only = 0, is_configured = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
         else if (!strcmp(argv[i], "--check-config")) check_only = 1;
+        else if (!strcmp(argv[i], "--syntax-only")) syntax_only = 1;
+        else if (!strcmp(argv[i], "--is-configured")) is_configured = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(argv[i], "--version")) { printf("alfaspark-gateway %s\n", ALFA_VERSION); return 0; }
+    }
+    if (syntax_only && !check_only) {
+        fprintf(stderr, "alfaspark-gateway: --syntax-only goes with --check-config\n");
+        return 2;
     }
     if (config == NULL && access("/etc/alfaspark/gateway.ini", R_OK) == 0) config = "/etc/alfaspark/gateway.ini";
-    if (config) gw_config_load(&d->cfg, config);
+    if (config) gw_config_load(&d->cfg, config); /* problems are collected in cfg.errors */
     for (int i = 1; i < argc; i++) {
         char buf[GW_CFG_STR + 32];
         const char *a = argv[i];
         if (!strcmp(a, "--config")) { i++; continue; }
-        if (!strcmp(a, "--check-config")) continue;
+        if (!strcmp(a, "--check-config") || !strcmp(a, "--syntax-only") || !strcmp(a, "--is-configured")) continue;
         if (!strcmp(a, "-v")) { gw_config_override(&d->cfg, "gateway.log_level=debug"); continue; }
         static const struct { const char *flag, *opt; } sc[] = {
             {"--site", "gateway.site"}, {"--can", "gateway.can"}, {"--host", "mqtt.host"}, {"--port", "mqtt.port"}, {"--set", NULL}};
@@ -250,9 +302,12 @@ int main(int argc, char **argv)
         for (k = 0; k < sizeof sc / sizeof sc[0]; k++) {
             if (!strcmp(a, sc[k].flag)) break;
         }
-        if (k == sizeof sc / sizeof sc[0] || i + 1 >= argc) {
-            fprintf(stderr, "alfaspark-gateway: unknown or incomplete argument \"%s\"\n", a);
-            usage(stderr);
+        if (k == sizeof sc / sizeof sc[0]) {
+            fprintf(stderr, "alfaspark-gateway: unknown argument \"%s\" (--help lists them)\n", a);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "alfaspark-gateway: %s needs a value\n", a);
             return 2;
         }
         if (sc[k].opt) snprintf(buf, sizeof buf, "%s=%s", sc[k].opt, argv[++i]);
@@ -260,15 +315,20 @@ int main(int argc, char **argv)
         gw_config_override(&d->cfg, buf);
     }
     gw_config_finish(&d->cfg);
+    if (is_configured) {
+        /* the unit's ExecCondition: 1 (skip, not a failure) until the installer named the site */
+        if (gw_config_is_configured(&d->cfg)) return 0;
+        printf("alfaspark-gateway: gateway.site is not set in %s: not starting until it is (see the guide, "
+               "\"Commissioning\")\n", config ? config : "the configuration");
+        return 1;
+    }
+    if (check_only) return gw_check_config(&d->cfg, config, syntax_only);
+    gw_config_require_site(&d->cfg);
+    gw_config_read_password(&d->cfg);
     if (d->cfg.n_errors) {
         fprintf(stderr, "alfaspark-gateway: configuration%s%s has %d problem(s):\n%s", config ? " " : "", config ? config : "",
                 d->cfg.n_errors, d->cfg.errors);
         return 1;
-    }
-    if (check_only) {
-        printf("configuration OK: site %s, CAN %s, broker %s:%d (MQTT %s%s)\n", d->cfg.core.site, d->cfg.can,
-               d->cfg.mqtt_host, d->cfg.mqtt_port, d->cfg.mqtt_protocol == 5 ? "5" : "3.1.1", d->cfg.tls ? ", TLS" : "");
-        return 0;
     }
     d->journal = getenv("JOURNAL_STREAM") != NULL;
 

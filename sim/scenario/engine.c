@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alfa/names.h"
 #include "alfa/proto.h"
 #include "alfa/scenario.h"
 #include "scn_internal.h"

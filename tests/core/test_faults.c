@@ -1,5 +1,6 @@
 /* Tests of the fault table (SPEC.md §5.7), the safe states of §6.3 rank 2, telemetry and the watchdog contract (§12). */
 #include "harness.h"
+#include "alfa/names.h"
 
 static void table_has_a_row_per_fault(void **state)
 {

@@ -363,12 +363,12 @@ static void test_alfasparkctl(void **state)
     slurp(out, text, sizeof text);
     assert_non_null(strstr(text, HEX_A " ok"));
     assert_non_null(strstr(text, HEX_B " ok"));
-    /* status lists the gateway and the packs */
-    const char *a2[] = {"alfasparkctl", "--port", port, "--host", "127.0.0.1", "--site", SITE, "status", NULL};
+    /* status lists the gateway and the packs (--json: the retained documents themselves) */
+    const char *a2[] = {"alfasparkctl", "--port", port, "--host", "127.0.0.1", "--site", SITE, "status", "--json", NULL};
     assert_int_equal(hx_run(a2, out, 8000, &f->bus, f->packs, 2, &f->bus_from), 0);
     slurp(out, text, sizeof text);
-    assert_non_null(strstr(text, "gateway online"));
-    assert_non_null(strstr(text, "pack " HEX_A " online"));
+    assert_non_null(strstr(text, "\"gateway\":\"online\""));
+    assert_non_null(strstr(text, "\"serial\":\"" HEX_A "\",\"status\":\"online\""));
     assert_non_null(strstr(text, "\"soc_pct\":56"));
     /* a refusal and a timeout exit non-zero */
     const char *a3[] = {"alfasparkctl", "--port", port, "--host", "127.0.0.1", "--site", SITE, "set-eco-limit", "999999", NULL};
@@ -397,7 +397,7 @@ static void test_check_config(void **state)
     assert_non_null(fp);
     fputs("[mqtt]\nport = many\n[homeassistant]\nenabled = perhaps\n", fp);
     fclose(fp);
-    const char *bad[] = {"alfaspark-gateway", "--config", ini, "--check-config", NULL};
+    const char *bad[] = {"alfaspark-gateway", "--config", ini, "--check-config", "--syntax-only", NULL};
     assert_int_equal(hx_run(bad, out, 5000, NULL, NULL, 0, NULL), 1);
     slurp(out, text, sizeof text);
     assert_non_null(strstr(text, "2 problem(s)"));
@@ -406,10 +406,10 @@ static void test_check_config(void **state)
     char example[512];
     const char *src = getenv("ALFA_SOURCE_DIR");
     snprintf(example, sizeof example, "%s/deploy/gateway.ini.example", src ? src : ".");
-    const char *good[] = {"alfaspark-gateway", "--config", example, "--check-config", "--set", "gateway.site=x", NULL};
+    const char *good[] = {"alfaspark-gateway", "--config", example, "--check-config", "--syntax-only", "--set", "gateway.site=x", NULL};
     assert_int_equal(hx_run(good, out, 5000, NULL, NULL, 0, NULL), 0);
     slurp(out, text, sizeof text);
-    assert_non_null(strstr(text, "configuration OK: site x"));
+    assert_non_null(strstr(text, "configuration syntax OK: site x"));
 }
 
 /* The gateway reaches the broker over TLS, checking the broker's certificate against a CA. */

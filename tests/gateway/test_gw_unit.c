@@ -503,6 +503,12 @@ static void test_config_example_and_errors(void **state)
     gw_config_defaults(&c);
     assert_int_equal(gw_config_load(&c, path), 0);
     assert_int_equal(gw_config_finish(&c), 0);
+    assert_string_equal(c.core.site, ""); /* shipped blank: the installer names the site */
+    assert_int_equal(gw_config_require_site(&c), 1);
+    gw_config_defaults(&c);
+    assert_int_equal(gw_config_load(&c, path), 0);
+    assert_int_equal(gw_config_override(&c, "gateway.site=home"), 0);
+    assert_int_equal(gw_config_finish(&c), 0);
     assert_string_equal(c.core.site, "home");
     assert_string_equal(c.mqtt_client_id, "alfaspark-gw-home");
     assert_int_equal(c.core.offline_ms, 3000);

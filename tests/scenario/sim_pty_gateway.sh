@@ -42,7 +42,7 @@ wait_for 30 count_ge 3 'appeared as node' "$dir/gw.log"
 # ...and settled: a pack publishes its state only once its node ID is claimed (it answers
 # commands from then on; while claiming it sends heartbeats alone).
 packs_running() {
-  [ "$("$bin/alfasparkctl" --host 127.0.0.1 --port "$port" --site simtest status | grep -c '^pack .* online {"')" -ge 3 ]
+  [ "$("$bin/alfasparkctl" --host 127.0.0.1 --port "$port" --site simtest status --json | grep -c '"status":"online","state":{')" -ge 3 ]
 }
 wait_for 30 packs_running
 out=$("$bin/alfasparkctl" --host 127.0.0.1 --port "$port" --site simtest set-mode eco on)

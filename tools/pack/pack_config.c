@@ -221,5 +221,19 @@ int pack_config_check(const pack_config_t *c, FILE *err)
         fprintf(err, "[can] interface is required (slcan:/dev/ttyACM0 or socketcan:can0)\n");
         problems++;
     }
+    for (int i = 0; i < 7; i++) {
+        int32_t a = i < 4 ? c->relay_lines[i] : c->led_lines[i - 4];
+        for (int j = i + 1; j < 7 && a >= 0; j++) {
+            if (a == (j < 4 ? c->relay_lines[j] : c->led_lines[j - 4])) {
+                fprintf(err, "[gpio] line %d is given twice (relays and leds each need their own line)\n", (int)a);
+                problems++;
+            }
+        }
+    }
     return problems;
+}
+
+int pack_config_is_configured(const pack_config_t *c)
+{
+    return c->serial != 0 && c->serial != PACKCFG_SAMPLE_SERIAL;
 }

@@ -7,6 +7,9 @@
 #include <stdio.h>
 
 #define PACKCFG_STR 256
+/* The serial printed in deploy/pack.ini.example: a placeholder, never a real pack's (two packs
+ * with one serial would fight over one node ID). --check-config refuses it; the unit waits. */
+#define PACKCFG_SAMPLE_SERIAL 0x24A1B2C3D4E5ull
 
 typedef struct pack_config {
     /* [pack] */
@@ -45,5 +48,15 @@ int pack_config_set(pack_config_t *c, const char *section, const char *key, cons
 /* Check the whole configuration for consistency (required options, ranges). Prints each problem
  * to `err`; returns the number of problems. */
 int pack_config_check(const pack_config_t *c, FILE *err);
+
+/* 1 when the installer has given this pack its identity (a serial other than 0 and the sample),
+ * 0 while the configuration is still the package's: the systemd unit's start condition. */
+int pack_config_is_configured(const pack_config_t *c);
+
+/* Check the machine for the configuration (pack_check.c): the serial is not the sample, the BMS
+ * adapter and the CAN interface exist and open, the flash file can be created or fits the
+ * geometry, the GPIO chip and lines exist and are free. Each problem is printed to `err` with
+ * its reason and a "  fix:" line; returns the number of problems. */
+int pack_check_env(const pack_config_t *c, FILE *err);
 
 #endif

@@ -12,11 +12,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alfa/envcheck.h"
 #include "alfa/flash_file.h"
 #include "alfa/lincan.h"
+#include "alfa/names.h"
 #include "alfa/pack.h"
 #include "alfa/serial_linux.h"
 #include "pack_config.h"
+
+#ifndef ALFA_VERSION
+#define ALFA_VERSION "unknown"
+#endif
 
 /* Longest sleep of the main loop: Modbus needs ~1 ms resolution for its 3.5-character silence at
  * 9600 baud, so the loop wakes at least this often even when no descriptor is readable. */
@@ -198,21 +204,36 @@ static alfa_serial_de_t de_of(const char *s)
     return ALFA_SERIAL_DE_AUTO;
 }
 
+/* Log why `what` could not be opened, with the environment check's reason and fix. */
+static void log_open_failure(const daemon_t *d, const char *what, const char *name, int err, int rc,
+                             const alfa_env_problem_t *p)
+{
+    if (rc != ALFA_PORT_OK) {
+        logf_(d, 0, "%s: cannot open %s: %s; fix: %s", what, name, p->why, p->fix);
+    } else {
+        logf_(d, 0, "%s: cannot open %s: %s", what, name, strerror(err));
+    }
+}
+
 static int open_devices(daemon_t *d)
 {
+    alfa_env_problem_t p = {"", ""};
     alfa_serial_cfg_t sc;
     alfa_serial_cfg_default(&sc);
     sc.baud = d->cfg.bms_baud;
     sc.parity = d->cfg.bms_parity;
     sc.de = de_of(d->cfg.bms_direction);
-    if (alfa_serial_open(&d->serial, d->cfg.bms_device, &sc) < 0) {
-        logf_(d, 0, "bms: cannot open %s: %s", d->cfg.bms_device, strerror(errno));
+    int rc = alfa_serial_open(&d->serial, d->cfg.bms_device, &sc);
+    if (rc < 0) {
+        log_open_failure(d, "bms", d->cfg.bms_device, -rc,
+                         alfa_env_check_serial(d->cfg.bms_device, "RS-485 adapter of the BMS", &p), &p);
         return -1;
     }
     logf_(d, 2, "bms: %s at %u baud %c, direction %s", d->cfg.bms_device, (unsigned)sc.baud, sc.parity,
           alfa_serial_de_name(d->serial.de));
     if (alfa_lincan_open(&d->can, d->cfg.can_interface) < 0) {
-        logf_(d, 0, "can: cannot open %s", d->cfg.can_interface);
+        int err = errno;
+        log_open_failure(d, "can", d->cfg.can_interface, err, alfa_env_check_can(d->cfg.can_interface, &p), &p);
         return -1;
     }
     logf_(d, 2, "can: %s", d->cfg.can_interface);
@@ -221,7 +242,10 @@ static int open_devices(daemon_t *d)
                                   .prog_size = 16,
                                   .erased_value = 0xFF};
     if (alfa_flash_file_open(&d->flash, d->cfg.flash_path, &d->geom) < 0) {
-        logf_(d, 0, "flash: cannot use %s (missing directory, or a file of another geometry)", d->cfg.flash_path);
+        int err = errno;
+        uint64_t size = (uint64_t)d->cfg.flash_block_size * d->cfg.flash_blocks;
+        log_open_failure(d, "flash", d->cfg.flash_path, err, alfa_env_check_file_writable(d->cfg.flash_path, size, &p),
+                         &p);
         return -1;
     }
     return open_gpio(d);
@@ -261,6 +285,23 @@ static void build_port(daemon_t *d)
     };
 }
 
+/* One log line per fault or warning that was raised or cleared, by its MQTT name. */
+static void log_changes(const daemon_t *d, const char *kind, uint32_t before, uint32_t now,
+                        const char *(*name)(uint32_t))
+{
+    for (uint32_t b = 0; b < 32u; b++) {
+        if (((before ^ now) >> b) & 1u) {
+            const char *n = name(b);
+            int on = (int)((now >> b) & 1u);
+            if (n != NULL) {
+                logf_(d, on ? 1 : 2, "%s %s %s", kind, n, on ? "raised" : "cleared");
+            } else {
+                logf_(d, on ? 1 : 2, "%s bit %u %s", kind, (unsigned)b, on ? "raised" : "cleared");
+            }
+        }
+    }
+}
+
 static int level_of(const char *s)
 {
     return strcmp(s, "error") == 0 ? 0 : strcmp(s, "warn") == 0 ? 1 : strcmp(s, "debug") == 0 ? 3 : 2;
@@ -272,13 +313,17 @@ static void usage(FILE *f)
             "usage: alfaspark-pack --config FILE [options]\n"
             "The Alfaspark pack controller as a Linux daemon: the firmware core with its BMS on a\n"
             "serial RS-485 adapter, CAN over SLCAN or SocketCAN, settings in a flash file.\n\n"
-            "  --config FILE        INI configuration (see deploy/pack.ini.example)\n"
-            "  --check-config       check the configuration, print every problem, exit 0 or 1\n"
+            "  --config FILE        INI configuration (/etc/alfaspark/pack.ini, documented in alfaspark-pack(8))\n"
+            "  --check-config       check the configuration and the machine (serial, BMS adapter, CAN\n"
+            "                       interface, flash file, GPIO): every problem with a fix; exit 0 or 1\n"
+            "  --syntax-only        with --check-config: the file and options only, touch nothing else\n"
+            "  --is-configured      exit 0 once [pack] serial is this pack's own, 1 before (the unit's condition)\n"
             "  --serial N           override [pack] serial (48-bit, e.g. 0x24A1B2C3D4E5)\n"
             "  --flash PATH         override [pack] flash\n"
             "  --bms-device PATH    override [bms] device\n"
             "  --can SPEC           override [can] interface (slcan:/dev/ttyACM0, socketcan:can0)\n"
             "  --log-level LEVEL    error, warn, info (default) or debug\n"
+            "  --version            print the version\n"
             "  --help               this text\n");
 }
 
@@ -286,7 +331,7 @@ int main(int argc, char **argv)
 {
     static daemon_t d; /* large: keep it off the stack */
     const char *config_path = NULL;
-    int check_only = 0;
+    int check_only = 0, syntax_only = 0, is_configured = 0;
     struct override {
         const char *section, *key, *value;
     } ov[8];
@@ -295,7 +340,9 @@ int main(int argc, char **argv)
         {"config", required_argument, 0, 'c'}, {"check-config", no_argument, 0, 'k'},
         {"serial", required_argument, 0, 's'}, {"flash", required_argument, 0, 'f'},
         {"bms-device", required_argument, 0, 'b'}, {"can", required_argument, 0, 'n'},
-        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {"syntax-only", no_argument, 0, 'y'}, {"is-configured", no_argument, 0, 'i'},
+        {"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -307,8 +354,11 @@ int main(int argc, char **argv)
         case 'b': ov[n_ov++] = (struct override){"bms", "device", optarg}; break;
         case 'n': ov[n_ov++] = (struct override){"can", "interface", optarg}; break;
         case 'l': ov[n_ov++] = (struct override){"pack", "log_level", optarg}; break;
+        case 'y': syntax_only = 1; break;
+        case 'i': is_configured = 1; break;
+        case 'V': printf("alfaspark-pack %s\n", ALFA_VERSION); return 0;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: fprintf(stderr, "alfaspark-pack: --help lists the options\n"); return 2;
         }
     }
     pack_config_defaults(&d.cfg);
@@ -324,9 +374,31 @@ int main(int argc, char **argv)
             problems++;
         }
     }
+    if (optind < argc) {
+        fprintf(stderr, "alfaspark-pack: unexpected argument \"%s\" (--help lists the options)\n", argv[optind]);
+        return 2;
+    }
+    if (syntax_only && !check_only) {
+        fprintf(stderr, "alfaspark-pack: --syntax-only goes with --check-config\n");
+        return 2;
+    }
     problems += pack_config_check(&d.cfg, stderr);
+    if (is_configured) {
+        /* the unit's ExecCondition: 1 (skip, not a failure) until the pack has its own serial */
+        if (pack_config_is_configured(&d.cfg)) {
+            return 0;
+        }
+        printf("alfaspark-pack: [pack] serial in %s is %s: not starting until it is this pack's own (see the "
+               "guide, \"Commissioning\")\n", config_path ? config_path : "the configuration",
+               d.cfg.serial ? "the sample value" : "not set");
+        return 1;
+    }
     if (check_only) {
-        printf("%s: %d problem%s\n", config_path ? config_path : "(no file)", problems, problems == 1 ? "" : "s");
+        if (!syntax_only) {
+            problems += pack_check_env(&d.cfg, stderr);
+        }
+        printf("%s: %d problem%s%s\n", config_path ? config_path : "(no file)", problems, problems == 1 ? "" : "s",
+               syntax_only ? " (syntax only)" : "");
         return problems == 0 ? 0 : 1;
     }
     if (problems > 0) {
@@ -334,6 +406,10 @@ int main(int argc, char **argv)
         return 1;
     }
     d.level = level_of(d.cfg.log_level);
+    if (d.cfg.serial == PACKCFG_SAMPLE_SERIAL) {
+        logf_(&d, 1, "pack: serial 0x%012llX is the sample of pack.ini.example: give this pack its own",
+              (unsigned long long)d.cfg.serial);
+    }
     clock_gettime(CLOCK_MONOTONIC, &d.t0);
     if (open_devices(&d) < 0) {
         close_devices(&d);
@@ -364,7 +440,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
 
     uint8_t node_id = 0, master = 0;
-    uint32_t faults = 0;
+    uint32_t faults = 0, warnings = 0;
     while (!g_stop && !d.reboot) {
         struct pollfd pfd[2] = {{.fd = d.serial.fd, .events = POLLIN}, {.fd = alfa_lincan_fd(&d.can), .events = POLLIN}};
         (void)poll(pfd, 2, LOOP_MAX_WAIT_MS);
@@ -377,10 +453,11 @@ int main(int argc, char **argv)
             logf_(&d, 2, "can: node id %u%s", node_id, master ? ", master" : "");
         }
         uint32_t f = alfa_core_faults(alfa_pack_core(&d.pack));
-        if (f != faults) {
-            logf_(&d, f ? 1 : 2, "faults 0x%04x", (unsigned)f);
-            faults = f;
-        }
+        uint32_t w = alfa_core_warnings(alfa_pack_core(&d.pack));
+        log_changes(&d, "fault", faults, f, alfa_fault_name);
+        log_changes(&d, "warning", warnings, w, alfa_warning_name);
+        faults = f;
+        warnings = w;
     }
     /* Leave nothing acknowledged unwritten: finish the pending settings record. */
     alfa_store_t *st = &d.pack.store;

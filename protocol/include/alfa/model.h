@@ -71,11 +71,6 @@ typedef enum alfa_warning_bit {
  * 124.8 V): the poll counts as failed. */
 #define ALFA_V_PACK_MAX_MV 150000u
 
-/* Stable snake_case names (MQTT JSON and events, logs, tools, scenarios): NULL outside the enum. */
-const char *alfa_mode_name(uint32_t mode);
-const char *alfa_fault_name(uint32_t bit);
-const char *alfa_warning_name(uint32_t bit);
-
 /* One BMS poll's decoded values (SPEC.md §5.1): what the Modbus/BMS layer hands the core. */
 #define ALFA_BMS_HAS_SOC 0x01u
 #define ALFA_BMS_HAS_TEMP 0x02u

@@ -47,8 +47,24 @@ void gw_config_defaults(gw_config_t *c);
 int gw_config_load(gw_config_t *c, const char *path);
 /* Apply one "section.key=value" override. Returns the number of errors so far. */
 int gw_config_override(gw_config_t *c, const char *assignment);
-/* Check the whole configuration (cross-option rules, files that must exist, password file
- * readable) and read the password file. Returns the number of errors. */
+/* Check the whole configuration's syntax and cross-option rules (a blank gateway.site is allowed
+ * here: gw_config_require_site; no file or device is touched:
+ * `--check-config --syntax-only` runs on machines without the hardware) and fill derived
+ * defaults (client ID, serial). Returns the number of errors. */
 int gw_config_finish(gw_config_t *c);
+/* Add one problem (printf-style, one line; "\n  fix: ..." may follow) to c->errors. */
+void gw_config_error(gw_config_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Read mqtt.password_file (when set) into mqtt_password. Returns the number of errors so far. */
+int gw_config_read_password(gw_config_t *c);
+/* Check the machine for every option that names something on it (the CAN interface exists and
+ * opens, files are readable, directories writable: the option table's env column), each problem
+ * with its reason and a "fix:" line. Returns the number of errors so far. */
+int gw_config_check_env(gw_config_t *c);
+/* 1 when the installer has set what makes this gateway a site's gateway (gateway.site), 0 while
+ * the configuration is still the package's blank one: the systemd unit's start condition. */
+int gw_config_is_configured(const gw_config_t *c);
+/* An error unless gateway.site is set: the daemon and a full --check-config need it; the syntax
+ * alone does not (the package ships the file with the site blank). Returns the number of errors. */
+int gw_config_require_site(gw_config_t *c);
 
 #endif
