@@ -191,6 +191,11 @@ alfa_node_phase_t alfa_node_phase(const alfa_node_t *n) { return n->phase; }
 uint32_t alfa_node_runs(const alfa_node_t *n) { return n->runs; }
 uint32_t alfa_node_joins_heard(const alfa_node_t *n) { return n->stats.joins_heard; }
 
+bool alfa_node_alone(const alfa_node_t *n)
+{
+    return !n->heard_any || since(n->now_ms, n->last_heard_ms) >= ALFA_NODE_ISOLATED_MS;
+}
+
 bool alfa_node_peer(const alfa_node_t *n, uint8_t id, alfa_node_peer_t *out)
 {
     alfa_memset(out, 0, sizeof(*out));

@@ -145,6 +145,11 @@ void alfa_site_on_telemetry(alfa_site_t *s, uint8_t src, const alfa_telemetry_t 
         alfa_put_le24(p->p_grid_w, (uint32_t)t->p_grid_w);
         p->soc_pct = t->soc_pct;
     }
+    /* The site's day is the latest any pack is on: every clock comes from the same source, so a
+     * pack ahead has seen a correction (or 05:00) first. Following it forward keeps a pack that
+     * rebooted with a clock behind the site's day (after a backward correction) from starting a
+     * day of its own — a master on its own day would have no site to count. */
+    alfa_core_follow_day(s->core, t->day);
     follow_day(s);
     /* Only a figure of our own day counts: one of the day before (a pack that has not turned the
      * day yet) or after (one that turned it first) would mix two days. */
@@ -212,6 +217,8 @@ static void compute_and_send_totals(alfa_site_t *s, bool send_now)
     s->next_totals_ms = s->now_ms + ALFA_SITE_PERIOD_MS;
 }
 
+static void send_time(alfa_site_t *s);
+
 static void on_totals_part(alfa_site_t *s, uint8_t src, const alfa_can_frame_t *f)
 {
     if (src != s->site_rx_from) {
@@ -226,6 +233,13 @@ static void on_totals_part(alfa_site_t *s, uint8_t src, const alfa_can_frame_t *
     }
     if (rc != 1 || alfa_node_is_master(s->node) || src != alfa_node_master_id(s->node)) {
         return;
+    }
+    /* A master without time (it booted while the gateway was away) gets it from the deputy,
+     * or the site would have no day (and no limit) until the gateway comes back. */
+    if (t.day == ALFA_DAY_NONE && alfa_core_time_valid(s->core) && alfa_node_is_deputy(s->node) &&
+        since(s->now_ms, s->deputy_time_ms) >= ALFA_SITE_DEPUTY_TIME_MS) {
+        s->deputy_time_ms = s->now_ms;
+        send_time(s);
     }
     /* The site's day is the master's: follow it forward, then take its flag for that day only. */
     alfa_core_follow_day(s->core, t.day);
@@ -351,6 +365,9 @@ static void on_answer(alfa_site_t *s, const alfa_import_msg_t *m)
     if (table_put(s, m->serial24, m->grid_import_today_wh) && alfa_node_is_master(s->node)) {
         s->totals_due = 1;
     }
+    if (s->asking && (int32_t)(s->rebuild_until_ms - (s->now_ms + 500u)) > 0) {
+        s->rebuild_until_ms = s->now_ms + 500u; /* the whole answer arrives within a few calls */
+    }
     s->asking = 0; /* answered: later frames of the answer are still taken */
 }
 
@@ -392,10 +409,17 @@ void alfa_site_process(alfa_site_t *s, uint32_t now_ms)
         return;
     }
     uint32_t runs = alfa_node_runs(s->node);
-    if (runs != s->runs_seen) {
-        /* (Re)joined the bus: what others know of today may be more than what we kept. */
+    bool just_joined = runs == s->runs_seen && now_ms - s->joined_ms < ALFA_SITE_RECOVER_MS;
+    if (runs != s->runs_seen || (s->day != s->ask_day && (s->ask_day == ALFA_DAY_NONE || just_joined))) {
+        /* (Re)joined the bus, or learnt the site's day only now (the time, or a later day from
+         * the others): what others know of that day may be more than what we kept. */
+        if (runs != s->runs_seen) {
+            s->joined_ms = now_ms;
+        }
         s->runs_seen = runs;
         s->asking = 1;
+        s->ask_day = s->day;
+        s->rebuild_until_ms = now_ms + ALFA_SITE_REBUILD_MS;
         s->ask_until_ms = now_ms + ALFA_SITE_RECOVER_MS;
         s->next_ask_ms = now_ms;
     }
@@ -410,13 +434,18 @@ void alfa_site_process(alfa_site_t *s, uint32_t now_ms)
         s->next_time_ms = now_ms;
     }
     s->was_master = master ? 1u : 0u;
-    if (master) {
+    /* A table being rebuilt (just joined, or the day just learnt) would under-count the absent
+     * packs: the totals wait for the first answer, a few seconds at most. */
+    bool rebuilding = !due(now_ms, s->rebuild_until_ms) && !alfa_node_alone(s->node);
+    if (master && !rebuilding) {
         if (due(now_ms, s->next_totals_ms)) {
             compute_and_send_totals(s, true);
         } else if (s->totals_due) {
             compute_and_send_totals(s, false);
         }
         s->totals_due = 0;
+    }
+    if (master) {
         uint32_t joins = alfa_node_joins_heard(s->node);
         if (gateway_silent(s)) {
             if (joins != s->joins_seen) {

@@ -10,6 +10,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: alfaspark-soak [--days N] [--packs N] [--seeds A-B | --seed N ...] [--max-reports N] [--verbose]\n"
+            "                      [--stop-at-first]\n"
             "  Runs the simulated site for N days per seed (default 30 days, 8 packs, seeds 1-5) under a\n"
             "  seeded schedule of faults and commands, and checks the invariants of docs/soak.md every\n"
             "  half second. Prints every violation (up to --max-reports per kind and seed, default 20),\n"
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--verbose")) {
             o.verbose = 1;
+        } else if (!strcmp(a, "--stop-at-first")) {
+            o.stop_at_first = 1;
         } else if (!strcmp(a, "--days") && v && parse_u(v, 1, 366, &x) == 0) {
             o.days = (uint32_t)x;
             i++;

@@ -49,6 +49,8 @@ typedef struct pack_track {
     uint32_t gw_wh[4];
     uint64_t alarm_since_us;     /* an alarm bit the BMS reports cleanly, since when (0 = none) */
     int64_t last_mj;             /* its import at the previous check */
+    uint16_t dbg_day;            /* SOAK_TRACE */
+    uint32_t dbg_wh;
 } pack_track_t;
 
 typedef struct soak {
@@ -77,6 +79,7 @@ typedef struct soak {
     uint32_t site_wh_seen;
     int have_site_seen;
     uint64_t masters_since_us;   /* more than one master since (0 = not now) */
+    int stop;                    /* --stop-at-first: a violation was reported */
     int32_t limit_kwh_seen[MAX_PACKS];  /* grid-limit settings (kWh, or -1 off) last seen per pack */
     uint64_t limit_changed_us;   /* a pack's limit setting changed then: the master judges again */
 } soak_t;
@@ -101,6 +104,7 @@ static void report(soak_t *k, unsigned kind, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     fprintf(k->out, "VIOLATION seed %" PRIu64 " %s %s: %s\n", k->seed, t, kind_names[kind], msg);
+    k->stop = k->o->stop_at_first;
 }
 
 /* ------------------------------------------------------------------ the site */
@@ -480,6 +484,14 @@ static void track_pack(soak_t *k, const alfa_scn_obs_t *obs, const sim_pack_info
         }
     }
     t->was_bus = p->bus;
+    if (getenv("SOAK_TRACE") && p->booted && (p->day != t->dbg_day || p->grid_import_today_wh + 5u < t->dbg_wh)) {
+        char tt[40];
+        when_text(k, tt, sizeof(tt));
+        fprintf(k->out, "TRACE %s pack %u day %u->%u wh %u->%u master %u truthday %u\n", tt, i + 1, t->dbg_day, p->day,
+                t->dbg_wh, p->grid_import_today_wh, p->is_master, alfa_siteday_day(&k->day));
+    }
+    t->dbg_day = p->day;
+    t->dbg_wh = p->grid_import_today_wh;
     track_settings(k, obs, info, i);
 }
 
@@ -550,7 +562,7 @@ int soak_run(uint64_t seed, const soak_opts_t *o, soak_result_t *r, FILE *out)
     int64_t end_ms = (int64_t)o->days * 86400000ll;
     int64_t next_check = CHECK_MS;
     sim_pack_info_t info[MAX_PACKS];
-    while ((int64_t)(sim_site_now_us(k->site) / 1000u) < end_ms) {
+    while ((int64_t)(sim_site_now_us(k->site) / 1000u) < end_ms && !k->stop) {
         sim_site_step(k->site);
         int64_t now_ms = (int64_t)(sim_site_now_us(k->site) / 1000u);
         while (next < sch.count && sch.actions[next].at_ms <= now_ms) {

@@ -21,6 +21,7 @@ typedef struct soak_opts {
     uint8_t packs;
     int verbose;               /* print every injected fault */
     uint32_t max_reports;      /* violation lines printed per kind and seed */
+    int stop_at_first;         /* end the seed's run at its first violation (debugging) */
 } soak_opts_t;
 
 /* Invariant kinds (docs/soak.md). */

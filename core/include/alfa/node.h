@@ -158,6 +158,9 @@ bool alfa_node_is_master(const alfa_node_t *n);
 uint8_t alfa_node_master_id(const alfa_node_t *n);
 /* Entries into RUN since boot: a change means the node (re)joined the bus. */
 uint32_t alfa_node_runs(const alfa_node_t *n);
+/* True when no other node (the Linux gateway included) has been heard for ALFA_NODE_ISOLATED_MS:
+ * nobody could answer a question now. */
+bool alfa_node_alone(const alfa_node_t *n);
 /* CLAIMING heartbeats heard from other nodes starting a claim: a change means a node joined. */
 uint32_t alfa_node_joins_heard(const alfa_node_t *n);
 /* The highest-serial live pack other than the master: it answers the master's own requests. */

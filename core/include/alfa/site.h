@@ -39,6 +39,8 @@
 #define ALFA_SITE_RECOVER_MS 30000u       /* after joining: ask for the day's import this long */
 #define ALFA_SITE_RECOVER_EVERY_MS 2000u
 #define ALFA_SITE_ANSWERS_PER_CALL 8u     /* recovery answer frames queued per process call */
+#define ALFA_SITE_REBUILD_MS 6000u        /* a master rebuilding its table holds its totals this long at most */
+#define ALFA_SITE_DEPUTY_TIME_MS 5000u    /* the deputy gives a master without time the time this often */
 #define ALFA_SITE_PACKS 32u               /* other packs whose live figures count in site totals */
 #define ALFA_SITE_DAY_PACKS 48u           /* packs in the day's import table (this one included) */
 
@@ -98,7 +100,11 @@ typedef struct alfa_site {
     /* recovery: asking */
     uint32_t runs_seen;
     uint8_t asking;
+    uint16_t ask_day;            /* the day we last started asking for (NONE: asked without one) */
+    uint32_t joined_ms;          /* when the node last entered RUN */
+    uint32_t rebuild_until_ms;   /* the master holds its totals until then (table being rebuilt) */
     uint32_t ask_until_ms, next_ask_ms;
+    uint32_t deputy_time_ms;     /* the deputy last gave a master without time the time */
     /* recovery: answering one asker at a time */
     uint8_t answer_dst;          /* 0 = none */
     uint16_t answer_day;
