@@ -4,12 +4,14 @@
 #                  freestanding rv32 build, static analysis
 #   make bench     every benchmark in bench/, one line per figure
 #   make size      core size for the ESP32-C3 ISA (rv32imc, -Os, freestanding)
+#   make isa-check one whole pack through a scripted day on host, rv32imc and Xtensa (QEMU): identical
+#   make idf-check IDF_PATH=... the ESP-IDF port compiled against real ESP-IDF headers (not in test)
 #   make coverage  line coverage of the firmware core
 #   make fuzz      long libFuzzer campaigns (1,000,000 runs per target)
 #   make powercut  the full settings-store power-cut campaign
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
-.PHONY: deps build build-san build-cov test test-gcc test-san size coverage bench fuzz powercut demo lint clean
+.PHONY: deps build build-san build-cov test test-gcc test-san size isa-check idf-check coverage bench fuzz powercut demo lint clean
 
 deps:
 	@scripts/deps.sh
@@ -35,11 +37,18 @@ test-san: build-san
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build/san --output-on-failure -j$(JOBS)
 
-test: test-gcc test-san size lint
+test: test-gcc test-san size isa-check lint
 	@echo "== make test: all passed =="
 
 size: deps
 	@scripts/size.sh
+
+isa-check: deps
+	@echo "== isa-check: one pack, one day, on host, rv32imc and Xtensa (esp32) =="
+	@scripts/isa_check.sh
+
+idf-check:
+	@scripts/idf_check.sh
 
 coverage: build-cov
 	@find build/cov -name '*.gcda' -delete
