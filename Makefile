@@ -48,7 +48,7 @@ isa-check: deps
 	@scripts/isa_check.sh
 
 idf-check:
-	@scripts/idf_check.sh
+	@scripts/idf_check.sh "$(IDF_PATH)"
 
 coverage: build-cov
 	@find build/cov -name '*.gcda' -delete
