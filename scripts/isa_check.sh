@@ -29,51 +29,66 @@ build_host() {
   cc -O2 "${warn[@]}" "${inc[@]}" "${fw_srcs[@]}" "${harness[@]}" "$H/host.c" -o "$out/host/isa-host"
 }
 
-build_rv32() {
-  local cc=riscv64-unknown-elf-gcc
-  # -march=rv32imc -mabi=ilp32 picks the rv32im/ilp32 libgcc; -misa-spec=2.2 lets start.S read
-  # minstret without naming zicsr (which would select the 64-bit multilib).
+rv32_prog() { # rv32_prog NAME SOURCES...: a bare-metal rv32imc program $out/rv32/NAME.elf
+  local name=$1 cc=riscv64-unknown-elf-gcc objs=() s o
+  shift
+  # -march=rv32imc -mabi=ilp32 picks the rv32im/ilp32 libgcc; -misa-spec=2.2 lets start.S use the
+  # CSRs without naming zicsr (which would select the 64-bit multilib).
   local f=(-march=rv32imc -mabi=ilp32 -misa-spec=2.2 -O2 -ffreestanding -nostdlib "${warn[@]}" "${inc[@]}")
-  local objs=() s o
-  for s in "${fw_srcs[@]}" "${harness[@]}" "$H/rv32/rt.c" "$H/rv32/start.S"; do
-    o="$out/rv32/$(objname "$s").o"
+  for s in "$@" "$H/mem.c" "$H/rv32/rt.c" "$H/rv32/start.S"; do
+    o="$out/rv32/$name-$(objname "$s").o"
     $cc "${f[@]}" -c "$s" -o "$o"
     objs+=("$o")
   done
-  $cc "${f[@]}" -T "$H/rv32/link.ld" -Wl,--no-warn-rwx-segments "${objs[@]}" -lgcc -o "$out/rv32/isa.elf"
+  $cc "${f[@]}" -T "$H/rv32/link.ld" -Wl,--no-warn-rwx-segments "${objs[@]}" -lgcc -o "$out/rv32/$name.elf"
 }
 
-build_xtensa() {
+xtensa_prog() { # xtensa_prog NAME SOURCES...: a bare-metal Xtensa (ESP32 core) program $out/xtensa/NAME.elf
   # clang's driver refuses -mcpu=esp32: C -> LLVM IR -> llc for the ESP32's own core configuration
   # (windowed ABI, MUL32, DIV32; no MUL32_HIGH, which de212 lacks too) -> assembly -> llvm-mc.
   # The integrated assembler leaves the .literal section 1-byte aligned, so each file first
   # declares it 4-byte aligned; the linker script puts literals and rodata before .text.
-  local objs=() s b
-  for s in "${fw_srcs[@]}" "${harness[@]}" "$H/xtensa/rt.c"; do
-    b="$out/xtensa/$(objname "$s")"
+  local name=$1 objs=() s b
+  shift
+  for s in "$@" "$H/mem.c" "$H/xtensa/rt.c"; do
+    b="$out/xtensa/$name-$(objname "$s")"
     clang-22 --target=xtensa -O2 -ffreestanding -fno-builtin "${warn[@]}" "${inc[@]}" -S -emit-llvm "$s" -o "$b.ll"
     llc-22 -mtriple=xtensa -mcpu=esp32 -mattr=-mul32high "$b.ll" -o "$b.raw.s"
     { printf '\t.section .literal,"ax",@progbits\n\t.p2align 2\n\t.text\n'; cat "$b.raw.s"; } >"$b.s"
     llvm-mc-22 -triple=xtensa -mcpu=esp32 -filetype=obj "$b.s" -o "$b.o"
     objs+=("$b.o")
   done
-  b="$out/xtensa/start"
+  b="$out/xtensa/$name-start"
   clang-22 -E -P -x assembler-with-cpp "$H/xtensa/start.S" -o "$b.s"
   llvm-mc-22 -triple=xtensa -mcpu=esp32 -filetype=obj "$b.s" -o "$b.o"
-  xtensa-lx106-elf-ld --no-relax -nostdlib -T "$H/xtensa/link.ld" "$b.o" "${objs[@]}" -o "$out/xtensa/isa.elf"
+  xtensa-lx106-elf-ld --no-relax -nostdlib -T "$H/xtensa/link.ld" "$b.o" "${objs[@]}" -o "$out/xtensa/$name.elf" 2>/dev/null
 }
 
-run_rv32() {
-  # Strict rv32imc (no A, F, D: an atomic or a float instruction traps); -icount makes the
-  # instruction counts exact and the run deterministic.
+build_rv32() { rv32_prog isa "${fw_srcs[@]}" "${harness[@]}"; }
+build_xtensa() { xtensa_prog isa "${fw_srcs[@]}" "${harness[@]}"; }
+
+qemu_rv32() { # qemu_rv32 ELF: strict rv32imc (no A, F, D: such an instruction traps); -icount makes
+  # instruction counts exact and the run deterministic
   timeout "$qemu_timeout" qemu-system-riscv32 -machine virt -cpu rv32,a=off,f=off,d=off -nographic \
-    -bios none -icount shift=0,align=off,sleep=off -kernel "$out/rv32/isa.elf" >"$out/rv32.txt"
+    -bios none -icount shift=0,align=off,sleep=off -kernel "$1"
 }
 
-run_xtensa() {
-  # de212: an LX6 windowed core that traps unaligned loads and stores (exit code 109 = 100 + EXCCAUSE 9).
+qemu_xtensa() { # qemu_xtensa ELF: de212, an LX6 windowed core that traps unaligned loads and stores
   timeout "$qemu_timeout" qemu-system-xtensa -machine sim -cpu de212 -semihosting -display none \
-    -serial none -monitor none -kernel "$out/xtensa/isa.elf" >"$out/xtensa.txt"
+    -serial none -monitor none -kernel "$1"
+}
+
+run_rv32() { qemu_rv32 "$out/rv32/isa.elf" >"$out/rv32.txt"; }
+run_xtensa() { qemu_xtensa "$out/xtensa/isa.elf" >"$out/xtensa.txt"; }
+
+trap_check() { # trap_check LEG EXPECTED: the leg's deliberate fault must end its run with EXPECTED
+  local leg=$1 want=$2 rc=0
+  "${leg}_prog" trap "$H/traptest.c" >>"$out/$leg.log" 2>&1
+  "qemu_$leg" "$out/$leg/trap.elf" >/dev/null 2>&1 || rc=$?
+  if [ "$rc" != "$want" ]; then
+    echo "isa-check: the $leg leg did not trap as the chip would (exit $rc, want $want)" >&2
+    exit 1
+  fi
 }
 
 run_host() { "$out/host/isa-host" >"$out/host.txt"; }
@@ -139,6 +154,10 @@ if [ "$have_xtensa" = 1 ]; then
 else
   echo "isa-check: Xtensa leg skipped (clang-22/llvm-22, binutils-xtensa-lx106 or qemu-system-xtensa missing)"
 fi
+# Strictness: an atomic on rv32imc is an illegal instruction (exit 100 + 2); an unaligned 32-bit load on
+# the ESP32 core is a LoadStoreAlignment exception (exit 100 + 9).
+trap_check rv32 102
+[ "$have_xtensa" = 1 ] && trap_check xtensa 109
 n=$(per_cycle)
 echo "isa-check host=$(sum_of "$out/host.txt") rv32=$(sum_of "$out/rv32.txt") xtensa=$xt"
 echo "isa-check $(grep -c '^[0-2][0-9]:00 ' "$out/host.cmp") hourly lines identical; rv32 pack instructions per 2-s cycle: $n (budget $budget); $(($(date +%s) - start)) s"

@@ -119,17 +119,18 @@ void isa_plant_ct_block(isa_plant_t *p, uint8_t ct, uint16_t out[ISA_CT_SAMPLES]
     if (w < 0) {
         w = -w;  /* a CT sees magnitude only */
     }
-    /* Peak in ADC counts (Q16) for I_rms = P / 220 V at the factory gain (uA per count):
-     * i_ma x 1000 x sqrt(2) / gain, sqrt(2) = 92682 / 65536, gain ALFA_CT_GAIN_DEFAULT_UA. */
-    uint32_t i_ma = (uint32_t)w * 1000u / 220u;
+    /* Peak in ADC counts, Q4, for I_rms = P / 220 V at the factory gain (uA per count):
+     * i_ma x 1000 x sqrt(2) / 23696 x 16 = i_ma x 954.9. Below 2048 counts (Q4: 32768) the products
+     * with the Q15 sine stay inside 32 bits: no 64-bit arithmetic per block. */
     _Static_assert(ALFA_CT_GAIN_DEFAULT_UA == 23696, "the factor below is for the factory gain");
-    uint64_t peak_q16 = (uint64_t)(i_ma * 39113u / 10u); /* 1000 x 92682 / 23696 = 3911.3 */
+    uint32_t i_ma = (uint32_t)w * 1000u / 220u;
+    uint32_t peak_q4 = i_ma * 9549u / 10000u;
+    peak_q4 = peak_q4 > 32767u ? 32767u : peak_q4; /* the ADC clips there anyway */
     /* One cycle of the waveform, then the block walks it: 25 multiplications, not 125. */
     int32_t cyc[25];
     for (uint32_t k = 0; k < 25u; k++) {
-        int32_t s = sin25_q15[k];
-        uint32_t mag = (uint32_t)((peak_q16 * (uint32_t)(s < 0 ? -s : s) + (1u << 30)) >> 31);
-        cyc[k] = 2048 + (s < 0 ? -(int32_t)mag : (int32_t)mag);
+        int32_t prod = (int32_t)peak_q4 * sin25_q15[k];               /* Q19 */
+        cyc[k] = 2048 + (prod >= 0 ? (prod + (1 << 18)) >> 19 : -((-prod + (1 << 18)) >> 19));
     }
     uint32_t k = (uint32_t)ct * 6u; /* each CT its own phase */
     uint32_t r = p->rng;

@@ -1,4 +1,4 @@
-/* The isa-check day loop: world steps of 10 ms, pack wake-ups every 50 ms and on CAN and UART events, scripted events, expectations, one line per hour. */
+/* The isa-check day loop: a 10-ms world grid, pack wake-ups every 50 ms and on CAN and UART events, scripted events, expectations, one line per hour. */
 #include "isa.h"
 
 static isa_world_t world; /* one world per run; zeroed by the loader on every platform */
@@ -138,6 +138,32 @@ static void hour_line(isa_world_t *w)
     isa_line_end(&l);
 }
 
+static uint32_t up_to(uint32_t t, uint32_t step) { return (t + step - 1u) / step * step; }
+
+/* The next moment anything can happen, on the 10-ms world grid: a wake-up (plant steps and hour lines
+ * fall on them too), a gateway frame, a scripted event, the BMS's answer (the UART's event, delivered on
+ * the grid), a grid-import answer. Jumping there rather than stepping keeps the slow ISAs fast; the
+ * moments are exactly those of a 10-ms stepper. */
+static uint32_t next_time(const isa_world_t *w, uint32_t ev_t)
+{
+    uint32_t now = w->t_ms, t = up_to(now + 1u, ISA_WAKE_MS);
+    uint32_t hb = up_to(now + 1u + 500u, 1000u) - 500u;           /* heartbeats at 500 ms past each second */
+    uint32_t tf = up_to(now + 1u + 58000u, 60000u) - 58000u;      /* time frames at 2 s past each minute */
+    t = hb < t ? hb : t;
+    t = tf < t ? tf : t;
+    if (ev_t > now && ev_t < t) {
+        t = ev_t;
+    }
+    if (w->import_req_t != 0u && w->import_req_t + ISA_TICK_MS > now && w->import_req_t + ISA_TICK_MS < t) {
+        t = w->import_req_t + ISA_TICK_MS;
+    }
+    if (w->bms.resp_len != 0u && !w->bms.resp_notified) {
+        uint32_t r = up_to(w->bms.resp_ready_t, ISA_TICK_MS);
+        t = r > now && r < t ? r : t;
+    }
+    return t;
+}
+
 int isa_run(void)
 {
     isa_world_t *w = &world;
@@ -179,7 +205,7 @@ int isa_run(void)
         if (w->t_ms >= ISA_DAY_MS) {
             break;
         }
-        w->t_ms += ISA_TICK_MS;
+        w->t_ms = next_time(w, ev < isa_day_count ? isa_day[ev].t_ms : ISA_DAY_MS);
     }
 
     if (w->flash_rule_breaks != 0u) {

@@ -1,13 +1,8 @@
-/* The isa-check harness's runtime on Xtensa (ESP32 configuration, windowed ABI): no libc or libgcc exists
- * for it here, so mem* and the 64-bit multiply/divide helpers the compiler calls are written out. */
-#include <stddef.h>
+/* The isa-check harness's runtime on Xtensa (ESP32 configuration, windowed ABI): no libgcc exists for it
+ * here, so the 64-bit multiply/divide helpers the compiler calls are written out. */
 #include <stdint.h>
 #include "isa.h"
 
-void *memcpy(void *d, const void *s, size_t n);
-void *memmove(void *d, const void *s, size_t n);
-void *memset(void *d, int c, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
 uint64_t __muldi3(uint64_t a, uint64_t b);
 uint64_t __udivdi3(uint64_t n, uint64_t d);
 uint64_t __umoddi3(uint64_t n, uint64_t d);
@@ -17,52 +12,6 @@ void isa_xt_main(void);
 void isa_xt_exit(int code);
 
 extern uint8_t __bss_start[], __bss_end[]; /* from link.ld */
-
-void *memcpy(void *d, const void *s, size_t n)
-{
-    uint8_t *o = d;
-    const uint8_t *i = s;
-    while (n--) {
-        *o++ = *i++;
-    }
-    return d;
-}
-
-void *memmove(void *d, const void *s, size_t n)
-{
-    uint8_t *o = d;
-    const uint8_t *i = s;
-    if (o < i) {
-        while (n--) {
-            *o++ = *i++;
-        }
-    } else {
-        while (n--) {
-            o[n] = i[n];
-        }
-    }
-    return d;
-}
-
-void *memset(void *d, int c, size_t n)
-{
-    uint8_t *o = d;
-    while (n--) {
-        *o++ = (uint8_t)c;
-    }
-    return d;
-}
-
-int memcmp(const void *a, const void *b, size_t n)
-{
-    const uint8_t *x = a, *y = b;
-    for (; n; n--, x++, y++) {
-        if (*x != *y) {
-            return *x - *y;
-        }
-    }
-    return 0;
-}
 
 /* 64 x 64 -> 64 from 32 x 32 -> 32 multiplies only (MULL; the high-half MULUH is not configured). */
 uint64_t __muldi3(uint64_t a, uint64_t b)
