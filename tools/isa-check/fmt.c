@@ -13,23 +13,6 @@ void isa_sum_init(isa_sum_t *s)
     s->crc = 0xFFFFFFFFu;
 }
 
-void isa_sum_bytes(isa_sum_t *s, const void *data, uint32_t len)
-{
-    const uint8_t *p = data;
-    uint32_t c = s->crc;
-    for (uint32_t i = 0; i < len; i++) {
-        c = s->table[(c ^ p[i]) & 0xFFu] ^ (c >> 8);
-    }
-    s->crc = c;
-}
-
-void isa_sum_u32(isa_sum_t *s, uint32_t v)
-{
-    /* Serialised little-endian byte by byte, so the sum never depends on the host's byte order. */
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    isa_sum_bytes(s, b, 4u);
-}
-
 static void put(isa_line_t *l, char c)
 {
     if (l->len < sizeof l->buf - 1u) {

@@ -123,8 +123,23 @@ typedef struct isa_sum {
     uint32_t table[256];
 } isa_sum_t;
 void isa_sum_init(isa_sum_t *s);
-void isa_sum_bytes(isa_sum_t *s, const void *data, uint32_t len);
-void isa_sum_u32(isa_sum_t *s, uint32_t v);
+/* Inline: on the windowed Xtensa ABI every call level the harness adds inside a port callback costs
+ * register-window spills under QEMU. */
+static inline void isa_sum_bytes(isa_sum_t *s, const void *data, uint32_t len)
+{
+    const uint8_t *p = data;
+    uint32_t c = s->crc;
+    for (uint32_t i = 0; i < len; i++) {
+        c = s->table[(c ^ p[i]) & 0xFFu] ^ (c >> 8);
+    }
+    s->crc = c;
+}
+static inline void isa_sum_u32(isa_sum_t *s, uint32_t v)
+{
+    /* Serialised little-endian byte by byte, so the sum never depends on the host's byte order. */
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    isa_sum_bytes(s, b, 4u);
+}
 
 typedef struct isa_line {
     char buf[320];

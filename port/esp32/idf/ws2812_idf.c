@@ -3,6 +3,7 @@
 #include "driver/rmt_tx.h"
 #include "esp_log.h"
 #include "esp_timer.h"
+#include "soc/soc_caps.h"
 #include "alfa/esp32/ws2812.h"
 #include "esp32_idf.h"
 
@@ -53,7 +54,7 @@ int32_t alfa_esp32_ws2812_init(alfa_esp32_t *b)
         .gpio_num = (gpio_num_t)b->pins.ws2812,
         .clk_src = RMT_CLK_SRC_DEFAULT,
         .resolution_hz = ALFA_WS2812_RMT_HZ,
-        .mem_block_symbols = 64,
+        .mem_block_symbols = SOC_RMT_MEM_WORDS_PER_CHANNEL, /* one block: 64 symbols on the ESP32 */
         .trans_queue_depth = 2,
     };
     const rmt_bytes_encoder_config_t ec = {.bit0 = {.val = sym.bit0}, .bit1 = {.val = sym.bit1}, .flags = {.msb_first = 1}};
