@@ -40,18 +40,7 @@ void isa_line_u64(isa_line_t *l, uint64_t v)
     }
 }
 
-void isa_line_u32(isa_line_t *l, uint32_t v)
-{
-    char tmp[10];
-    uint32_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + (int)(v % 10u));
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0u) {
-        put(l, tmp[--n]);
-    }
-}
+void isa_line_u32(isa_line_t *l, uint32_t v) { isa_line_u64(l, v); }
 
 void isa_line_i32(isa_line_t *l, int32_t v)
 {
