@@ -4,6 +4,8 @@
 #                  freestanding rv32 build, static analysis
 #   make bench     every benchmark in bench/, one line per figure
 #   make size      core size for the ESP32-C3 ISA (rv32imc, -Os, freestanding)
+#   make isa-check one whole pack through a scripted day on host, rv32imc and Xtensa (QEMU): identical
+#   make idf-check IDF_PATH=... the ESP-IDF port compiled against real ESP-IDF headers (not in test)
 #   make coverage  line coverage of the firmware core
 #   make fuzz      long libFuzzer campaigns (1,000,000 runs per target)
 #   make powercut  the full settings-store power-cut campaign
@@ -12,7 +14,7 @@
 #   make deb-test  the packages installed, configured, run and upgraded in a Debian 12 root
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
-.PHONY: deps build build-san build-cov test test-gcc test-san size coverage bench fuzz powercut soak demo lint clean deb deb-test deb-test-if-possible
+.PHONY: deps build build-san build-cov test test-gcc test-san size isa-check idf-check coverage bench fuzz powercut soak demo lint clean deb deb-test deb-test-if-possible
 
 deps:
 	@scripts/deps.sh
@@ -38,11 +40,18 @@ test-san: build-san
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build/san --output-on-failure -j$(JOBS)
 
-test: test-gcc test-san size lint deb-test-if-possible
+test: test-gcc test-san size isa-check lint deb-test-if-possible
 	@echo "== make test: all passed =="
 
 size: deps
 	@scripts/size.sh
+
+isa-check: deps
+	@echo "== isa-check: one pack, one day, on host, rv32imc and Xtensa (esp32) =="
+	@scripts/isa_check.sh
+
+idf-check:
+	@scripts/idf_check.sh "$(IDF_PATH)"
 
 coverage: build-cov
 	@find build/cov -name '*.gcda' -delete

@@ -9,11 +9,19 @@ pkgs=(
   libmodbus-dev mbpoll python3-pymodbus
   libinih-dev libsystemd-dev libgpiod-dev
   socat python3 openssl
+  qemu-system-misc binutils-xtensa-lx106
 )
 "$(dirname "$0")/deb-deps.sh" # packaging tools and the arm64 cross libraries (make deb, make deb-test)
+# The Xtensa leg of `make isa-check` needs LLVM 22 (Debian bookworm-security): installed when apt
+# offers it, otherwise that leg reports itself skipped.
+optional=(clang-22 llvm-22)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+for p in "${optional[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+  apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]' && missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "deps: installing ${missing[*]}"

@@ -34,3 +34,5 @@ pack=$((16#$pack_hex))
 read -r ltext _ < <(riscv64-unknown-elf-size "$out/core.elf" | tail -1)
 echo "core text=$text data=$data bss=$bss ctx=$ctx"
 echo "pack ctx=$pack linked_text=$ltext"
+# The ESP32 port: its logic on rv32imc and the pack's RAM on the board (pack + port state + task stack, < 16 KiB).
+scripts/size_esp32.sh

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The ESP32 port on the ESP32-C3 ISA (rv32imc, -Os): the host-compiled port logic's size, and the pack's RAM on
+# the board = pack context + port state + the pack task's stack high-water estimate (gcc -fcallgraph-info=su),
+# which must stay under 16 KiB. Called by scripts/size.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=build/rv32-esp32
+rm -rf "$out"; mkdir -p "$out"
+CC=riscv64-unknown-elf-gcc
+budget=16384
+# ESP-IDF's part of a callback (a driver call: uart_write_bytes, twai_node_transmit, esp_partition_write,
+# gpio_set_level) and the task's saved context when an interrupt arrives, per the ESP-IDF docs' sizing of
+# task stacks: an allowance, not a measurement (those are ESP-IDF's, not compiled here).
+idf_allowance=1024
+flags=(-std=c11 -march=rv32imc -mabi=ilp32 -Os -ffreestanding -nostdlib -ffunction-sections -fdata-sections
+       -Wall -Wextra -Wconversion -Wshadow -Werror -fcallgraph-info=su
+       -Icore/include -Iprotocol/include -Iport/esp32/include)
+mapfile -t fw < <(find core/src protocol/src -name '*.c' | LC_ALL=C sort)
+logic=(port/esp32/logic/*.c)
+lobjs=()
+for s in "${fw[@]}" "${logic[@]}"; do
+  o="$out/$(echo "$s" | tr '/' '_' | sed 's/\.c$//').o"
+  (cd "$out" && $CC "${flags[@]/#-I/-I$OLDPWD/}" -c "$OLDPWD/$s" -o "$(basename "$o")")
+  case "$s" in port/*) lobjs+=("$o");; esac
+done
+cat >"$out/probe.c" <<'PROBE'
+/* sizeof of the pack context and of the ESP32 port's state, as symbol sizes. */
+#include <stdint.h>
+#include "alfa/pack.h"
+#include "alfa/esp32/esp32_port.h"
+const uint8_t alfa_size_pack[sizeof(alfa_pack_t)] = {0};
+const uint8_t alfa_size_port[sizeof(alfa_esp32_t)] = {0};
+PROBE
+$CC "${flags[@]}" -c "$out/probe.c" -o "$out/probe.o"
+symsize() { echo $((16#$(riscv64-unknown-elf-nm -S "$out/probe.o" | awk -v s="$1" '$4==s {print $2}'))); }
+pack=$(symsize alfa_size_pack)
+port=$(symsize alfa_size_port)
+read -r text data bss _ < <(riscv64-unknown-elf-size -t "${lobjs[@]}" | tail -1)
+# Deepest stack from the pack task's entry points through the static call graph; an indirect call (a port
+# callback) costs the deepest port-logic function plus the ESP-IDF allowance.
+stack=$(python3 - "$out" "$idf_allowance" <<'PY'
+import glob, re, sys
+out, allowance = sys.argv[1], int(sys.argv[2])
+cost, edges = {}, {}
+for ci in glob.glob(out + "/*.ci"):
+    text = open(ci).read()
+    for title, label in re.findall(r'node: \{ title: "([^"]+)" label: "([^"]*)"', text):
+        m = re.search(r'(\d+) bytes \(', label)
+        cost[title] = max(cost.get(title, 0), int(m.group(1)) if m else 0)
+    for s, t in re.findall(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"', text):
+        edges.setdefault(s, set()).add(t)
+memo = {}
+def deep(f, path=()):
+    if f in path:
+        raise SystemExit("recursion through " + f)
+    if f not in memo:
+        memo[f] = cost.get(f, 0) + max([deep(t, path + (f,)) for t in edges.get(f, ())] or [0])
+    return memo[f]
+# A port callback: its ESP-IDF file's frame and driver call (the allowance) over the deepest port-logic
+# function, whose own indirect calls (the partition operations) are ESP-IDF calls too.
+cost["__indirect_call"] = allowance
+port = max(deep(f) for f in cost if f.startswith("alfa_esp32_"))
+memo.clear()
+cost["__indirect_call"] = port + allowance
+print(max(deep("alfa_pack_init"), deep("alfa_pack_process")))
+PY
+)
+total=$((pack + port + stack))
+echo "esp32-port logic text=$text data=$data bss=$bss state=$port"
+echo "esp32 board ram pack=$pack port=$port stack=$stack total=$total (budget $budget)"
+[ "$total" -lt "$budget" ] || { echo "size: the pack's RAM on the board is over $budget bytes" >&2; exit 1; }
