@@ -155,9 +155,12 @@ void sim_bridge_pump(sim_bridge_t *b)
     while (alfa_canbus_recv(b->node, &f) == 1) {
         char line[ALFA_SLCAN_LINE_MAX];
         int len = alfa_slcan_format(&f, line, sizeof(line));
-        /* Frames of the simulated gateway role (node 126: time, scenario commands) are not the
-         * real gateway's business: it would take them for its own ID in use. */
-        int from_gw_role = (f.flags & ALFA_CAN_FLAG_EXT) && ALFA_PROTO_ID_SRC(f.id) == ALFA_NODE_LINUX_GATEWAY;
+        /* Frames of the simulated gateway role (node 126: scenario commands, heartbeats) are not
+         * the real gateway's business: it would take them for its own ID in use. Its time frames
+         * are passed on: they are the packs' clock, which the real gateway stamps its records
+         * with (gateway/daemon/include/alfa/gw_clock.h). */
+        int from_gw_role = (f.flags & ALFA_CAN_FLAG_EXT) && ALFA_PROTO_ID_SRC(f.id) == ALFA_NODE_LINUX_GATEWAY &&
+                           alfa_proto_classify(&f) != ALFA_CLS_TIME;
         if (b->open && len > 0 && !(f.flags & ALFA_CAN_FLAG_ERR) && !from_gw_role) {
             out_put(b, line, (size_t)len);
             b->frames_out++;
