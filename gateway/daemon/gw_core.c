@@ -131,6 +131,19 @@ void gw_core_init(gw_core_t *gw, const gw_cfg_t *cfg, const gw_io_t *io, const g
     gw->site_bucket.used = 1;
     gw->site_bucket.milli_tokens = cfg->rate_site_burst * 1000u;
     gw->site_bucket.last_ms = now->ms;
+    gw_clock_init(&gw->clock, 3u * cfg->time_period_ms);
+}
+
+void gw_core_set_record(gw_core_t *gw, gw_record_fn fn, void *user)
+{
+    gw->record = fn;
+    gw->record_user = user;
+}
+
+/* The packs' time now (gw_clock.h): ts_s of everything published about them. */
+static int64_t packs_time(gw_core_t *gw, const gw_now_t *now)
+{
+    return gw_clock_now(&gw->clock, now->ms, now->unix_s, now->utc_offset_min, NULL);
 }
 
 /* ---------------------------------------------------------------- JSON builders */
@@ -215,6 +228,7 @@ static void publish_pack_status(gw_core_t *gw, gw_pack_t *p)
 
 static void publish_site_state(gw_core_t *gw, const gw_now_t *now)
 {
+    (void)now; /* ts_s is the packs' time of the totals, kept with them */
     char json[STATE_JSON_MAX], master[GW_SERIAL_HEX + 1u];
     const alfa_site_totals_t *s = &gw->site;
     gw_jw_t w;
@@ -222,7 +236,7 @@ static void publish_site_state(gw_core_t *gw, const gw_now_t *now)
     gw_jw_init(&w, json, sizeof json);
     gw_jw_obj_begin(&w);
     gw_jw_key(&w, "master"); gw_jw_str(&w, master);
-    gw_jw_key(&w, "ts_s"); gw_jw_int(&w, now->unix_s);
+    gw_jw_key(&w, "ts_s"); gw_jw_int(&w, gw->site_unix_s);
     gw_jw_key(&w, "packs_online"); gw_jw_int(&w, s->packs_online);
     gw_jw_key(&w, "soc_avg_pct"); gw_jw_int(&w, s->soc_avg_pct);
     gw_jw_key(&w, "p_batt_w"); gw_jw_int(&w, s->p_batt_w);
@@ -246,7 +260,7 @@ static void publish_event(gw_core_t *gw, const gw_pack_t *p, const char *type, c
     gw_jw_key(&w, "type"); gw_jw_str(&w, type);
     gw_jw_key(&w, "name"); gw_jw_str(&w, name);
     gw_jw_key(&w, "active"); gw_jw_bool(&w, active);
-    gw_jw_key(&w, "ts_s"); gw_jw_int(&w, now->unix_s);
+    gw_jw_key(&w, "ts_s"); gw_jw_int(&w, packs_time(gw, now));
     gw_jw_obj_end(&w);
     if (gw_jw_finish(&w) >= 0) publish_str(gw, "event", json, 0);
 }
@@ -761,9 +775,10 @@ static void on_telemetry(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_
     uint32_t old_f = p->have_telem ? p->telem.faults : 0;
     uint16_t old_w = p->have_telem ? p->telem.warnings : 0;
     p->telem = t;
-    p->telem_unix_s = now->unix_s;
+    p->telem_unix_s = packs_time(gw, now);
     p->have_telem = 1;
     publish_pack_state(gw, p);
+    if (gw->record) gw->record(gw->record_user, p, &p->telem, NULL, p->telem_unix_s);
     uint32_t df = old_f ^ t.faults;
     for (uint32_t b = 0; df && b < 32u; b++) {
         if (df & (1u << b)) {
@@ -796,7 +811,9 @@ static void on_site(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_t *no
                                               s.grid_import_today_wh, now);
     gw->site = s;
     gw->have_site = 1;
+    gw->site_unix_s = packs_time(gw, now);
     publish_site_state(gw, now);
+    if (gw->record) gw->record(gw->record_user, NULL, NULL, &gw->site, gw->site_unix_s);
     sockets_update(gw, now);
 }
 
@@ -844,8 +861,16 @@ void gw_core_on_can(gw_core_t *gw, const alfa_can_frame_t *frame, const gw_now_t
     gw->stats.can_rx++;
     int cls = alfa_proto_classify(frame);
     if (cls < 0) { gw->stats.can_rx_bad++; return; }
-    if (ALFA_PROTO_ID_SRC(frame->id) == ALFA_NODE_LINUX_GATEWAY && cls != ALFA_CLS_HEARTBEAT) return;
+    /* our own ID: only a time frame matters (another node setting the packs' clock, e.g. the
+     * site simulator playing the gateway) */
+    if (ALFA_PROTO_ID_SRC(frame->id) == ALFA_NODE_LINUX_GATEWAY && cls != ALFA_CLS_HEARTBEAT && cls != ALFA_CLS_TIME) return;
     switch (cls) {
+    case ALFA_CLS_TIME: {
+        alfa_time_msg_t tm;
+        if (alfa_proto_time_decode(frame, &tm) < 0) { gw->stats.can_rx_bad++; return; }
+        gw_clock_heard(&gw->clock, (int64_t)tm.unix_s, tm.utc_offset_min, now->ms);
+        break;
+    }
     case ALFA_CLS_HEARTBEAT: on_heartbeat(gw, frame, now); break;
     case ALFA_CLS_IMPORT_REQ: on_import_request(gw, frame, now); break;
     case ALFA_CLS_ACK: on_ack(gw, frame); break;
