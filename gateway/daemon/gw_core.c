@@ -143,14 +143,15 @@ void gw_core_set_record(gw_core_t *gw, gw_record_fn fn, void *user)
 /* The packs' time now (gw_clock.h): ts_s of everything published about them. */
 static int64_t packs_time(gw_core_t *gw, const gw_now_t *now)
 {
-    return gw_clock_now(&gw->clock, now->ms, now->unix_s, now->utc_offset_min, NULL);
+    return gw_clock_now(&gw->clock, now->ms, now->unix_s, now->utc_offset_min, &gw->packs_offset_min);
 }
+
+int16_t gw_core_utc_offset(const gw_core_t *gw) { return gw->packs_offset_min; }
 
 /* ---------------------------------------------------------------- JSON builders */
 
 int gw_pack_state_json(const gw_core_t *gw, const gw_pack_t *p, char *out, size_t cap)
 {
-    (void)gw;
     const alfa_telemetry_t *t = &p->telem;
     char fw[16];
     gw_jw_t w;
@@ -163,6 +164,7 @@ int gw_pack_state_json(const gw_core_t *gw, const gw_pack_t *p, char *out, size_
     gw_jw_key(&w, "master"); gw_jw_bool(&w, t->is_master);
     gw_jw_key(&w, "cycle"); gw_jw_int(&w, t->cycle);
     gw_jw_key(&w, "ts_s"); gw_jw_int(&w, p->telem_unix_s);
+    gw_jw_key(&w, "utc_offset_min"); gw_jw_int(&w, gw->packs_offset_min);
     gw_jw_key(&w, "p_grid_w"); gw_jw_int(&w, t->p_grid_w);
     gw_jw_key(&w, "p_home_w"); gw_jw_int(&w, t->p_home_w);
     gw_jw_key(&w, "p_pool_w"); gw_jw_int(&w, t->p_pool_w);
@@ -237,6 +239,7 @@ static void publish_site_state(gw_core_t *gw, const gw_now_t *now)
     gw_jw_obj_begin(&w);
     gw_jw_key(&w, "master"); gw_jw_str(&w, master);
     gw_jw_key(&w, "ts_s"); gw_jw_int(&w, gw->site_unix_s);
+    gw_jw_key(&w, "utc_offset_min"); gw_jw_int(&w, gw->packs_offset_min);
     gw_jw_key(&w, "packs_online"); gw_jw_int(&w, s->packs_online);
     gw_jw_key(&w, "soc_avg_pct"); gw_jw_int(&w, s->soc_avg_pct);
     gw_jw_key(&w, "p_batt_w"); gw_jw_int(&w, s->p_batt_w);

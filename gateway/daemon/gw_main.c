@@ -132,11 +132,11 @@ static void io_record(void *user, const struct gw_pack *pack, const alfa_telemet
 }
 
 /* history/get: one request, one answer on history/result. */
-static void on_history_request(daemon_ctx_t *d, const struct mosquitto_message *msg, const gw_now_t *now)
+static void on_history_request(daemon_ctx_t *d, const struct mosquitto_message *msg)
 {
     char topic[160];
     int n = gw_hist_query(d->hist, msg->payload ? msg->payload : "", msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0u,
-                          now->utc_offset_min, d->hist_answer, GW_HIST_ANSWER_MAX);
+                          gw_core_utc_offset(d->core), d->hist_answer, GW_HIST_ANSWER_MAX);
     if (n < 0) {
         LOG(d, GW_LOG_ERR, "history query failed (%d): %s", n, gw_hist_errmsg(d->hist));
         n = snprintf(d->hist_answer, GW_HIST_ANSWER_MAX, "{\"id\":null,\"result\":\"failed\",\"detail\":\"the history database could not be read\"}");
@@ -194,7 +194,7 @@ static void on_message(struct mosquitto *mosq, void *user, const struct mosquitt
     char hist_topic[160];
     snprintf(hist_topic, sizeof hist_topic, "alfaspark/%s/history/get", d->cfg.core.site);
     if (d->hist && strcmp(msg->topic, hist_topic) == 0) {
-        on_history_request(d, msg, &now);
+        on_history_request(d, msg);
         return;
     }
     gw_core_on_mqtt(d->core, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0u, &now);

@@ -172,6 +172,7 @@ typedef struct gw_core {
         uint32_t last_switch_ms;
     } sockets[4];
     gw_clock_t clock;               /* the packs' time (ts_s of states, site state and events) */
+    int16_t packs_offset_min;       /* the packs' UTC offset (with their time) */
     gw_record_fn record;            /* gw_core_set_record(), NULL = none */
     void *record_user;
     int ha_due;                     /* discovery re-send scheduled */
@@ -184,6 +185,9 @@ void gw_core_init(gw_core_t *gw, const gw_cfg_t *cfg, const gw_io_t *io, const g
 
 /* Every completed record from now on goes to `fn` (NULL: none) with `user`. */
 void gw_core_set_record(gw_core_t *gw, gw_record_fn fn, void *user);
+
+/* The packs' UTC offset (gw_clock.h), as last stamped. */
+int16_t gw_core_utc_offset(const gw_core_t *gw);
 
 /* One received CAN frame. Malformed and foreign frames are counted and ignored. */
 void gw_core_on_can(gw_core_t *gw, const alfa_can_frame_t *frame, const gw_now_t *now);
