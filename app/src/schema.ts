@@ -124,8 +124,9 @@ export function validateCommand(schema: Schema, name: string, f: Record<string, 
       const idx = typeof f.index === 'number' ? f.index : NaN;
       if (!Number.isInteger(idx) || idx < 0 || idx >= schema.rules.tou_windows) e.index = `0..${schema.rules.tou_windows - 1}`;
       else p.index = idx;
-      put('start_min', checkInt(schema, e, 'start_min', f.start_min, `tou${Number.isInteger(idx) ? idx : 0}_start_min`));
-      put('end_min', checkInt(schema, e, 'end_min', f.end_min, `tou${Number.isInteger(idx) ? idx : 0}_end_min`));
+      const w = e.index ? 0 : idx; // a bad index still gets its times checked (every window has the same range)
+      put('start_min', checkInt(schema, e, 'start_min', f.start_min, `tou${w}_start_min`));
+      put('end_min', checkInt(schema, e, 'end_min', f.end_min, `tou${w}_end_min`));
       put('enabled', bool(e, 'enabled', f.enabled));
       break;
     }
