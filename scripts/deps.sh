@@ -9,7 +9,11 @@ pkgs=(
   libmodbus-dev mbpoll python3-pymodbus
   libinih-dev libsystemd-dev libgpiod-dev
   socat python3 openssl
+  libsqlite3-dev chromium
 )
+# The app (app/): Node.js and npm, Debian's unless a node and an npm are already installed
+# (NodeSource's nodejs carries its own npm and conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
