@@ -21,6 +21,7 @@ export class Controller {
   private pending = new Map<string, Pending>();
   private seq = 0;
   private siteOnBroker = '';
+  private readTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(public settings: AppSettings, public schema: Schema, private storage: Storage | null) {
     this.store = newStore(settings.site);
@@ -92,6 +93,13 @@ export class Controller {
 
   private subscribe(site: string): void {
     const root = 'alfaspark/' + site + '/';
+    // the grid-limit and other settings come from pack/<serial>/settings (retained after a
+    // read_settings): ask once when nothing arrived with the retained state
+    if (this.readTimer) clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(() => {
+      const packs = Object.values(this.store.packs);
+      if (packs.length && !packs.some((p) => p.settings) && this.store.gateway?.value === 'online') this.send('read_settings', 'all', {});
+    }, 2000);
     this.link?.subscribe([root + 'pack/+/state', root + 'pack/+/status', root + 'pack/+/settings', root + 'site/state', root + 'gateway/status',
       root + 'gateway/cloud', root + 'event', root + 'cmd/result', root + 'history/result']);
   }

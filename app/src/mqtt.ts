@@ -271,8 +271,10 @@ export class MqttClient {
     });
   }
 
-  subscribe(filters: string[]): void {
-    this.send(encodeSubscribe(this.id(), filters, 1));
+  /* QoS 0: a fast site publishes hundreds of states a second, and a newer state replaces a lost
+   * one; QoS 1 would hold the broker to 20 messages in flight and make it drop the rest. */
+  subscribe(filters: string[], qos = 0): void {
+    this.send(encodeSubscribe(this.id(), filters, qos));
   }
 
   publish(topic: string, payload: string, qos: 0 | 1 = 1, retain = false): void {
