@@ -426,6 +426,7 @@ int gw_hist_query(gw_hist_t *h, const char *req, size_t len, int16_t utc_offset_
     char why[GW_JSON_MAX_TEXT / 8u], id_json[GW_JSON_MAX_TEXT / 8u];
     snprintf(id_json, sizeof id_json, "null");
     gw_json_doc_t doc;
+    memset(&doc, 0, sizeof doc); /* the parser writes it whole; cleared so no reader can see stack garbage */
     if (gw_json_parse(&doc, req, len) < 0) {
         snprintf(why, sizeof why, "invalid JSON: %s at byte %zu", doc.error, doc.error_at);
         return answer_refusal(id_json, why, out, cap);
