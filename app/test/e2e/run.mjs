@@ -359,6 +359,38 @@ try {
   check(`values turn "last known" ("${freshText}")`, fresh === 'last-known' && /last known/.test(freshText ?? ''));
   await shot('gateway-offline-390x844-light');
 
+  // 8. installable with an offline shell where the files come with their Content-Types (any HTTPS host;
+  // localhost is a secure context too): here Python's static server on loopback
+  const pS = await freePort();
+  start('static', 'python3', ['-m', 'http.server', String(pS), '--bind', '127.0.0.1', '--directory', appDir]);
+  await waitFor('the static server', () => fetch(`http://127.0.0.1:${pS}/`).then((r) => r.ok).catch(() => false), 5000);
+  const p2 = await ctx.newPage();
+  p2.on('pageerror', (e) => pageErrors.push(e.message));
+  await p2.goto(`http://localhost:${pS}/?site=${SITE}`);
+  await p2.waitForFunction(() => navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready.then(() => true), null, { timeout: 10000 });
+  const manifest = await p2.evaluate(async () => {
+    const href = document.querySelector('link[rel=manifest]').href;
+    const m = await (await fetch(href)).json();
+    const sizes = [];
+    for (const i of m.icons) {
+      const b = new Uint8Array(await (await fetch(new URL(i.src, href))).arrayBuffer());
+      const dv = new DataView(b.buffer);
+      sizes.push(`${i.sizes}=${dv.getUint32(16)}x${dv.getUint32(20)}`); // PNG IHDR width, height
+    }
+    return { name: m.name, display: m.display, start_url: m.start_url, sizes };
+  });
+  check(`installable: manifest "${manifest.name}", ${manifest.display}, icons ${manifest.sizes.join(' ')}`,
+    manifest.display === 'standalone' && manifest.sizes.join(' ') === '192x192=192x192 512x512=512x512' && !!manifest.start_url);
+  await p2.evaluate(() => navigator.serviceWorker.ready);
+  await p2.reload(); // now controlled by the service worker
+  await stop('static');
+  await ctx.setOffline(true);
+  await p2.reload();
+  const shell = await p2.waitForSelector('[data-testid=tab-home]', { timeout: 5000 }).then(() => true, () => false);
+  check('offline shell: with the host gone and the browser offline, the app still opens (service worker)', shell);
+  await ctx.setOffline(false);
+  await p2.close();
+
   check('no script error in the page', pageErrors.length === 0, pageErrors.join('; '));
   exitCode = failed === 0 ? 0 : 1;
 } catch (e) {
