@@ -30,6 +30,10 @@ function NodeG(props: { n: Node }) {
   );
 }
 
+function battText(w: number): string {
+  return Math.abs(w) < 20 ? 'idle' : fmtW(Math.abs(w)) + (w > 0 ? ' charging' : ' discharging');
+}
+
 export function Home(props: { c: Controller; now: number }) {
   const { c, now } = props;
   const s = c.store;
@@ -49,7 +53,7 @@ export function Home(props: { c: Controller; now: number }) {
   const nHome: Node = { id: 'home', x: 308, y: 135, label: 'Home', value: fmtW(home), cls: 'home' };
   const nPool: Node = { id: 'pool', x: 30, y: 240, label: 'Pool', value: fmtW(pool), cls: 'load' };
   const nHeater: Node = { id: 'heater', x: 92, y: 240, label: 'Heater', value: fmtW(heater), cls: 'load' };
-  const span = 175;
+  const span = 160;
   const bx0 = 165;
   const batt: Node[] = packs.map((p, i) => {
     const st = p.state!.value;
@@ -84,7 +88,7 @@ export function Home(props: { c: Controller; now: number }) {
       <div class="row2">
         <Card title="Battery" testid="soc">
           <div class="big" data-testid="soc-avg">{soc === undefined ? '—' : soc + ' %'}</div>
-          <div class="muted">{packs.length} pack{packs.length === 1 ? '' : 's'} · {fmtW(sum((p) => p.state!.value.p_batt_w))} {sum((p) => p.state!.value.p_batt_w) >= 0 ? 'charging' : 'discharging'}</div>
+          <div class="muted">{packs.length} pack{packs.length === 1 ? '' : 's'} · {battText(sum((p) => p.state!.value.p_batt_w))}</div>
         </Card>
         <Card title="Mode" testid="mode">
           <div class="big small" data-testid="mode-now">{modes.length ? modes.map((m) => m.replace('_', '-')).join(' / ') : '—'}</div>
