@@ -10,14 +10,20 @@ pkgs=(
   libinih-dev libsystemd-dev libgpiod-dev
   socat python3 openssl
   qemu-system-misc binutils-xtensa-lx106
+  libsqlite3-dev chromium
 )
 "$(dirname "$0")/deb-deps.sh" # packaging tools and the arm64 cross libraries (make deb, make deb-test)
 # The Xtensa leg of `make isa-check` needs LLVM 22 (Debian bookworm-security): installed when apt
 # offers it, otherwise that leg reports itself skipped.
 optional=(clang-22 llvm-22)
+# The app (app/): Node.js and npm, Debian's unless a node and an npm are already installed
+# (NodeSource's nodejs carries its own npm and conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+# one dpkg-query for all (one per package cost ~0.3 s on every make)
+installed=" $(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null | awk '/ install ok installed$/ {printf "%s ", $1}') "
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [[ "$installed" == *" $p "* ]] || missing+=("$p")
 done
 for p in "${optional[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dirs=()
-for d in core protocol port tools sim gateway; do
+for d in core protocol port tools sim gateway app/schema; do
   [ -d "$d" ] && dirs+=("$d")
 done
 incs=()

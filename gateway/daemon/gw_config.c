@@ -51,6 +51,8 @@ void gw_config_defaults(gw_config_t *c)
     c->mqtt_protocol = 4;
     c->mqtt_keepalive_s = 30;
     c->mqtt_qos = 1;
+    c->history_flush_s = 900;
+    c->history_keep_days = 400;
 }
 
 static int parse_long(const char *v, long min, long max, long *out)
@@ -135,6 +137,9 @@ static const opt_t opts[] = {
     SOCKET_OPTS(1), SOCKET_OPTS(2), SOCKET_OPTS(3), SOCKET_OPTS(4),
     B("homeassistant", "enabled", core.ha_enabled),
     S("homeassistant", "prefix", core.ha_prefix),
+    S("history", "path", history_path),
+    U("history", "flush_s", history_flush_s, 1, 86400),
+    U("history", "keep_days", history_keep_days, 400, 3650),
 };
 
 static void set_special(gw_config_t *c, const char *key, const char *v)

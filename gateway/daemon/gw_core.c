@@ -122,13 +122,27 @@ void gw_core_init(gw_core_t *gw, const gw_cfg_t *cfg, const gw_io_t *io, const g
     gw->site_bucket.milli_tokens = cfg->rate_site_burst * 1000u;
     gw->site_bucket.last_ms = now->ms;
     gw->time_state = -1;
+    gw_clock_init(&gw->clock, 3u * cfg->time_period_ms);
 }
+
+void gw_core_set_record(gw_core_t *gw, gw_record_fn fn, void *user)
+{
+    gw->record = fn;
+    gw->record_user = user;
+}
+
+/* The packs' time now (gw_clock.h): ts_s of everything published about them. */
+static int64_t packs_time(gw_core_t *gw, const gw_now_t *now)
+{
+    return gw_clock_now(&gw->clock, now->ms, now->unix_s, now->utc_offset_min, &gw->packs_offset_min);
+}
+
+int16_t gw_core_utc_offset(const gw_core_t *gw) { return gw->packs_offset_min; }
 
 /* ---------------------------------------------------------------- JSON builders */
 
 int gw_pack_state_json(const gw_core_t *gw, const gw_pack_t *p, char *out, size_t cap)
 {
-    (void)gw;
     const alfa_telemetry_t *t = &p->telem;
     char fw[16];
     gw_jw_t w;
@@ -141,10 +155,8 @@ int gw_pack_state_json(const gw_core_t *gw, const gw_pack_t *p, char *out, size_
     gw_jw_key(&w, "master"); gw_jw_bool(&w, t->is_master);
     gw_jw_key(&w, "cycle"); gw_jw_int(&w, t->cycle);
     gw_jw_key(&w, "ts_s"); gw_jw_int(&w, p->telem_unix_s);
-    gw_jw_key(&w, "site_time_s");
-    if (p->telem_site_s != 0) gw_jw_int(&w, p->telem_site_s);
-    else gw_jw_null(&w);
     gw_jw_key(&w, "day"); gw_jw_int(&w, t->day);
+    gw_jw_key(&w, "utc_offset_min"); gw_jw_int(&w, gw->packs_offset_min);
     gw_jw_key(&w, "p_grid_w"); gw_jw_int(&w, t->p_grid_w);
     gw_jw_key(&w, "p_home_w"); gw_jw_int(&w, t->p_home_w);
     gw_jw_key(&w, "p_pool_w"); gw_jw_int(&w, t->p_pool_w);
@@ -216,24 +228,6 @@ static void publish_pack_status(gw_core_t *gw, gw_pack_t *p)
     p->status_published = 1;
 }
 
-/* The site's own wall clock: the time the packs were last given on the bus (by this gateway, or
- * by another time source such as the master or a simulator), carried on the monotonic clock.
- * 0 when none was seen. In a simulation it is the simulated time, which is what a live view of
- * that site must show. */
-static int64_t site_time_s(const gw_core_t *gw, const gw_now_t *now)
-{
-    if (!gw->site_time_valid) return 0;
-    return gw->site_unix_s + (int64_t)((uint32_t)(now->ms - gw->site_time_ms) / 1000u);
-}
-
-static void site_time_set(gw_core_t *gw, uint32_t unix_s, int16_t offset_min, const gw_now_t *now)
-{
-    gw->site_time_valid = 1;
-    gw->site_unix_s = unix_s;
-    gw->site_utc_offset_min = offset_min;
-    gw->site_time_ms = now->ms;
-}
-
 static void publish_time_state(gw_core_t *gw, const gw_now_t *now)
 {
     char json[128];
@@ -249,6 +243,7 @@ static void publish_time_state(gw_core_t *gw, const gw_now_t *now)
 
 static void publish_site_state(gw_core_t *gw, const gw_now_t *now)
 {
+    (void)now; /* ts_s is the packs' time of the totals, kept with them */
     char json[STATE_JSON_MAX], master[GW_SERIAL_HEX + 1u];
     const alfa_site_totals_t *s = &gw->site;
     gw_jw_t w;
@@ -256,12 +251,8 @@ static void publish_site_state(gw_core_t *gw, const gw_now_t *now)
     gw_jw_init(&w, json, sizeof json);
     gw_jw_obj_begin(&w);
     gw_jw_key(&w, "master"); gw_jw_str(&w, master);
-    gw_jw_key(&w, "ts_s"); gw_jw_int(&w, now->unix_s);
-    int64_t site_s = site_time_s(gw, now);
-    gw_jw_key(&w, "site_time_s");
-    if (site_s != 0) gw_jw_int(&w, site_s);
-    else gw_jw_null(&w);
-    gw_jw_key(&w, "site_utc_offset_min"); gw_jw_int(&w, gw->site_utc_offset_min);
+    gw_jw_key(&w, "ts_s"); gw_jw_int(&w, gw->site_unix_s);
+    gw_jw_key(&w, "utc_offset_min"); gw_jw_int(&w, gw->packs_offset_min);
     gw_jw_key(&w, "day"); gw_jw_int(&w, s->day);
     gw_jw_key(&w, "packs_online"); gw_jw_int(&w, s->packs_online);
     gw_jw_key(&w, "soc_avg_pct"); gw_jw_int(&w, s->soc_avg_pct);
@@ -286,7 +277,7 @@ static void publish_event(gw_core_t *gw, const gw_pack_t *p, const char *type, c
     gw_jw_key(&w, "type"); gw_jw_str(&w, type);
     gw_jw_key(&w, "name"); gw_jw_str(&w, name);
     gw_jw_key(&w, "active"); gw_jw_bool(&w, active);
-    gw_jw_key(&w, "ts_s"); gw_jw_int(&w, now->unix_s);
+    gw_jw_key(&w, "ts_s"); gw_jw_int(&w, packs_time(gw, now));
     gw_jw_obj_end(&w);
     if (gw_jw_finish(&w) >= 0) publish_str(gw, "event", json, 0);
 }
@@ -804,10 +795,10 @@ static void on_telemetry(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_
     uint32_t old_f = p->have_telem ? p->telem.faults : 0;
     uint16_t old_w = p->have_telem ? p->telem.warnings : 0;
     p->telem = t;
-    p->telem_unix_s = now->unix_s;
-    p->telem_site_s = site_time_s(gw, now);
+    p->telem_unix_s = packs_time(gw, now);
     p->have_telem = 1;
     publish_pack_state(gw, p);
+    if (gw->record) gw->record(gw->record_user, p, &p->telem, NULL, p->telem_unix_s);
     uint32_t df = old_f ^ t.faults;
     for (uint32_t b = 0; df && b < 32u; b++) {
         if (df & (1u << b)) {
@@ -840,7 +831,9 @@ static void on_site(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_t *no
     s.day = gw->site_e_valid ? gw->site_e_day : s.day;
     gw->site = s;
     gw->have_site = 1;
+    gw->site_unix_s = packs_time(gw, now);
     publish_site_state(gw, now);
+    if (gw->record) gw->record(gw->record_user, NULL, NULL, &gw->site, gw->site_unix_s);
     sockets_update(gw, now);
 }
 
@@ -899,20 +892,20 @@ void gw_core_on_can(gw_core_t *gw, const alfa_can_frame_t *frame, const gw_now_t
     gw->stats.can_rx++;
     int cls = alfa_proto_classify(frame);
     if (cls < 0) { gw->stats.can_rx_bad++; return; }
-    /* Our own ID: our echo, except a time frame (a simulator's gateway role gives its site the
-     * simulated time as ID 126; this gateway never receives its own frames back). */
+    /* our own ID: only a time frame matters (another node setting the packs' clock, e.g. the
+     * site simulator playing the gateway) */
     if (ALFA_PROTO_ID_SRC(frame->id) == ALFA_NODE_LINUX_GATEWAY && cls != ALFA_CLS_HEARTBEAT && cls != ALFA_CLS_TIME) return;
     switch (cls) {
+    case ALFA_CLS_TIME: {
+        alfa_time_msg_t tm;
+        if (alfa_proto_time_decode(frame, &tm) < 0) { gw->stats.can_rx_bad++; return; }
+        gw_clock_heard(&gw->clock, (int64_t)tm.unix_s, tm.utc_offset_min, now->ms);
+        break;
+    }
     case ALFA_CLS_HEARTBEAT: on_heartbeat(gw, frame, now); break;
     case ALFA_CLS_IMPORT_REQ: on_import_request(gw, frame); break;
     case ALFA_CLS_ACK: on_ack(gw, frame); break;
     case ALFA_CLS_SETTING: on_setting(gw, frame); break;
-    case ALFA_CLS_TIME: {
-        alfa_time_msg_t tm;
-        if (alfa_proto_time_decode(frame, &tm) == 0) site_time_set(gw, tm.unix_s, tm.utc_offset_min, now);
-        else gw->stats.can_rx_bad++;
-        break;
-    }
     default:
         if (cls >= ALFA_CLS_TELEM_0 && cls < ALFA_CLS_TELEM_0 + (int)ALFA_TELEM_PARTS) on_telemetry(gw, frame, now);
         else if (cls >= ALFA_CLS_SITE_0 && cls < ALFA_CLS_SITE_0 + (int)ALFA_SITE_PARTS) on_site(gw, frame, now);
@@ -972,7 +965,6 @@ static void send_time(gw_core_t *gw, const gw_now_t *now)
     }
     gw->time_sent = 1;
     gw->last_time_ms = now->ms;
-    site_time_set(gw, t.unix_s, t.utc_offset_min, now);
 }
 
 static void send_heartbeat(gw_core_t *gw, const gw_now_t *now)

@@ -17,6 +17,7 @@
 #include "gw_check.h"
 #include "alfa/gw_core.h"
 #include "alfa/gw_json.h"
+#include "alfa/gw_history.h"
 #include "alfa/lincan.h"
 
 #ifndef ALFA_VERSION
@@ -35,6 +36,9 @@ typedef struct daemon_ctx {
     uint32_t next_can_open_ms;
     char can_why[sizeof(((alfa_env_problem_t *)0)->why)]; /* last reason logged: repeats go to debug */
     int journal;
+    gw_hist_t *hist;              /* NULL without history.path */
+    char *hist_answer;            /* GW_HIST_ANSWER_MAX bytes */
+    int hist_error_logged;
 } daemon_ctx_t;
 
 static volatile sig_atomic_t g_stop; /* set by SIGTERM/SIGINT: the only global, owned by main */
@@ -135,6 +139,53 @@ static int32_t io_can_send(void *user, const alfa_can_frame_t *frame)
     return alfa_lincan_send(&d->can, frame);
 }
 
+/* Every pack record and site total goes to the history, stamped with the packs' time. */
+static void io_record(void *user, const struct gw_pack *pack, const alfa_telemetry_t *t, const alfa_site_totals_t *s,
+                      int64_t packs_unix_s)
+{
+    daemon_ctx_t *d = user;
+    if (d->hist == NULL) return;
+    gw_hist_sample_t h;
+    memset(&h, 0, sizeof h);
+    h.ts_s = packs_unix_s;
+    uint64_t serial = 0;
+    if (pack != NULL && t != NULL) {
+        serial = pack->serial;
+        const int32_t v[GW_HIST_AVG_COUNT] = {t->soc_pct, t->p_solar_w, t->p_home_w, t->p_grid_w, t->p_batt_w, t->p_pool_w, t->p_heater_w};
+        memcpy(h.avg, v, sizeof v);
+        h.have_energy = 1;
+        h.e_today_wh[0] = t->grid_import_today_wh;
+        h.e_today_wh[1] = t->solar_today_wh;
+        h.e_today_wh[2] = t->batt_charge_today_wh;
+        h.e_today_wh[3] = t->batt_discharge_today_wh;
+    } else if (s != NULL) {
+        const int32_t v[GW_HIST_AVG_COUNT] = {s->soc_avg_pct, s->p_solar_w, s->p_home_w, s->p_grid_w, s->p_batt_w, 0, 0};
+        memcpy(h.avg, v, sizeof v);
+    } else {
+        return;
+    }
+    int rc = gw_hist_add(d->hist, serial, &h);
+    if (rc < 0 && !d->hist_error_logged) {
+        LOG(d, GW_LOG_ERR, "history: a record was not kept (%d): %s", rc, gw_hist_errmsg(d->hist));
+        d->hist_error_logged = 1;
+    }
+}
+
+/* history/get: one request, one answer on history/result. */
+static void on_history_request(daemon_ctx_t *d, const struct mosquitto_message *msg)
+{
+    char topic[160];
+    int n = gw_hist_query(d->hist, msg->payload ? msg->payload : "", msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0u,
+                          gw_core_utc_offset(d->core), d->hist_answer, GW_HIST_ANSWER_MAX);
+    if (n < 0) {
+        LOG(d, GW_LOG_ERR, "history query failed (%d): %s", n, gw_hist_errmsg(d->hist));
+        n = snprintf(d->hist_answer, GW_HIST_ANSWER_MAX, "{\"id\":null,\"result\":\"failed\",\"detail\":\"the history database could not be read\"}");
+    }
+    snprintf(topic, sizeof topic, "alfaspark/%s/history/result", d->cfg.core.site);
+    int rc = mosquitto_publish(d->mosq, NULL, topic, n, d->hist_answer, 1, false);
+    if (rc != MOSQ_ERR_SUCCESS) LOG(d, GW_LOG_WARN, "publish %s failed: %s", topic, mosquitto_strerror(rc));
+}
+
 static void on_connect(struct mosquitto *mosq, void *user, int rc)
 {
     daemon_ctx_t *d = user;
@@ -151,6 +202,11 @@ static void on_connect(struct mosquitto *mosq, void *user, int rc)
     mosquitto_subscribe_v5(mosq, NULL, t1, 1, opts, NULL);
     mosquitto_subscribe_v5(mosq, NULL, t2, 1, opts, NULL);
     if (d->cfg.core.ha_enabled) mosquitto_subscribe(mosq, NULL, t3, 1);
+    if (d->hist) {
+        char t4[160];
+        snprintf(t4, sizeof t4, "alfaspark/%s/history/get", d->cfg.core.site);
+        mosquitto_subscribe(mosq, NULL, t4, 1);
+    }
     d->mqtt_connected = 1;
     d->connect_backoff_ms = 500;
     LOG(d, GW_LOG_INFO, "connected to %s:%d as %s", d->cfg.mqtt_host, d->cfg.mqtt_port, d->cfg.mqtt_client_id);
@@ -175,6 +231,12 @@ static void on_message(struct mosquitto *mosq, void *user, const struct mosquitt
     daemon_ctx_t *d = user;
     gw_now_t now;
     now_of(d, &now);
+    char hist_topic[160];
+    snprintf(hist_topic, sizeof hist_topic, "alfaspark/%s/history/get", d->cfg.core.site);
+    if (d->hist && strcmp(msg->topic, hist_topic) == 0) {
+        on_history_request(d, msg);
+        return;
+    }
     gw_core_on_mqtt(d->core, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0u, &now);
 }
 
@@ -347,7 +409,25 @@ int main(int argc, char **argv)
     gw_io_t io = {d, io_publish, io_can_send, log_line};
     gw_now_t now;
     now_of(d, &now);
+    if (d->cfg.history_path[0]) {
+        gw_hist_cfg_t hc;
+        char err[512];
+        gw_hist_cfg_defaults(&hc);
+        hc.path = d->cfg.history_path;
+        hc.flush_s = d->cfg.history_flush_s;
+        hc.keep_days = d->cfg.history_keep_days;
+        d->hist_answer = malloc(GW_HIST_ANSWER_MAX);
+        if (d->hist_answer == NULL || gw_hist_open(&d->hist, &hc, now.ms, err, sizeof err) < 0) {
+            /* the bridge matters more than the charts: run on without history */
+            LOG(d, GW_LOG_ERR, "%s; running without history", d->hist_answer ? err : "history: out of memory");
+            d->hist = NULL;
+        } else {
+            LOG(d, GW_LOG_INFO, "history in %s (written every %u s, kept %u days)", d->cfg.history_path, hc.flush_s,
+                hc.keep_days);
+        }
+    }
     gw_core_init(core, &d->cfg.core, &io, &now);
+    if (d->hist) gw_core_set_record(core, io_record, d);
     d->connect_backoff_ms = 500;
     d->next_connect_ms = now.ms;
     d->next_can_open_ms = now.ms;
@@ -419,6 +499,10 @@ int main(int argc, char **argv)
         }
         now_of(d, &now);
         gw_core_process(core, &now);
+        if (d->hist) {
+            int hrc = gw_hist_process(d->hist, now.ms);
+            if (hrc < 0) LOG(d, GW_LOG_ERR, "history write failed (kept for the next try): %s", gw_hist_errmsg(d->hist));
+        }
         /* flush what process() published before sleeping in poll again */
         if (d->mqtt_connected && mosquitto_want_write(d->mosq)) mosquitto_loop_write(d->mosq, 1);
         if (wd && (uint32_t)(now.ms - wd_last) >= wd_usec / 2000u) {
@@ -437,6 +521,8 @@ int main(int argc, char **argv)
     }
     mosquitto_destroy(d->mosq);
     mosquitto_lib_cleanup();
+    if (d->hist && gw_hist_close(d->hist) < 0) LOG(d, GW_LOG_ERR, "history: the last records could not be written");
+    free(d->hist_answer);
     if (d->can_open) alfa_lincan_close(&d->can);
     free(core);
     free(d);

@@ -29,6 +29,8 @@ struct sim_bridge {
     size_t out_len;
     unsigned long dropped;
     unsigned long frames_in, frames_out, time_dropped;
+    char time_line[ALFA_SLCAN_LINE_MAX]; /* the simulated role's last time frame, as an SLCAN line */
+    int time_len;
 };
 
 static void out_put(sim_bridge_t *b, const char *s, size_t n)
@@ -89,6 +91,8 @@ static void handle_line(sim_bridge_t *b)
     case 'O':
         b->open = 1;
         out_put(b, "\r", 1);
+        /* the site's time first, so that the gateway never stamps a record with its own clock */
+        if (b->time_len > 0) out_put(b, b->time_line, (size_t)b->time_len);
         return;
     case 'C':
         b->open = 0;
@@ -155,9 +159,16 @@ void sim_bridge_pump(sim_bridge_t *b)
     while (alfa_canbus_recv(b->node, &f) == 1) {
         char line[ALFA_SLCAN_LINE_MAX];
         int len = alfa_slcan_format(&f, line, sizeof(line));
-        /* Frames of the simulated gateway role (node 126: time, scenario commands) are not the
-         * real gateway's business: it would take them for its own ID in use. */
-        int from_gw_role = (f.flags & ALFA_CAN_FLAG_EXT) && ALFA_PROTO_ID_SRC(f.id) == ALFA_NODE_LINUX_GATEWAY;
+        /* Frames of the simulated gateway role (node 126: scenario commands, heartbeats) are not
+         * the real gateway's business: it would take them for its own ID in use. Its time frames
+         * are passed on: they are the packs' clock, which the real gateway stamps its records
+         * with (gateway/daemon/include/alfa/gw_clock.h). */
+        int is_time = alfa_proto_classify(&f) == ALFA_CLS_TIME;
+        int from_gw_role = (f.flags & ALFA_CAN_FLAG_EXT) && ALFA_PROTO_ID_SRC(f.id) == ALFA_NODE_LINUX_GATEWAY && !is_time;
+        if (is_time && len > 0 && (size_t)len <= sizeof(b->time_line)) {
+            memcpy(b->time_line, line, (size_t)len);
+            b->time_len = len;
+        }
         if (b->open && len > 0 && !(f.flags & ALFA_CAN_FLAG_ERR) && !from_gw_role) {
             out_put(b, line, (size_t)len);
             b->frames_out++;

@@ -37,6 +37,9 @@ typedef struct gw_config {
     char tls_cert_file[GW_CFG_STR];
     char tls_key_file[GW_CFG_STR];
     int tls_insecure;
+    char history_path[GW_CFG_STR]; /* history.path: SQLite file of the history; empty = none */
+    uint32_t history_flush_s;      /* history.flush_s: at most one write per this many seconds */
+    uint32_t history_keep_days;    /* history.keep_days */
     char errors[GW_CFG_ERRORS];    /* one line per problem */
     int n_errors;
 } gw_config_t;

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alfa/gw_clock.h"
 #include "alfa/gw_cmd.h"
 #include "alfa/proto.h"
 #include "alfa/settings.h"
@@ -43,6 +44,8 @@
 
 enum gw_log_level { GW_LOG_ERR = 3, GW_LOG_WARN = 4, GW_LOG_INFO = 6, GW_LOG_DEBUG = 7 };
 
+struct gw_pack;
+
 typedef struct gw_io {
     void *user;
     /* Publish (QoS is the daemon's mqtt.qos); returns 0 or negative. The
@@ -53,6 +56,12 @@ typedef struct gw_io {
     /* One log line without trailing newline, syslog level. May be NULL. */
     void (*log)(void *user, int level, const char *msg);
 } gw_io_t;
+
+/* Receives every completed record, stamped with the packs' time (gw_clock.h): a pack's
+ * telemetry (`pack` and `t` set, energies already monotonic) or the master's site totals
+ * (`pack` NULL, `s` set). The daemon gives them to the history (gw_history.h). */
+typedef void (*gw_record_fn)(void *user, const struct gw_pack *pack, const alfa_telemetry_t *t,
+                             const alfa_site_totals_t *s, int64_t packs_unix_s);
 
 typedef struct gw_cfg {
     char site[GW_SITE_MAX];           /* topic root alfaspark/<site>/ */
@@ -106,7 +115,6 @@ typedef struct gw_pack {
     int have_telem;
     alfa_telemetry_t telem;         /* last complete record (energies already monotonic) */
     int64_t telem_unix_s;           /* the gateway's wall clock when it came */
-    int64_t telem_site_s;           /* the site's clock then (0: none seen) */
     /* "Today" as the pack counts it: the highest figures of the pack's own site day (its
      * telemetry says which). A lower figure within that day is a rebooted pack that has not
      * recovered yet (hidden); a later day starts again; an earlier one is never taken. */
@@ -155,6 +163,7 @@ typedef struct gw_core {
     int site_e_valid;               /* the site's import, by the master's day (as per pack) */
     uint16_t site_e_day;
     uint32_t site_e_max_wh;
+    int64_t site_unix_s;            /* the packs' time of the last site totals */
     gw_pending_t pending[GW_MAX_PENDING];
     uint8_t next_seq;
     gw_bucket_t clients[GW_MAX_CLIENTS];
@@ -163,10 +172,6 @@ typedef struct gw_core {
     int hb_sent;
     int time_sent;
     uint32_t last_time_ms;
-    int site_time_valid;            /* a time was given to the packs (by us or another source) */
-    int64_t site_unix_s;
-    int16_t site_utc_offset_min;
-    uint32_t site_time_ms;
     int time_state;                 /* as last published on gateway/time: -1 none yet, 0 waiting
                                      * for a synchronized clock, 1 broadcasting */
     int connected;
@@ -175,6 +180,10 @@ typedef struct gw_core {
         int on;
         uint32_t last_switch_ms;
     } sockets[4];
+    gw_clock_t clock;               /* the packs' time (ts_s of states, site state and events) */
+    int16_t packs_offset_min;       /* the packs' UTC offset (with their time) */
+    gw_record_fn record;            /* gw_core_set_record(), NULL = none */
+    void *record_user;
     int ha_due;                     /* discovery re-send scheduled */
     uint32_t ha_due_ms;
     gw_stats_t stats;
@@ -182,6 +191,12 @@ typedef struct gw_core {
 
 /* Start with `cfg` (copied) and `io` (copied; io->user must outlive the core). */
 void gw_core_init(gw_core_t *gw, const gw_cfg_t *cfg, const gw_io_t *io, const gw_now_t *now);
+
+/* Every completed record from now on goes to `fn` (NULL: none) with `user`. */
+void gw_core_set_record(gw_core_t *gw, gw_record_fn fn, void *user);
+
+/* The packs' UTC offset (gw_clock.h), as last stamped. */
+int16_t gw_core_utc_offset(const gw_core_t *gw);
 
 /* One received CAN frame. Malformed and foreign frames are counted and ignored. */
 void gw_core_on_can(gw_core_t *gw, const alfa_can_frame_t *frame, const gw_now_t *now);
