@@ -1,6 +1,7 @@
 /* The pack core: the 2-s cycle tying measurements, daily grid limit, faults, relay decisions, indicators and watchdog together. */
 #include "alfa/core.h"
 #include "alfa/bytes.h"
+#include "alfa/dayfig.h"
 
 #define RELAYS_ALL ((uint8_t)((1u << ALFA_RELAY_COUNT) - 1u))
 /* Boot state (SPEC.md §6.3): every relay closed, as with no mode: the home stays fed and the
@@ -33,6 +34,9 @@ uint16_t alfa_core_warnings(const alfa_core_t *c)
     if (c->bms_warnings || c->bms_degraded) {
         w |= 1u << ALFA_WARN_BMS_DEGRADED;
     }
+    if (c->import_recovering == 1u) { /* once answered, the counter holds the whole figure */
+        w |= 1u << ALFA_WARN_IMPORT_RECOVERING;
+    }
     return w;
 }
 
@@ -46,7 +50,7 @@ static void refresh_indicators(alfa_core_t *c, uint32_t now)
         .charging = c->p_batt_w > ALFA_IND_CHARGING_MIN_W,
         .pixel_count = (uint8_t)c->settings.pixel_count,
         .is_master = c->is_master != 0u,
-        .warning = alfa_core_warnings(c) != 0u || alfa_fault_warning(&c->faults),
+        .warning = alfa_core_warning_any(c),
         .critical = alfa_fault_critical(&c->faults),
         .fw_update = c->fw_update != 0u,
         .identify = c->identify != 0u,
@@ -107,6 +111,8 @@ static void daily_reset(alfa_core_t *c)
     c->grid_limit_latched = 0;
     c->site_limit_reached = 0;
     c->site_import_wh = 0;
+    c->import_recovering = 0; /* the boot was on an earlier day: this day's count is whole */
+    c->import_base_wh = 0;
 }
 
 static void check_day(alfa_core_t *c, uint32_t now)
@@ -179,6 +185,9 @@ static void run_cycle(alfa_core_t *c, uint32_t now)
         alfa_energy_add(&c->e_discharge, -c->p_batt_w, dt);
     }
     check_day(c, now);
+    if (c->import_recovering == 2u) {
+        c->import_recovering = 0; /* the telemetry of this cycle carries the whole figure */
+    }
     check_grid_limit(c);
     alfa_fault_input(&c->faults, ALFA_FAULT_CT_RANGE, c->ct_bad != 0u, now);
     alfa_fault_input(&c->faults, ALFA_FAULT_TIME_NOT_SET, !c->clock.valid, now);
@@ -215,6 +224,7 @@ alfa_err_t alfa_core_init(alfa_core_t *c, const alfa_port_t *port, const alfa_co
     c->next_cycle_ms = now;
     c->last_energy_ms = now;
     alfa_siteday_init(&c->day, now);
+    c->import_recovering = 1; /* RAM only (SPEC.md §5.5): what came before this boot is elsewhere */
     alfa_soc_filter_init(&c->soc_filter);
     alfa_time_init(&c->clock);
     alfa_fault_init(&c->faults);
@@ -467,10 +477,18 @@ uint32_t alfa_core_grid_import_today_wh(const alfa_core_t *c) { return c->e_grid
 
 void alfa_core_restore_grid_import(alfa_core_t *c, uint32_t wh, uint16_t day)
 {
-    if (wh <= c->e_grid.wh || day != alfa_siteday_day(&c->day)) {
+    if (day != alfa_siteday_day(&c->day)) {
         return;
     }
-    c->e_grid.wh = wh;
+    alfa_dayfig_t f = {.wh = c->e_grid.wh, .base_wh = c->import_base_wh, .recovering = c->import_recovering != 0u};
+    if (c->import_recovering == 1u) {
+        c->import_recovering = 2;
+    }
+    if (!alfa_dayfig_merge(&f, wh)) {
+        return;
+    }
+    c->e_grid.wh = f.wh;
+    c->import_base_wh = f.base_wh;
     check_grid_limit(c);
     decide(c, now_of(c), false);
 }
@@ -494,7 +512,7 @@ bool alfa_core_critical(const alfa_core_t *c) { return alfa_fault_critical(&c->f
 
 bool alfa_core_warning_any(const alfa_core_t *c)
 {
-    return alfa_core_warnings(c) != 0u || alfa_fault_warning(&c->faults);
+    return (alfa_core_warnings(c) & ALFA_WARN_SHOWN_MASK) != 0u || alfa_fault_warning(&c->faults);
 }
 
 bool alfa_core_fw_update(const alfa_core_t *c) { return c->fw_update != 0u; }

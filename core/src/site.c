@@ -1,6 +1,7 @@
 /* The site duty on CAN: the day's import table, the master's site totals and limit flag, import recovery and time. */
 #include "alfa/site.h"
 #include "alfa/bytes.h"
+#include "alfa/dayfig.h"
 
 static bool due(uint32_t now, uint32_t t) { return (int32_t)(now - t) >= 0; }
 static uint32_t since(uint32_t now, uint32_t t) { return now - t; }
@@ -51,23 +52,54 @@ static alfa_site_day_entry_t *entry_of(alfa_site_t *s, uint32_t serial24, bool c
     }
     alfa_put_le24(free_slot->serial24, serial24);
     alfa_put_le24(free_slot->wh_plus1, 1u);
+    alfa_put_le24(free_slot->base_plus1, 0u);
     return free_slot;
 }
 
 static uint32_t entry_wh(const alfa_site_day_entry_t *e) { return alfa_get_le24(e->wh_plus1) - 1u; }
 
-/* A pack's figure for the table's day: the table keeps the larger (a rebooted pack reports less
- * until it has recovered). True when the figure rose. */
-static bool table_put(alfa_site_t *s, uint32_t serial24, uint32_t wh)
+static uint32_t u24_plus1(uint32_t v) { return (v >= ALFA_U24_MAX ? ALFA_U24_MAX - 1u : v) + 1u; }
+
+static alfa_dayfig_t entry_fig(const alfa_site_day_entry_t *e)
 {
-    if (wh >= ALFA_U24_MAX) {
-        wh = ALFA_U24_MAX - 1u; /* 16.7 MWh a day: a saturated figure rather than a lost one */
-    }
+    uint32_t base_plus1 = alfa_get_le24(e->base_plus1);
+    alfa_dayfig_t f = {.wh = entry_wh(e), .base_wh = base_plus1 != 0u ? base_plus1 - 1u : 0u,
+                       .recovering = base_plus1 != 0u};
+    return f;
+}
+
+/* 16.7 MWh a day saturates the entry: a saturated figure rather than a lost one. */
+static void entry_set(alfa_site_day_entry_t *e, const alfa_dayfig_t *f)
+{
+    alfa_put_le24(e->wh_plus1, u24_plus1(f->wh));
+    alfa_put_le24(e->base_plus1, f->recovering ? u24_plus1(f->base_wh) : 0u);
+}
+
+/* A pack's own figure for the table's day (its telemetry, or ours). True when it rose. */
+static bool table_report(alfa_site_t *s, uint32_t serial24, uint32_t wh, uint16_t warnings)
+{
     alfa_site_day_entry_t *e = entry_of(s, serial24, true);
-    if (e == 0 || wh <= entry_wh(e)) {
+    if (e == 0) {
         return false;
     }
-    alfa_put_le24(e->wh_plus1, wh + 1u);
+    alfa_dayfig_t f = entry_fig(e);
+    bool rose = alfa_dayfig_report(&f, wh, (warnings & (1u << ALFA_WARN_IMPORT_RECOVERING)) != 0u);
+    entry_set(e, &f);
+    return rose;
+}
+
+/* Another keeper's figure for a pack (an import answer). True when it rose. */
+static bool table_merge(alfa_site_t *s, uint32_t serial24, uint32_t wh)
+{
+    alfa_site_day_entry_t *e = entry_of(s, serial24, true);
+    if (e == 0) {
+        return false;
+    }
+    alfa_dayfig_t f = entry_fig(e);
+    if (!alfa_dayfig_merge(&f, wh)) {
+        return false;
+    }
+    entry_set(e, &f);
     return true;
 }
 
@@ -95,9 +127,11 @@ static void follow_day(alfa_site_t *s)
         s->stats.day_resets++;
     }
     uint32_t own_wh = alfa_core_grid_import_today_wh(s->core);
-    if (own_wh != s->own_wh) { /* it moves once a cycle; this runs every call */
+    uint16_t own_warnings = alfa_core_warnings(s->core);
+    if (own_wh != s->own_wh || own_warnings != s->own_warnings) { /* once a cycle; this runs every call */
         s->own_wh = own_wh;
-        if (table_put(s, own_serial24(s), own_wh) && alfa_node_is_master(s->node)) {
+        s->own_warnings = own_warnings;
+        if (table_report(s, own_serial24(s), own_wh, own_warnings) && alfa_node_is_master(s->node)) {
             s->totals_due = 1;
         }
     }
@@ -153,7 +187,8 @@ void alfa_site_on_telemetry(alfa_site_t *s, uint8_t src, const alfa_telemetry_t 
     follow_day(s);
     /* Only a figure of our own day counts: one of the day before (a pack that has not turned the
      * day yet) or after (one that turned it first) would mix two days. */
-    if (t->day == s->day && table_put(s, serial24, t->grid_import_today_wh) && alfa_node_is_master(s->node)) {
+    if (t->day == s->day && table_report(s, serial24, t->grid_import_today_wh, t->warnings) &&
+        alfa_node_is_master(s->node)) {
         s->totals_due = 1; /* a pack's import moved: check the site limit now, not at the tick */
     }
 }
@@ -338,7 +373,9 @@ static void send_answers(alfa_site_t *s)
             continue;
         }
         alfa_import_msg_t r = {.src = alfa_node_id(s->node), .dst = s->answer_dst, .day = s->day,
-                               .serial24 = alfa_get_le24(e->serial24), .grid_import_today_wh = entry_wh(e)};
+                               .serial24 = alfa_get_le24(e->serial24)};
+        alfa_dayfig_t fig = entry_fig(e);
+        r.grid_import_today_wh = alfa_dayfig_answer(&fig);
         alfa_can_frame_t out;
         if (alfa_proto_import_resp_encode(&r, &out) != 0) {
             s->answer_next++;
@@ -362,7 +399,7 @@ static void on_answer(alfa_site_t *s, const alfa_import_msg_t *m)
     if (m->serial24 == own_serial24(s)) {
         alfa_core_restore_grid_import(s->core, m->grid_import_today_wh, m->day);
     }
-    if (table_put(s, m->serial24, m->grid_import_today_wh) && alfa_node_is_master(s->node)) {
+    if (table_merge(s, m->serial24, m->grid_import_today_wh) && alfa_node_is_master(s->node)) {
         s->totals_due = 1;
     }
     if (s->asking && (int32_t)(s->rebuild_until_ms - (s->now_ms + 500u)) > 0) {

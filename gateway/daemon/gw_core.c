@@ -67,8 +67,10 @@ static void publish_str(gw_core_t *gw, const char *suffix, const char *payload, 
  * totals); a later day starts again, an earlier one is stale and never taken. A pack that has
  * just rebooted reports no day (ALFA_DAY_NONE) until it learns the time: what was published for
  * its day stands meanwhile. Only on a site that never had any time is a figure without day
- * published as it comes (nothing can tell a reboot from a reset then). */
-static void energy_day(int *valid, uint16_t *day, uint32_t *max, uint32_t *v, unsigned n, uint16_t vday)
+ * published as it comes (nothing can tell a reboot from a reset then). With `grid` (a pack's
+ * counters), counter 0 is its grid import, kept by alfa/dayfig.h: `recovering` is its flag. */
+static void energy_day(int *valid, uint16_t *day, uint32_t *max, uint32_t *v, unsigned n, uint16_t vday,
+                       alfa_dayfig_t *grid, bool recovering)
 {
     if (vday == ALFA_DAY_NONE && !*valid) {
         return; /* as it comes */
@@ -76,11 +78,18 @@ static void energy_day(int *valid, uint16_t *day, uint32_t *max, uint32_t *v, un
     if (vday != ALFA_DAY_NONE && (!*valid || vday > *day)) {
         *valid = 1;
         *day = vday;
-        for (unsigned k = 0; k < n; k++) max[k] = v[k];
-        return;
+        for (unsigned k = 0; k < n; k++) max[k] = 0;
+        if (grid != NULL) memset(grid, 0, sizeof *grid);
     }
     for (unsigned k = 0; k < n; k++) {
-        if (vday == *day && v[k] > max[k]) max[k] = v[k];
+        if (vday == *day) {
+            if (k == 0 && grid != NULL) {
+                alfa_dayfig_report(grid, v[0], recovering);
+                max[0] = grid->wh; /* never lower within the day */
+            } else if (v[k] > max[k]) {
+                max[k] = v[k];
+            }
+        }
         v[k] = max[k];
     }
 }
@@ -786,7 +795,8 @@ static void on_telemetry(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_
     if (p == NULL) return; /* no heartbeat yet: no serial to publish under */
     uint32_t v[GW_ENERGY_COUNTERS] = {t.grid_import_today_wh, t.solar_today_wh, t.batt_charge_today_wh,
                                       t.batt_discharge_today_wh};
-    energy_day(&p->e_valid, &p->e_day, p->e_max_wh, v, GW_ENERGY_COUNTERS, t.day);
+    energy_day(&p->e_valid, &p->e_day, p->e_max_wh, v, GW_ENERGY_COUNTERS, t.day, &p->e_grid,
+               (t.warnings & (1u << ALFA_WARN_IMPORT_RECOVERING)) != 0u);
     t.grid_import_today_wh = v[0];
     t.solar_today_wh = v[1];
     t.batt_charge_today_wh = v[2];
@@ -827,7 +837,8 @@ static void on_site(gw_core_t *gw, const alfa_can_frame_t *f, const gw_now_t *no
     int rc = alfa_site_rx_feed(&gw->site_rx, f, &s);
     if (rc < 0) { gw->stats.can_rx_bad++; return; }
     if (rc == 0) return;
-    energy_day(&gw->site_e_valid, &gw->site_e_day, &gw->site_e_max_wh, &s.grid_import_today_wh, 1u, s.day);
+    energy_day(&gw->site_e_valid, &gw->site_e_day, &gw->site_e_max_wh, &s.grid_import_today_wh, 1u, s.day, NULL,
+               false);
     s.day = gw->site_e_valid ? gw->site_e_day : s.day;
     gw->site = s;
     gw->have_site = 1;
@@ -873,7 +884,7 @@ static void on_import_request(gw_core_t *gw, const alfa_can_frame_t *f)
         const gw_pack_t *p = &gw->packs[k];
         if (!p->used || !p->e_valid || p->e_day != m.day) continue;
         alfa_import_msg_t resp = {.src = ALFA_NODE_LINUX_GATEWAY, .dst = m.src, .day = m.day,
-                                  .serial24 = ALFA_SERIAL24(p->serial), .grid_import_today_wh = p->e_max_wh[0]};
+                                  .serial24 = ALFA_SERIAL24(p->serial), .grid_import_today_wh = alfa_dayfig_answer(&p->e_grid)};
         alfa_can_frame_t out;
         if (alfa_proto_import_resp_encode(&resp, &out) != 0) continue; /* over 16.7 MWh: not sent */
         if (gw->io.can_send(gw->io.user, &out) < 0) {

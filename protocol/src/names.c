@@ -21,7 +21,7 @@ static const char *const fault_names[] = {
 _Static_assert(sizeof fault_names / sizeof fault_names[0] == ALFA_FAULT_COUNT, "one name per fault bit");
 
 static const char *const warning_names[] = {
-    "loads_limit", "grid_limit_reached", "bms_degraded", "node_id_conflict",
+    "loads_limit", "grid_limit_reached", "bms_degraded", "node_id_conflict", "import_recovering",
 };
 _Static_assert(sizeof warning_names / sizeof warning_names[0] == ALFA_WARN_COUNT, "one name per warning bit");
 

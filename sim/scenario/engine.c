@@ -61,6 +61,7 @@ static const alfa_scn_field_t fields[] = {
     {"warn_grid_limit_reached", 0, F_WARN_BIT, ALFA_WARN_GRID_LIMIT_REACHED},
     {"warn_bms_degraded", 0, F_WARN_BIT, ALFA_WARN_BMS_DEGRADED},
     {"warn_node_id_conflict", 0, F_WARN_BIT, ALFA_WARN_NODE_ID_CONFLICT},
+    {"warn_import_recovering", 0, F_WARN_BIT, ALFA_WARN_IMPORT_RECOVERING},
     {"powered", 0, F_POWERED, -1},
     {"online", 0, F_ONLINE, -1},
     {"node_id", 0, F_NODE_ID, -1},
@@ -83,7 +84,7 @@ static const alfa_scn_field_t fields[] = {
     {"day", 1, S_DAY, -1},
 };
 
-_Static_assert(sizeof(fields) / sizeof(fields[0]) == 60, "field table and enum agree");
+_Static_assert(sizeof(fields) / sizeof(fields[0]) == 61, "field table and enum agree");
 
 const alfa_scn_field_t *alfa_scn_field_find(const char *name, int site)
 {

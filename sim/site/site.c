@@ -9,6 +9,7 @@
 
 #include "alfa/bmsmodel.h"
 #include "alfa/core.h"
+#include "alfa/dayfig.h"
 #include "alfa/node.h"
 #include "alfa/pack.h"
 #include "alfa/proto.h"
@@ -92,8 +93,8 @@ struct sim_site {
     uint64_t next_hb_us;
     uint8_t cmd_seq;
     uint8_t node_pack[ALFA_NODE_MAX];  /* node ID -> pack index + 1, from heartbeats */
-    uint32_t *import_wh;               /* per pack: its grid import of site day import_day[i], as the
-                                        * gateway knows it (the larger figure of that day) */
+    alfa_dayfig_t *import_fig;         /* per pack: its grid import of site day import_day[i], as the
+                                        * gateway keeps it (alfa/dayfig.h) */
     uint16_t *import_day;
     alfa_site_rx_t site_rx;
     alfa_site_totals_t site;
@@ -326,11 +327,13 @@ static void pack_run(sim_pack_t *p)
         if (s->gateway_on && p->can_linked) {
             uint16_t day = alfa_core_day(pcore(p));
             uint32_t wh = alfa_core_grid_import_today_wh(pcore(p));
+            bool recovering = (alfa_core_warnings(pcore(p)) & (1u << ALFA_WARN_IMPORT_RECOVERING)) != 0u;
             if (day != ALFA_DAY_NONE && day > s->import_day[p->idx]) {
                 s->import_day[p->idx] = day;
-                s->import_wh[p->idx] = wh;
-            } else if (day == s->import_day[p->idx] && wh > s->import_wh[p->idx]) {
-                s->import_wh[p->idx] = wh;
+                memset(&s->import_fig[p->idx], 0, sizeof(s->import_fig[p->idx]));
+            }
+            if (day != ALFA_DAY_NONE && day == s->import_day[p->idx]) {
+                alfa_dayfig_report(&s->import_fig[p->idx], wh, recovering);
             }
         }
     }
@@ -383,6 +386,14 @@ static int64_t gateway_unix_s(const sim_site_t *s)
 }
 
 
+/* The gateway role's frames are periodic or asked again: a full bus queue only delays one. */
+static void gateway_send(sim_site_t *s, const alfa_can_frame_t *f)
+{
+    if (alfa_canbus_send(s->gw, f) != ALFA_PORT_OK) {
+        s->stats.gw_tx_dropped++;
+    }
+}
+
 static void gateway_send_time(sim_site_t *s)
 {
     alfa_time_msg_t tm = {ALFA_NODE_LINUX_GATEWAY,
@@ -390,7 +401,7 @@ static void gateway_send_time(sim_site_t *s)
                           s->scn->utc_offset_min};
     alfa_can_frame_t f;
     if (alfa_proto_time_encode(&tm, &f) == ALFA_PROTO_OK) {
-        (void)alfa_canbus_send(s->gw, &f);
+        gateway_send(s, &f);
     }
 }
 
@@ -403,7 +414,7 @@ static void gateway_send_heartbeat(sim_site_t *s)
                            .fw_minor = ALFA_FW_VERSION_MINOR, .fw_patch = ALFA_FW_VERSION_PATCH};
     alfa_can_frame_t f;
     if (alfa_proto_heartbeat_encode(&hb, &f) == ALFA_PROTO_OK) {
-        (void)alfa_canbus_send(s->gw, &f); /* a full queue drops one: the next follows in 1 s */
+        gateway_send(s, &f);
     }
 }
 
@@ -446,10 +457,10 @@ static void gateway_receive(sim_site_t *s)
                     }
                     alfa_import_msg_t r = {.src = ALFA_NODE_LINUX_GATEWAY, .dst = m.src, .day = m.day,
                                            .serial24 = ALFA_SERIAL24(s->packs[i].serial),
-                                           .grid_import_today_wh = s->import_wh[i]};
+                                           .grid_import_today_wh = alfa_dayfig_answer(&s->import_fig[i])};
                     alfa_can_frame_t out;
                     if (alfa_proto_import_resp_encode(&r, &out) == ALFA_PROTO_OK) {
-                        (void)alfa_canbus_send(s->gw, &out); /* a full queue drops it: the pack asks again */
+                        gateway_send(s, &out);
                     }
                 }
             }
@@ -576,9 +587,9 @@ sim_site_t *sim_site_new(const alfa_scn_t *scn, const sim_options_t *opt)
     s->bus = calloc(1, sizeof(*s->bus));
     s->packs = calloc(s->n, sizeof(*s->packs));
     s->obs_packs = calloc(s->n, sizeof(*s->obs_packs));
-    s->import_wh = calloc(s->n, sizeof(*s->import_wh));
+    s->import_fig = calloc(s->n, sizeof(*s->import_fig));
     s->import_day = calloc(s->n, sizeof(*s->import_day));
-    if (s->bus == NULL || s->packs == NULL || s->obs_packs == NULL || s->import_wh == NULL || s->import_day == NULL) {
+    if (s->bus == NULL || s->packs == NULL || s->obs_packs == NULL || s->import_fig == NULL || s->import_day == NULL) {
         sim_site_free(s);
         return NULL;
     }
@@ -604,7 +615,7 @@ void sim_site_free(sim_site_t *s)
     free(s->bus);
     free(s->packs);
     free(s->obs_packs);
-    free(s->import_wh);
+    free(s->import_fig);
     free(s->import_day);
     free(s);
 }

@@ -48,6 +48,7 @@ typedef struct sim_stats {
     uint64_t bms_polls, bms_failures;
     uint64_t cmds_sent, acks;
     uint64_t reboots;
+    uint64_t gw_tx_dropped;   /* frames of the gateway role the bus queue refused (each is repeated later) */
 } sim_stats_t;
 
 /* Create a site for scenario `scn` (borrowed; it must outlive the site). Returns NULL with a

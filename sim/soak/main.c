@@ -88,8 +88,9 @@ int main(int argc, char **argv)
             printf(" %s=%" PRIu64, soak_kind_name(kind), r.violations[kind]);
             v += r.violations[kind];
         }
-        printf("; limit overshoot max %" PRIu64 " Wh; changes lost to a cut in the quiet period %" PRIu64 "\n",
-               r.limit_overshoot_wh_max, r.lost_in_quiet);
+        printf("; limit overshoot max %" PRIu64 " Wh; changes lost to a cut in the quiet period %" PRIu64
+               "; import lost unheard to reboots %" PRIu64 " Wh\n",
+               r.limit_overshoot_wh_max, r.lost_in_quiet, r.lost_at_boot_wh);
         fflush(stdout);
         faults += r.faults;
         commands += r.commands;

@@ -464,6 +464,13 @@ static void track_pack(soak_t *k, const alfa_scn_obs_t *obs, const sim_pack_info
             t->booted_us = p->booted_us;
             t->no_time = 1;
             t->boot_mj = p->grid_import_mj;
+            /* What it counted since the site last heard it died with its RAM (SPEC.md §5.5): no
+             * keeper can have it, so the truth of its day leaves it out. */
+            if (p->grid_import_mj > t->vis_mj) {
+                t->day_start_mj += p->grid_import_mj - t->vis_mj;
+                k->r->lost_at_boot_wh += (uint64_t)((p->grid_import_mj - t->vis_mj) / MJ_PER_WH);
+            }
+            t->vis_mj = p->grid_import_mj;
             k->quiet_until_us = us + SETTLE_MS * 1000ull;
         }
         if (!p->powered && !t->check_after_boot) {

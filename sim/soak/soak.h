@@ -43,6 +43,7 @@ typedef struct soak_result {
     double cpu_s;
     uint64_t limit_overshoot_wh_max; /* worst site import past a reached limit (information) */
     uint64_t lost_in_quiet;          /* acknowledged changes lost to a cut in the quiet period (allowed) */
+    uint64_t lost_at_boot_wh;        /* import counted unheard, then lost to a reboot (RAM only: allowed) */
 } soak_result_t;
 
 /* Run one seed. Returns 0 when it ran (violations are in *r), -1 when the site could not be built. */

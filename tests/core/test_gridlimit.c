@@ -129,6 +129,58 @@ static void site_master_and_recovered_import(void **state)
     assert_int_equal(t.grid_import_today_wh, 10000);
 }
 
+/* After a boot the counter is "since boot" (information bit import_recovering, no LED, no
+ * heartbeat WARNING): the first answers add what the pack had before (the largest of one round
+ * wins), the next cycle ends the round and later answers only raise it; a day turn ends it too. */
+static void import_after_boot_adds_what_came_before(void **state)
+{
+    (void)state;
+    pack_t p;
+    pack_start(&p);
+    uint16_t recovering = 1u << ALFA_WARN_IMPORT_RECOVERING;
+    clock_at(&p, 0, 10, 0);
+    uint16_t day = alfa_core_day(&p.core);
+    alfa_test_port_set_ct_w(&p.tp, ALFA_CT_GRID, 1000);
+    run(&p, 3600000u);                   /* 1 kWh since boot */
+    uint32_t since_boot = alfa_core_grid_import_today_wh(&p.core);
+    assert_true(since_boot >= 990 && since_boot <= 1010);
+    assert_int_equal(alfa_core_warnings(&p.core) & recovering, recovering);
+    assert_false(alfa_core_warning_any(&p.core));
+    alfa_core_restore_grid_import(&p.core, 700, (uint16_t)(day - 1u)); /* another day: nothing */
+    assert_int_equal(alfa_core_grid_import_today_wh(&p.core), since_boot);
+    assert_int_equal(alfa_core_warnings(&p.core) & recovering, recovering);
+    /* The round: the gateway says 700 before the boot, the master 800, a late one 750. */
+    alfa_core_restore_grid_import(&p.core, 700, day);
+    assert_int_equal(alfa_core_grid_import_today_wh(&p.core), since_boot + 700);
+    assert_int_equal(alfa_core_warnings(&p.core) & recovering, 0);
+    alfa_core_restore_grid_import(&p.core, 800, day);
+    alfa_core_restore_grid_import(&p.core, 750, day);
+    assert_int_equal(alfa_core_grid_import_today_wh(&p.core), since_boot + 800);
+    alfa_telemetry_t t;
+    alfa_core_telemetry(&p.core, &t);
+    assert_int_equal(t.grid_import_today_wh, since_boot + 800);
+    assert_int_equal(t.warnings & recovering, 0);
+    /* After the next cycle an answer is a whole figure: only a larger one counts. */
+    alfa_test_port_set_ct_w(&p.tp, ALFA_CT_GRID, 0);
+    run(&p, 2000);
+    alfa_core_restore_grid_import(&p.core, 900, day);
+    assert_int_equal(alfa_core_grid_import_today_wh(&p.core), since_boot + 800);
+    alfa_core_restore_grid_import(&p.core, since_boot + 900, day);
+    assert_int_equal(alfa_core_grid_import_today_wh(&p.core), since_boot + 900);
+
+    /* A pack that nobody answers keeps the bit until the day turns: then its count is whole. */
+    pack_t q;
+    pack_start(&q);
+    clock_at(&q, 0, 10, 0);
+    run(&q, 3600000u);
+    assert_int_equal(alfa_core_warnings(&q.core) & recovering, recovering);
+    clock_at(&q, 1, 5, 0);
+    run(&q, 2000);
+    assert_int_equal(alfa_core_warnings(&q.core) & recovering, 0);
+    alfa_core_restore_grid_import(&q.core, 300, alfa_core_day(&q.core));
+    assert_int_equal(alfa_core_grid_import_today_wh(&q.core), 300);
+}
+
 static void time_rules(void **state)
 {
     (void)state;
@@ -163,6 +215,7 @@ int main(void)
         cmocka_unit_test(switching_the_limit_off_releases_at_once),
         cmocka_unit_test(without_time_the_reset_comes_24h_after_the_last),
         cmocka_unit_test(site_master_and_recovered_import),
+        cmocka_unit_test(import_after_boot_adds_what_came_before),
         cmocka_unit_test(time_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -155,6 +155,8 @@ static const words_t warning_words[] = {
     {"grid_limit_reached", "The site has taken its daily grid import: the grid relay stays open until 05:00."},
     {"bms_degraded", "The BMS answers with warnings, or only after retries."},
     {"node_id_conflict", "Another node used this pack's CAN address; the pack moved to a free one."},
+    {"import_recovering", "The pack restarted today and counts its grid import since then: what it had before comes back "
+                          "from the master or the gateway (until the next day when nobody has it)."},
 };
 
 static const char *find_words(const words_t *w, size_t n, const char *name)
@@ -196,7 +198,9 @@ static int faults_table(char *out, size_t cap)
             fprintf(stderr, "alfaspark-docgen: warning bit %u has no words in tools/docgen/docgen.c\n", (unsigned)b);
             return -1;
         }
-        PUT("| `%s` | warning | yellow LED blinks | %s |\n", name, w);
+        int shown = (ALFA_WARN_SHOWN_MASK >> b) & 1u;
+        PUT("| `%s` | %s | %s | %s |\n", name, shown ? "warning" : "information",
+            shown ? "yellow LED blinks" : "nothing (the app shows it)", w);
     }
     return 0;
 #undef PUT

@@ -91,6 +91,10 @@ typedef struct alfa_core {
     uint8_t grid_limit_latched;
     uint8_t site_limit_reached;
     uint32_t site_import_wh;          /* the site's import today, as the master last said */
+    uint8_t import_recovering;        /* 1: e_grid counts since boot, before it not back yet;
+                                       * 2: answered (flag down); later answers of the same round
+                                       * are still taken as "before boot" until the next cycle */
+    uint32_t import_base_wh;          /* the import before boot taken back so far */
 
     /* site and indicators */
     uint8_t is_master;
@@ -207,9 +211,12 @@ void alfa_core_follow_day(alfa_core_t *c, uint16_t day);
 void alfa_core_site_grid_limit(alfa_core_t *c, uint32_t site_import_wh, bool reached, uint16_t day);
 /* Today's grid import of this pack. */
 uint32_t alfa_core_grid_import_today_wh(const alfa_core_t *c);
-/* A rebooted pack recovers its import of site day `day` from the master or gateway: the counter
- * becomes max(current, wh), so a late or stale answer never lowers it; another day's figure is
- * ignored. */
+/* A pack recovers its import of site day `day` from the master or gateway (docs/protocol.md
+ * §3.3); another day's figure is ignored. After a boot (ALFA_WARN_IMPORT_RECOVERING up) `wh` is
+ * what the pack had before the boot and is added to what it counted since; the flag drops at
+ * once, and until the next cycle every answer of the same round is taken alike (the largest
+ * wins, alfa/dayfig.h).
+ * Otherwise the counter becomes max(current, wh): a late or stale answer never lowers it. */
 void alfa_core_restore_grid_import(alfa_core_t *c, uint32_t wh, uint16_t day);
 
 /* Local wall time now: false when no valid time was ever set. */

@@ -8,10 +8,10 @@
  *
  *  - The site day's import table: every pack's grid import of the current site day (core.h,
  *    siteday.h), keyed by the low 24 bits of its serial (ALFA_SERIAL24), this pack included. It
- *    takes each pack's telemetry of the same day (the larger figure wins: a rebooted pack reports
- *    less until it recovers) and is kept for the WHOLE day — a pack that is off the bus or
- *    powered off still counts — and cleared when the day turns. Every pack keeps it, so a new
- *    master has it at once.
+ *    takes each pack's telemetry of the same day by the rules of alfa/dayfig.h (the larger figure
+ *    wins; a pack that counts since its boot has it added to what it had before) and is kept for
+ *    the WHOLE day — a pack that is off the bus or powered off still counts — and cleared when
+ *    the day turns. Every pack keeps it, so a new master has it at once.
  *  - Site totals (master): every 2 s, and at once when the limit flag changes: packs online and
  *    the sums of the live packs' latest figures, the site's import (the sum of the table) and
  *    the "limit reached" flag, with the day they belong to. A pack follows the master's day
@@ -53,10 +53,11 @@ typedef struct alfa_site_pack {
 } alfa_site_pack_t;
 _Static_assert(sizeof(alfa_site_pack_t) == 17u, "site pack slot stays 17 bytes");
 
-/* One pack's import on the current site day. */
+/* One pack's import on the current site day (an alfa_dayfig_t in 9 bytes). */
 typedef struct alfa_site_day_entry {
-    uint8_t serial24[3];       /* 0 0 0 with wh_plus1 0: free */
+    uint8_t serial24[3];
     uint8_t wh_plus1[3];       /* import + 1 (u24; 0 = free slot) */
+    uint8_t base_plus1[3];     /* while it recovers: its import before its boot + 1; 0 = not */
 } alfa_site_day_entry_t;
 
 typedef struct alfa_site_stats {
@@ -74,6 +75,7 @@ typedef struct alfa_site {
 
     uint16_t day;                /* the day the table belongs to */
     uint32_t own_wh;             /* this pack's import last put in the table */
+    uint16_t own_warnings;       /* and the core's warnings then (the recovering flag) */
     alfa_site_day_entry_t table[ALFA_SITE_DAY_PACKS];
     alfa_site_pack_t packs[ALFA_SITE_PACKS];
 

@@ -64,8 +64,12 @@ typedef enum alfa_warning_bit {
     ALFA_WARN_GRID_LIMIT_REACHED = 1, /* daily grid-import limit reached: grid relay held open */
     ALFA_WARN_BMS_DEGRADED = 2,       /* BMS answered with warning bits, or only after retries */
     ALFA_WARN_NODE_ID_CONFLICT = 3,   /* another node claimed our node ID; we moved */
+    ALFA_WARN_IMPORT_RECOVERING = 4,  /* today's grid import counts since the last boot: the figure
+                                       * of before it is not back yet (alfa/dayfig.h) */
     ALFA_WARN_COUNT
 } alfa_warning_bit_t;
+/* The warnings the pack shows (yellow LED, heartbeat WARNING); the others are information. */
+#define ALFA_WARN_SHOWN_MASK ((uint16_t)(((1u << ALFA_WARN_COUNT) - 1u) & ~(1u << ALFA_WARN_IMPORT_RECOVERING)))
 
 /* A pack voltage of 0 or above this is not a reading but a broken BMS or link (32 cells x 3.9 V is
  * 124.8 V): the poll counts as failed. */

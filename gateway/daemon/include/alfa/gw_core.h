@@ -33,6 +33,7 @@
 
 #include "alfa/gw_clock.h"
 #include "alfa/gw_cmd.h"
+#include "alfa/dayfig.h"
 #include "alfa/proto.h"
 #include "alfa/settings.h"
 
@@ -117,10 +118,13 @@ typedef struct gw_pack {
     int64_t telem_unix_s;           /* the gateway's wall clock when it came */
     /* "Today" as the pack counts it: the highest figures of the pack's own site day (its
      * telemetry says which). A lower figure within that day is a rebooted pack that has not
-     * recovered yet (hidden); a later day starts again; an earlier one is never taken. */
+     * recovered yet (hidden); a later day starts again; an earlier one is never taken. The grid
+     * import goes by alfa/dayfig.h: what a recovering pack counts since its boot is added to
+     * what it had before, and that is what a pack asking for it is told. */
     int e_valid;
     uint16_t e_day;
     uint32_t e_max_wh[GW_ENERGY_COUNTERS];
+    alfa_dayfig_t e_grid;
     int discovery_sent;
     /* read_settings answer being collected */
     uint8_t rs_seq;
