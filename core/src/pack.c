@@ -1,4 +1,4 @@
-/* Composition of one pack controller: boot from the settings store, then BMS, CAN node, core and store each call. */
+/* Composition of one pack controller: boot from the settings store, then BMS, CAN node, core, firmware update and store each call. */
 #include "alfa/pack.h"
 #include "alfa/bytes.h"
 
@@ -32,7 +32,11 @@ static void pack_boot_settings(alfa_pack_t *p, alfa_settings_t *s, bool *use_loa
         if (alfa_settings_decode(s, blob, len, &reason) >= 0) {
             *use_loaded = true;
             p->boot = ALFA_PACK_BOOT_RESTORED;
+        } else {
+            p->settings_unreadable = 1;
         }
+    } else if (rc == ALFA_OK && found == ALFA_STORE_FOUND_RECORD) {
+        p->settings_unreadable = 1; /* a settings format this image does not know */
     } else if (rc == ALFA_OK && found == ALFA_STORE_FOUND_RESET) {
         p->boot = ALFA_PACK_BOOT_FACTORY;
     }
@@ -77,7 +81,12 @@ alfa_err_t alfa_pack_init(alfa_pack_t *p, const alfa_port_t *port, const alfa_pa
         .serial = cfg->serial,
         .device_type = cfg->device_type != 0 ? cfg->device_type : (uint8_t)ALFA_DEV_PACK,
     };
-    return alfa_node_init(&p->node, port, &p->core, &node_cfg);
+    rc = alfa_node_init(&p->node, port, &p->core, &node_cfg);
+    if (rc < 0) {
+        return rc;
+    }
+    alfa_fwu_config_t fwu_cfg = {.device_type = node_cfg.device_type, .hw_class = cfg->hw_class != 0u ? cfg->hw_class : (uint8_t)ALFA_HW_CLASS_DEFAULT};
+    return alfa_fwu_init(&p->fwu, port, &p->core, &p->node, &fwu_cfg);
 }
 
 static void pack_store(alfa_pack_t *p, uint32_t now_ms)
@@ -97,7 +106,7 @@ static void pack_store(alfa_pack_t *p, uint32_t now_ms)
             }
         }
     }
-    if (p->node.reboot_pending) {
+    if (p->node.reboot_pending || p->fwu.reboot_pending) {
         /* A reboot is coming: what was acknowledged must be on flash first. */
         (void)alfa_store_flush(&p->store);
         for (uint32_t i = 0; i < PACK_REBOOT_FLUSH_OPS; i++) {
@@ -131,8 +140,35 @@ static void pack_receive(alfa_pack_t *p, uint32_t now_ms)
         if (rc <= 0) {
             break; /* empty, or a port error: the node sees the controller state itself */
         }
-        alfa_node_on_frame(&p->node, &f, now_ms);
+        uint8_t cls = ALFA_PROTO_ID_CLASS(f.id);
+        if ((f.flags & ALFA_CAN_FLAG_EXT) != 0u && cls >= ALFA_CLS_FW_FIRST && cls <= ALFA_CLS_FW_LAST) {
+            alfa_fwu_on_frame(&p->fwu, &f, now_ms);
+        } else {
+            alfa_node_on_frame(&p->node, &f, now_ms);
+        }
     }
+}
+
+/* The self-test of a new image (SPEC §11): the checks that hold now. */
+static uint8_t pack_checks(alfa_pack_t *p)
+{
+    uint8_t ok = 0;
+    if (!p->settings_unreadable) {
+        ok |= ALFA_FWU_CHECK_SETTINGS;
+    }
+    if (p->bms_answered) {
+        ok |= ALFA_FWU_CHECK_BMS;
+        alfa_telemetry_t t;
+        alfa_core_telemetry(&p->core, &t);
+        if (t.cycle > p->cycle_at_bms) {
+            ok |= ALFA_FWU_CHECK_CYCLE; /* a whole control cycle ran with a BMS reading */
+        }
+    }
+    if (alfa_node_phase(&p->node) == ALFA_NODE_PHASE_RUN &&
+        (alfa_core_faults(&p->core) & (1u << ALFA_FAULT_CAN_BUS_OFF)) == 0u) {
+        ok |= ALFA_FWU_CHECK_CAN;
+    }
+    return ok;
 }
 
 void alfa_pack_process(alfa_pack_t *p)
@@ -140,15 +176,29 @@ void alfa_pack_process(alfa_pack_t *p)
     uint32_t now_ms = p->port->now_ms(p->port->user);
     alfa_bms_result_t poll;
     if (alfa_bms_process(&p->bms, now_ms, &poll) == 1) {
-        (void)alfa_core_bms_input(&p->core, poll.err == ALFA_OK ? &poll.reading : 0, poll.comm_lost != 0);
+        alfa_err_t in = alfa_core_bms_input(&p->core, poll.err == ALFA_OK ? &poll.reading : 0, poll.comm_lost != 0);
+        if (poll.err == ALFA_OK && in == ALFA_OK && !p->bms_answered) {
+            alfa_telemetry_t t;
+            alfa_core_telemetry(&p->core, &t);
+            p->bms_answered = 1;
+            p->cycle_at_bms = t.cycle;
+        }
         p->last_poll = poll;
         p->polls++;
     }
     pack_receive(p, now_ms);
     alfa_node_process(&p->node, now_ms);
     alfa_core_process(&p->core);
+    if (alfa_fwu_on_trial(&p->fwu)) {
+        alfa_fwu_selftest(&p->fwu, pack_checks(p));
+    }
+    alfa_fwu_process(&p->fwu, now_ms);
     if (p->has_store) {
         pack_store(p, now_ms);
+    }
+    if (!p->fw_rebooted && alfa_fwu_reboot_due(&p->fwu, now_ms) && p->port->reboot != 0) {
+        p->fw_rebooted = 1; /* into the new image, or back to the old one after a failed trial */
+        p->port->reboot(p->port->user);
     }
 }
 

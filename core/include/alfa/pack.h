@@ -1,4 +1,4 @@
-/* One complete pack controller: the core, its settings store, its BMS poller and its CAN node, composed. */
+/* One complete pack controller: the core, its settings store, its BMS poller, its CAN node and its firmware update, composed. */
 #ifndef ALFA_PACK_H
 #define ALFA_PACK_H
 
@@ -21,14 +21,21 @@
  * call, and a settings change must reach the store in the call that made it):
  *   1. the BMS poller advances; a finished poll goes into the core (a failed one as "no reading",
  *      with the comm-lost verdict of the poller);
- *   2. the CAN node receives and handles frames (commands change settings in the core) and sends
- *      what is due;
+ *   2. the received CAN frames go to their duty: firmware-update classes 0x40..0x4F to the update
+ *      module (fwu.h), everything else to the CAN node (commands change settings in the core);
+ *      the node sends what is due;
  *   3. the core runs its cycle and indicators when due (and feeds the watchdog after a full cycle);
- *   4. a settings change (the core's generation counter moved) is encoded and handed to the store,
+ *   4. the update module does its flash work (at most one erase or one 4-KiB write per call); while
+ *      a new image is on trial it gets the self-test checks: settings readable, a BMS answer, the
+ *      node settled on the bus (not bus-off), a full control cycle after a BMS reading;
+ *   5. a settings change (the core's generation counter moved) is encoded and handed to the store,
  *      which coalesces bursts and writes after its quiet period, one flash operation per call;
- *      before a commanded reboot (or factory reset) the pending record is written first, so an
- *      acknowledged change is never lost to the reboot.
+ *      before a commanded reboot (or factory reset, or the restart into a new image) the pending
+ *      record is written first, so an acknowledged change is never lost to the reboot.
  * Measurements and energy counters are never written to flash (SPEC.md §10).
+ *
+ * Firmware: the version the pack reports is the running image's (its slot's signed header, read
+ * by alfa_fwu_init; the build's ALFA_FW_VERSION_* for an image without one).
  */
 
 #include <stdbool.h>
@@ -39,11 +46,13 @@
 #include "alfa/store.h"
 #include "alfa/bms.h"
 #include "alfa/node.h"
+#include "alfa/fwu.h"
 
 typedef struct alfa_pack_config {
     uint64_t serial;                /* 48-bit hardware serial (the ESP32's factory MAC) */
     uint8_t device_type;            /* ALFA_DEV_PACK (0 = pack) */
     const alfa_bms_config_t *bms;   /* NULL = SPEC.md §5.1 defaults (address 1, 2 s, default profile) */
+    uint8_t hw_class;               /* hardware class of the board (0 = ALFA_HW_CLASS_DEFAULT): images must match */
 } alfa_pack_config_t;
 
 /* What the boot found in the settings store. */
@@ -60,6 +69,7 @@ typedef struct alfa_pack {
     alfa_store_t store;
     alfa_bms_t bms;
     alfa_node_t node;
+    alfa_fwu_t fwu;                 /* firmware update (receiving, verifying, the new image's trial) */
     alfa_bms_result_t last_poll;    /* the last finished BMS poll (for logs and probes) */
     uint32_t polls;                 /* finished BMS polls since boot */
     uint32_t settings_gen_saved;    /* core settings generation last handed to the store */
@@ -67,6 +77,10 @@ typedef struct alfa_pack {
     uint8_t boot;                   /* alfa_pack_boot_t */
     uint8_t has_store;
     uint8_t corrupt_pending;        /* SETTINGS_CORRUPT stands until a record is written */
+    uint8_t settings_unreadable;    /* the store holds a record this image cannot read (self-test) */
+    uint8_t bms_answered;           /* a good BMS reading since boot (self-test) */
+    uint32_t cycle_at_bms;          /* core cycle count at the first good reading */
+    uint8_t fw_rebooted;            /* the update's restart was asked of the port */
 } alfa_pack_t;
 
 /* Start a pack on `port` (which, with its user object, must outlive `p`). Reads flash, never
@@ -85,5 +99,6 @@ alfa_pack_boot_t alfa_pack_boot_state(const alfa_pack_t *p);
 static inline alfa_core_t *alfa_pack_core(alfa_pack_t *p) { return &p->core; }
 static inline const alfa_node_t *alfa_pack_node(const alfa_pack_t *p) { return &p->node; }
 static inline const alfa_store_t *alfa_pack_store(const alfa_pack_t *p) { return &p->store; }
+static inline const alfa_fwu_t *alfa_pack_fwu(const alfa_pack_t *p) { return &p->fwu; }
 
 #endif
