@@ -469,6 +469,19 @@ uint32_t fwu_missing_chunks(const alfa_fwu_t *u)
     if ((u->n_chunks & 1u) != 0u && u->n_units > 0u && !fwu_bit(u->present, u->n_units - 1u)) {
         n--; /* the last unit has one chunk */
     }
+    for (uint32_t k = 0; k < ALFA_FWU_WINDOWS; k++) {
+        const alfa_fwu_window_t *w = &u->win[k];
+        if (!w->used) {
+            continue;
+        }
+        uint32_t base = (uint32_t)w->block * ALFA_FWU_BLOCK_CHUNKS;
+        uint32_t chunks = block_chunks(u, w->block);
+        for (uint32_t i = 0; i < chunks; i++) {
+            if (fwu_bit(w->have, i) && !fwu_bit(u->present, (base + i) / 2u)) {
+                n--; /* here in RAM, not yet on flash */
+            }
+        }
+    }
     return n;
 }
 

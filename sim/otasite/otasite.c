@@ -56,6 +56,8 @@ struct ota_site {
     uint8_t cmd_seq;
     uint32_t *lat;
     size_t n_lat, cap_lat;
+    void (*tap)(void *ctx, const alfa_can_frame_t *f);
+    void *tap_ctx;
     ota_site_stats_t stats;
 };
 
@@ -307,6 +309,9 @@ static void gw_receive(ota_site_t *s, uint32_t now)
 {
     alfa_can_frame_t f;
     while (alfa_canbus_recv(s->gw_node, &f) == 1) {
+        if (s->tap != NULL) {
+            s->tap(s->tap_ctx, &f);
+        }
         gw_ota_on_can(s->gw, &f, now);
         alfa_ack_t a;
         if (alfa_proto_classify(&f) == ALFA_CLS_ACK && alfa_proto_ack_decode(&f, &a) == 0 &&
@@ -516,3 +521,11 @@ size_t ota_site_latencies(const ota_site_t *s, const uint32_t **us)
 }
 
 const ota_site_stats_t *ota_site_stats(const ota_site_t *s) { return &s->stats; }
+
+int32_t ota_site_send(ota_site_t *s, const alfa_can_frame_t *f) { return alfa_canbus_send(s->gw_node, f); }
+
+void ota_site_tap(ota_site_t *s, void (*fn)(void *ctx, const alfa_can_frame_t *f), void *ctx)
+{
+    s->tap = fn;
+    s->tap_ctx = ctx;
+}

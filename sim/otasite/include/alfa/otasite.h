@@ -66,6 +66,11 @@ void ota_site_command(ota_site_t *s, uint32_t i);
 /* Latencies of the commands acknowledged so far, in microseconds. */
 size_t ota_site_latencies(const ota_site_t *s, const uint32_t **us);
 
+/* Raw access at the gateway's place, for tests that speak the protocol themselves: send a frame
+ * from node 126, and see every frame the gateway's node receives (before the sender does). */
+int32_t ota_site_send(ota_site_t *s, const alfa_can_frame_t *f);
+void ota_site_tap(ota_site_t *s, void (*fn)(void *ctx, const alfa_can_frame_t *f), void *ctx);
+
 typedef struct ota_site_stats {
     uint64_t frames_lost;            /* update frames the packs dropped on purpose */
     uint64_t update_frames, update_bytes; /* every update frame on the wire (both directions): count, data bytes */
