@@ -6,7 +6,7 @@
 #   make size      core size for the ESP32-C3 ISA (rv32imc, -Os, freestanding)
 #   make coverage  line coverage of the firmware core
 #   make fuzz      long libFuzzer campaigns (1,000,000 runs per target)
-#   make powercut  the full settings-store power-cut campaign
+#   make powercut  the full power-cut campaigns: settings store, firmware update
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 .PHONY: deps build build-san build-cov test test-gcc test-san size coverage bench fuzz powercut demo lint clean
@@ -54,6 +54,7 @@ fuzz: build-san
 
 powercut: build
 	@build/bin/alfaspark-powercut --full
+	@build/bin/alfaspark-powercut-ota --full
 
 lint: deps
 	@scripts/lint.sh

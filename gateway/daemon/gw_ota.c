@@ -519,12 +519,20 @@ static void on_heartbeat(gw_ota_t *o, const alfa_can_frame_t *f)
         if (t->run_major != hb.fw_major || t->run_minor != hb.fw_minor || t->run_patch != hb.fw_patch) {
             t->dirty = t->dirty ? t->dirty : 1;
         }
+        /* A CLAIMING heartbeat after a silence is a restart even if the last one claimed too
+         * (a pack that lost power again before it settled). */
+        if ((hb.state & ALFA_HB_CLAIMING) && t->hb_ms != 0u && o->now_ms - t->hb_ms > 1500u) {
+            t->restarted = 0;
+        }
         t->node = n;
         t->hb_ms = o->node_hb_ms[n];
         t->run_major = hb.fw_major;
         t->run_minor = hb.fw_minor;
         t->run_patch = hb.fw_patch;
         if (hb.state & ALFA_HB_CLAIMING) {
+            if (t->st == GW_T_ACTIVATING || t->st == GW_T_TRIAL) {
+                t->came_back = 1;
+            }
             if (!t->restarted && o->phase != GW_OTA_DONE && !is_final(t->st) && t->st != GW_T_ACTIVATING &&
                 t->st != GW_T_TRIAL && t->st != GW_T_WAITING) {
                 /* It restarted (a power cut): offer the session again; it resumes from its slot. */
@@ -537,6 +545,8 @@ static void on_heartbeat(gw_ota_t *o, const alfa_can_frame_t *f)
         }
     }
 }
+
+static int runs_new(const gw_ota_t *o, const gw_ota_target_t *t);
 
 static void on_status(gw_ota_t *o, gw_ota_target_t *t, const alfa_fwu_reply_t *r)
 {
@@ -557,6 +567,18 @@ static void on_status(gw_ota_t *o, gw_ota_target_t *t, const alfa_fwu_reply_t *r
             gw_ota_set_target(o, t, GW_T_ROLLED_BACK, e);
         } else if (r->state == ALFA_FWU_ST_TRIAL && r->session == o->session) {
             gw_ota_set_target(o, t, GW_T_TRIAL, NULL);
+        } else if (t->came_back && runs_new(o, t) && (r->state == ALFA_FWU_ST_IDLE || r->state == ALFA_FWU_ST_CONFIRMED)) {
+            /* It runs the new image and not on trial: confirmed (its own report of it was lost). */
+            gw_ota_set_target(o, t, GW_T_CONFIRMED, "");
+        } else if (t->came_back && r->state != ALFA_FWU_ST_ACTIVATING && r->state != ALFA_FWU_ST_TRIAL &&
+                   !runs_new(o, t)) {
+            /* Back on the old image without a verdict on the new one (the switch itself failed,
+             * or power was cut before the new image started): once more from its slot. */
+            if (t->activations < 2u) {
+                gw_ota_set_target(o, t, GW_T_WAITING, NULL);
+            } else {
+                gw_ota_set_target(o, t, GW_T_FAILED, "did not restart into it");
+            }
         }
         return;
     }
@@ -875,6 +897,9 @@ static void start_wave(gw_ota_t *o)
                 continue;
             }
             t->wave = o->wave;
+            t->activations++;
+            t->activated_ms = o->now_ms;
+            t->came_back = 0;
             gw_ota_set_target(o, t, GW_T_ACTIVATING, NULL);
             gw_ota_send_ctrl(o, t->node, ALFA_FWU_OP_ACTIVATE, 0, 0, 0);
             t->asked_ms = o->now_ms;
@@ -914,7 +939,7 @@ static void activate_step(gw_ota_t *o)
             continue;
         }
         busy = 1;
-        if (o->now_ms - t->last_heard_ms >= o->cfg.confirm_timeout_ms) {
+        if (o->now_ms - t->activated_ms >= o->cfg.confirm_timeout_ms) {
             gw_ota_set_target(o, t, GW_T_FAILED, runs_new(o, t) ? "not confirmed in time" : "did not restart into it");
             bad = 1;
             continue;

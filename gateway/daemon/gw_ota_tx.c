@@ -286,7 +286,16 @@ void gw_ota_tx_step(gw_ota_t *o)
         gw_ota_tx_begin(o, need == o->n_chunks);
         return;
     }
+    if (waiting > 0) {
+        /* Silent to a poll: it may have lost the session (a restart we did not see): offer it
+         * again; a pack still in the session just answers where it is. */
+        for (size_t i = 0; i < o->nt; i++) {
+            if (o->t[i].st == GW_T_RECEIVING && !o->t[i].answered) {
+                gw_ota_set_target(o, &o->t[i], GW_T_WAITING, NULL);
+            }
+        }
+    }
     if (waiting > 0 || incomplete > 0) {
-        start_poll(o); /* silent ones and reports without NACKs: ask again */
+        start_poll(o); /* reports without NACKs: ask again */
     }
 }

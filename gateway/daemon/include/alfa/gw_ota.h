@@ -124,6 +124,9 @@ typedef struct gw_ota_target {
     uint8_t tries;
     uint8_t answered;            /* STATUS of the current poll round arrived */
     uint8_t wave;                /* activation wave (0 = canary) */
+    uint8_t activations;         /* ACTIVATE orders given (a pack that came back on the old image gets a second) */
+    uint32_t activated_ms;       /* when it was told to activate */
+    uint8_t came_back;           /* restarted (CLAIMING heartbeat) since it was told to activate */
     uint8_t online, restarted;   /* from heartbeats: heard recently; seen CLAIMING since asked */
     uint8_t run_major, run_minor, run_patch;
     uint32_t hb_ms;
