@@ -25,6 +25,28 @@ uint32_t fwu_trailer_records(const alfa_fwu_t *u)
     return n > 255u ? 255u : n;
 }
 
+int alfa_fwu_trailer_check(const uint8_t b[ALFA_FWU_TRAILER_HEAD], alfa_fwimg_hdr_t *hdr)
+{
+    alfa_fwimg_hdr_t h;
+    if (alfa_get_le32(&b[128]) != ALFA_FWU_TRAILER_MAGIC || alfa_crc32(0, b, 136u) != alfa_get_le32(&b[136]) ||
+        alfa_fwimg_parse(b, &h) < 0 || alfa_fwimg_session_id(b) != alfa_get_le32(&b[132])) {
+        return -1;
+    }
+    if (hdr != 0) {
+        *hdr = h;
+    }
+    return 0;
+}
+
+void alfa_fwu_trailer_make(const uint8_t manifest[ALFA_FWIMG_MANIFEST_SIZE], uint8_t b[ALFA_FWU_TRAILER_HEAD])
+{
+    alfa_memcpy(b, manifest, ALFA_FWIMG_MANIFEST_SIZE);
+    alfa_put_le32(&b[128], ALFA_FWU_TRAILER_MAGIC);
+    alfa_put_le32(&b[132], alfa_fwimg_session_id(manifest));
+    alfa_put_le32(&b[136], alfa_crc32(0, b, 136u));
+    alfa_put_le32(&b[140], 0);
+}
+
 int fwu_trailer_head(alfa_fwu_t *u, uint8_t which, uint8_t manifest[ALFA_FWIMG_MANIFEST_SIZE], uint32_t *session)
 {
     uint8_t b[ALFA_FWU_TRAILER_HEAD];
@@ -32,9 +54,7 @@ int fwu_trailer_head(alfa_fwu_t *u, uint8_t which, uint8_t manifest[ALFA_FWIMG_M
         u->stats.flash_errors++;
         return -1;
     }
-    alfa_fwimg_hdr_t h;
-    if (alfa_get_le32(&b[128]) != ALFA_FWU_TRAILER_MAGIC || alfa_crc32(0, b, 136u) != alfa_get_le32(&b[136]) ||
-        alfa_fwimg_parse(b, &h) < 0 || alfa_fwimg_session_id(b) != alfa_get_le32(&b[132])) {
+    if (alfa_fwu_trailer_check(b, 0) < 0) {
         return -1;
     }
     alfa_memcpy(manifest, b, ALFA_FWIMG_MANIFEST_SIZE);
@@ -106,11 +126,7 @@ int32_t fwu_trailer_append(alfa_fwu_t *u, uint8_t which, uint8_t *next_free, uin
 int32_t fwu_trailer_write_head(alfa_fwu_t *u)
 {
     uint8_t b[ALFA_FWU_TRAILER_HEAD];
-    alfa_memcpy(b, u->manifest, ALFA_FWIMG_MANIFEST_SIZE);
-    alfa_put_le32(&b[128], ALFA_FWU_TRAILER_MAGIC);
-    alfa_put_le32(&b[132], u->session);
-    alfa_put_le32(&b[136], alfa_crc32(0, b, 136u));
-    alfa_put_le32(&b[140], 0);
+    alfa_fwu_trailer_make(u->manifest, b);
     u->stats.writes++;
     return u->port->slot_write(u->port->user, ALFA_SLOT_UPDATE, fwu_trailer_offset(u), b, sizeof(b));
 }

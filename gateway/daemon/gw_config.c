@@ -38,6 +38,9 @@ void gw_config_defaults(gw_config_t *c)
     c->mqtt_protocol = 4;
     c->mqtt_keepalive_s = 30;
     c->mqtt_qos = 1;
+    snprintf(c->ota_state_dir, sizeof c->ota_state_dir, "/var/lib/alfaspark");
+    c->ota_bus_load_pct = 70;
+    c->ota_wave_pct = 25;
 }
 
 static int parse_long(const char *v, long min, long max, long *out)
@@ -109,6 +112,9 @@ static const opt_t opts[] = {
     SOCKET_OPTS(1), SOCKET_OPTS(2), SOCKET_OPTS(3), SOCKET_OPTS(4),
     B("homeassistant", "enabled", core.ha_enabled),
     S("homeassistant", "prefix", core.ha_prefix),
+    S("ota", "state_dir", ota_state_dir),
+    U("ota", "bus_load_pct", ota_bus_load_pct, 10, 90),
+    U("ota", "wave_pct", ota_wave_pct, 1, 100),
 };
 
 static void set_special(gw_config_t *c, const char *key, const char *v)

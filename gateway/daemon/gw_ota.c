@@ -439,6 +439,7 @@ int gw_ota_start(gw_ota_t *o, const uint8_t *image, size_t len, const uint64_t *
         return -1;
     }
     o->force = (uint8_t)(force != 0);
+    o->wave_pct = o->cfg.wave_pct;
     o->phase = GW_OTA_OFFER;
     o->phase_ms = now_ms;
     if (o->io.write_file != NULL && o->io.write_file(o->io.user, IMAGE_FILE, image, len) < 0) {
@@ -607,6 +608,8 @@ static void on_status(gw_ota_t *o, gw_ota_target_t *t, const alfa_fwu_reply_t *r
     case ALFA_FWU_ST_RECEIVING:
         if (t->st == GW_T_WAITING && r->missing < o->n_chunks) {
             t->resumed_from = o->n_chunks - r->missing;
+            gw_ota_log(o, GW_OTA_LOG_INFO, "update %08" PRIx32 ": pack %s resumes with %" PRIu32 " of %" PRIu32 " chunks",
+                       o->session, t->hex, t->resumed_from, o->n_chunks);
         }
         t->missing = r->missing == 0xFFFFu && o->n_chunks > 0xFFFFu ? o->n_chunks : r->missing;
         t->answered = 1;

@@ -197,20 +197,28 @@ static void commit(gw_ota_t *o, const alfa_can_frame_t *f, int kind, uint32_t c)
 
 void gw_ota_tx_pump(gw_ota_t *o)
 {
-    int64_t cap = (int64_t)o->cfg.burst_frames * GW_OTA_BITS_DATA;
     if (!o->tokens_init) {
         o->tokens_init = 1;
         o->tokens_ms = o->now_ms;
-        o->tokens = cap;
     }
     uint32_t dt = o->now_ms - o->tokens_ms;
     o->tokens_ms = o->now_ms;
-    o->tokens += (int64_t)dt * 500 * (int64_t)o->cfg.bus_load_pct / 100; /* 500 bits per ms at 100 % */
+    int64_t rate = 500 * (int64_t)o->cfg.bus_load_pct / 100; /* bits per ms: 500 at 100 % */
+    /* At most burst_frames wait in the transmit path; a caller that comes only every few ms (the
+     * simulator's 10-ms step) may queue what the bus carries until its next call, never more than
+     * 20 ms of it. */
+    int64_t cap = (int64_t)o->cfg.burst_frames * GW_OTA_BITS_DATA;
+    int64_t interval = (int64_t)(dt < 20u ? dt : 20u) * rate;
+    if (interval > cap) {
+        cap = interval;
+    }
+    uint32_t backlog_max = (uint32_t)(cap / GW_OTA_BITS_DATA);
+    o->tokens += (int64_t)dt * rate;
     if (o->tokens > cap) {
         o->tokens = cap;
     }
     for (;;) {
-        if (o->io.tx_backlog != NULL && o->io.tx_backlog(o->io.user) >= o->cfg.burst_frames) {
+        if (o->io.tx_backlog != NULL && o->io.tx_backlog(o->io.user) >= backlog_max) {
             return; /* never a deep queue of update frames in front of a command */
         }
         alfa_can_frame_t f;

@@ -107,8 +107,7 @@ int alfa_slot_sim_valid(const alfa_slot_sim_t *s, uint8_t slot, uint8_t manifest
     const uint8_t *base = s->flash.mem + slot_base(s, slot);
     const uint8_t *t = base + s->geom.slot_size - s->geom.sector_size;
     alfa_fwimg_hdr_t h;
-    if (alfa_get_le32(t + 128) != ALFA_FWU_TRAILER_MAGIC || alfa_crc32(0, t, 136u) != alfa_get_le32(t + 136) ||
-        alfa_fwimg_parse(t, &h) < 0 || h.image_size > s->geom.slot_size - s->geom.sector_size) {
+    if (alfa_fwu_trailer_check(t, &h) < 0 || h.image_size > s->geom.slot_size - s->geom.sector_size) {
         return 0;
     }
     uint8_t d[ALFA_SHA256_SIZE];
@@ -140,12 +139,7 @@ int alfa_slot_sim_factory(alfa_slot_sim_t *s, uint8_t slot, const uint8_t *image
     uint8_t *base = s->flash.mem + slot_base(s, slot);
     memset(base, s->geom.erased_value, s->geom.slot_size);
     memcpy(base, image + ALFA_FWIMG_MANIFEST_SIZE, len - ALFA_FWIMG_MANIFEST_SIZE);
-    uint8_t *t = base + s->geom.slot_size - s->geom.sector_size;
-    memcpy(t, image, ALFA_FWIMG_MANIFEST_SIZE);
-    alfa_put_le32(t + 128, ALFA_FWU_TRAILER_MAGIC);
-    alfa_put_le32(t + 132, alfa_fwimg_session_id(image));
-    alfa_put_le32(t + 136, alfa_crc32(0, t, 136u));
-    alfa_put_le32(t + 140, 0);
+    alfa_fwu_trailer_make(image, base + s->geom.slot_size - s->geom.sector_size);
     size_t total = (size_t)s->flash.geom.block_size * s->flash.geom.block_count;
     alfa_flash_sim_load(&s->flash, s->flash.mem, total); /* recompute which units are programmed */
     return 0;

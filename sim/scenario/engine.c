@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alfa/fwu_proto.h"
 #include "alfa/proto.h"
 #include "alfa/scenario.h"
 #include "scn_internal.h"
@@ -14,7 +15,7 @@ enum field_id {
     F_CYCLE, F_P_GRID, F_P_HOME, F_P_POOL, F_P_HEATER, F_P_BATT, F_P_SOLAR, F_V_PACK, F_I_BATT,
     F_SOC, F_RELAYS, F_MODE, F_IS_MASTER, F_FAULTS, F_WARNINGS, F_GRID_TODAY, F_SOLAR_TODAY,
     F_CHG_TODAY, F_DIS_TODAY, F_RELAY_BIT, F_FAULT_BIT, F_WARN_BIT, F_POWERED, F_ONLINE,
-    F_NODE_ID, F_LAST_ACK, F_ACKS,
+    F_NODE_ID, F_LAST_ACK, F_ACKS, F_FW_VERSION, F_OTA_STATE, F_OTA_MISSING,
     S_PACKS_ONLINE, S_SOC_AVG, S_LIMIT_REACHED, S_P_BATT, S_P_SOLAR, S_P_HOME, S_P_GRID,
     S_GRID_TODAY, S_MASTER_SERIAL, S_VALID, S_MASTERS, S_MASTER_PACK,
 };
@@ -65,6 +66,9 @@ static const alfa_scn_field_t fields[] = {
     {"node_id", 0, F_NODE_ID, -1},
     {"last_ack", 0, F_LAST_ACK, -1},
     {"acks", 0, F_ACKS, -1},
+    {"fw_version", 0, F_FW_VERSION, -1},
+    {"ota_state", 0, F_OTA_STATE, -1},
+    {"ota_missing", 0, F_OTA_MISSING, -1},
     {"packs_online", 1, S_PACKS_ONLINE, -1},
     {"soc_avg_pct", 1, S_SOC_AVG, -1},
     {"grid_limit_reached", 1, S_LIMIT_REACHED, -1},
@@ -79,7 +83,7 @@ static const alfa_scn_field_t fields[] = {
     {"master_pack", 1, S_MASTER_PACK, -1},
 };
 
-_Static_assert(sizeof(fields) / sizeof(fields[0]) == 57, "field table and enum agree");
+_Static_assert(sizeof(fields) / sizeof(fields[0]) == 60, "field table and enum agree");
 
 const alfa_scn_field_t *alfa_scn_field_find(const char *name, int site)
 {
@@ -106,6 +110,24 @@ int alfa_scn_command_known(const char *name)
 
 int alfa_scn_field_value(const alfa_scn_field_t *f, const char *text, int64_t *out)
 {
+    if (f->id == F_FW_VERSION) {
+        unsigned a, b, c;
+        char extra;
+        if (sscanf(text, "%u.%u.%u%c", &a, &b, &c, &extra) != 3 || a > 31u || b > 63u || c > 31u) {
+            return -1;
+        }
+        *out = ALFA_FW_VERSION_WIRE(a, b, c);
+        return 0;
+    }
+    if (f->id == F_OTA_STATE) {
+        for (unsigned st = 0; st < ALFA_FWU_ST_COUNT; st++) {
+            if (!strcmp(text, alfa_fwu_state_name((uint8_t)st))) {
+                *out = st;
+                return 0;
+            }
+        }
+        return -1;
+    }
     if (f->id == F_MODE) {
         for (unsigned m = 0; m < ALFA_MODE_COUNT; m++) {
             if (!strcmp(text, mode_names[m])) {
@@ -179,6 +201,9 @@ static int64_t pack_value(const alfa_scn_field_t *f, const alfa_scn_pack_obs_t *
     case F_NODE_ID: return p->node_id;
     case F_LAST_ACK: return p->last_ack;
     case F_ACKS: return p->acks;
+    case F_FW_VERSION: return p->fw_version;
+    case F_OTA_STATE: return p->ota_state;
+    case F_OTA_MISSING: return p->ota_missing;
     default: return 0;
     }
 }
@@ -212,7 +237,7 @@ static int64_t site_value(const alfa_scn_field_t *f, const alfa_scn_obs_t *o)
 static int sim_side(const alfa_scn_field_t *f)
 {
     return f->id == F_POWERED || f->id == F_ONLINE || f->id == F_NODE_ID || f->id == F_LAST_ACK ||
-           f->id == F_ACKS;
+           f->id == F_ACKS || f->id == F_FW_VERSION || f->id == F_OTA_STATE || f->id == F_OTA_MISSING;
 }
 
 static int holds(uint8_t op, int64_t seen, int64_t want)
@@ -267,6 +292,10 @@ static void value_text(const alfa_scn_field_t *f, int64_t v, char *buf, size_t l
         snprintf(buf, len, "%s", alfa_scn_mode_name((unsigned)v));
     } else if (f->id == F_LAST_ACK) {
         snprintf(buf, len, "%s", v == 255 ? "none" : alfa_ack_result_name((uint8_t)v));
+    } else if (f->id == F_FW_VERSION) {
+        snprintf(buf, len, "%u.%u.%u", (unsigned)(v >> 11) & 31u, (unsigned)(v >> 5) & 63u, (unsigned)v & 31u);
+    } else if (f->id == F_OTA_STATE) {
+        snprintf(buf, len, "%s", alfa_fwu_state_name((uint8_t)v));
     } else if (f->id == S_MASTER_SERIAL || f->id == F_FAULTS || f->id == F_WARNINGS ||
                f->id == F_RELAYS) {
         snprintf(buf, len, "0x%" PRIX64, (uint64_t)v);

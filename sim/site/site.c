@@ -9,6 +9,11 @@
 
 #include "alfa/bmsmodel.h"
 #include "alfa/core.h"
+#include "alfa/fw_keys.h"
+#include "alfa/fw_verify.h"
+#include "alfa/gw_ota.h"
+#include "alfa/slot_sim.h"
+#include "fwsign.h"
 #include "alfa/node.h"
 #include "alfa/pack.h"
 #include "alfa/proto.h"
@@ -21,6 +26,10 @@
 #define SINE_MAX 200u             /* 4 kHz: 50 Hz repeats every 80 samples, 60 Hz every 200 */
 /* The plant moves slowly (sun, loads, SOC): it steps every 100 ms, and at once when a relay moved. */
 #define PLANT_STEP_US 100000u
+#define SIM_KEYS_MAX 16u
+#define SIM_TEST_KEY_SEED 0x5A11u  /* the simulator's own test key: trusted by simulated packs only */
+#define SIM_OTHER_KEY_SEED 0x0BADu /* a key no pack trusts (`other_key` images) */
+#define SIM_FILES 4u
 
 struct sim_pack {
     sim_site_t *site;
@@ -56,6 +65,12 @@ struct sim_pack {
 
     alfa_canbus_node_t *can;
     uint8_t can_linked;
+
+    /* firmware slots (when the scenario updates firmware, or --ota-slots) */
+    alfa_slot_sim_t slots;
+    uint8_t has_slots;
+    uint8_t selftest_fail;         /* its new images cannot reach the BMS: their self-test fails */
+    uint32_t ota_loss_ppm;         /* update frames it misses */
 
     uint8_t coils;
     uint8_t leds;
@@ -94,6 +109,14 @@ struct sim_site {
     alfa_site_totals_t site;
     uint64_t site_heard_us;
     uint8_t site_heard;
+
+    /* firmware update: the keys the packs trust, the scenario's images, the gateway role's sender */
+    uint8_t keys[SIM_KEYS_MAX][ALFA_FW_KEY_SIZE];
+    size_t nkeys;
+    uint8_t *images[ALFA_SCN_OTA_IMAGES_MAX];
+    uint32_t image_len[ALFA_SCN_OTA_IMAGES_MAX];
+    gw_ota_t *ota;
+    struct sim_file { char name[32]; uint8_t *data; size_t len; } files[SIM_FILES]; /* its "state directory" */
 
     alfa_scn_pack_obs_t *obs_packs;
     alfa_scn_obs_t obs;
@@ -161,10 +184,17 @@ static uint8_t line_noise(sim_pack_t *p, uint8_t b)
     return b;
 }
 
+/* The BMS is silent for this controller: injected, or a new image on trial that cannot reach it. */
+static int bms_silent(sim_pack_t *p)
+{
+    return p->bms_silent ||
+           (p->selftest_fail && p->has_slots && alfa_slot_sim_state_of(&p->slots, ALFA_SLOT_RUNNING) == ALFA_SLOT_PENDING);
+}
+
 static int32_t cb_serial_write(void *user, const uint8_t *data, uint16_t len)
 {
     sim_pack_t *p = user;
-    if (p->bms_silent) {
+    if (bms_silent(p)) {
         return len; /* the bytes go out; nobody listens */
     }
     uint8_t buf[SIM_SERIAL_BUF];
@@ -196,7 +226,34 @@ static int32_t cb_can_send(void *user, const alfa_can_frame_t *f)
 
 static int32_t cb_can_recv(void *user, alfa_can_frame_t *f)
 {
-    return alfa_canbus_recv(((sim_pack_t *)user)->can, f);
+    sim_pack_t *p = user;
+    for (;;) {
+        int32_t rc = alfa_canbus_recv(p->can, f);
+        uint8_t cls = ALFA_PROTO_ID_CLASS(f->id);
+        if (rc == 1 && p->ota_loss_ppm != 0u && (f->flags & ALFA_CAN_FLAG_EXT) && cls >= ALFA_CLS_FW_FIRST &&
+            cls <= ALFA_CLS_FW_LAST && ALFA_PROTO_ID_SRC(f->id) == ALFA_NODE_LINUX_GATEWAY &&
+            alfa_rng_chance_ppm(&p->rng, p->ota_loss_ppm)) {
+            continue; /* this pack missed it (injected: ota_loss) */
+        }
+        return rc;
+    }
+}
+
+/* Firmware slots on the slot simulator (port/test/slot_sim.h: flash rules, boot records, rollback). */
+static alfa_slot_sim_t *SLOTS(void *user) { return &((sim_pack_t *)user)->slots; }
+static int32_t cb_slot_begin(void *u, uint8_t r) { return alfa_slot_sim_begin(SLOTS(u), r); }
+static int32_t cb_slot_erase(void *u, uint8_t w, uint32_t sec) { return alfa_slot_sim_erase(SLOTS(u), w, sec); }
+static int32_t cb_slot_write(void *u, uint8_t w, uint32_t o, const void *d, uint32_t n) { return alfa_slot_sim_write(SLOTS(u), w, o, d, n); }
+static int32_t cb_slot_read(void *u, uint8_t w, uint32_t o, void *b, uint32_t n) { return alfa_slot_sim_read(SLOTS(u), w, o, b, n); }
+static int32_t cb_slot_set_boot(void *u) { return alfa_slot_sim_set_boot(SLOTS(u)); }
+static int32_t cb_slot_confirm(void *u) { return alfa_slot_sim_confirm(SLOTS(u)); }
+static alfa_slot_state_t cb_slot_state(void *u, uint8_t w) { return alfa_slot_sim_state_of(SLOTS(u), w); }
+static int32_t cb_fw_verify(void *u, const uint8_t d[32], const uint8_t sig[64]) { return alfa_slot_sim_fw_verify(SLOTS(u), d, sig); }
+
+static int32_t verify_keys(void *ctx, const uint8_t d[32], const uint8_t sig[64])
+{
+    sim_site_t *s = ctx;
+    return alfa_fw_verify_any((const uint8_t(*)[ALFA_FW_KEY_SIZE])s->keys, s->nkeys, d, sig) == 0 ? 0 : -1;
 }
 
 static alfa_can_state_t cb_can_state(void *user)
@@ -261,6 +318,10 @@ static void cb_reboot(void *user)
 
 static int pack_boot(sim_pack_t *p)
 {
+    if (p->has_slots && alfa_slot_sim_boot(&p->slots) < 0) {
+        fprintf(stderr, "alfaspark-sim: pack %u: no firmware slot holds a valid image\n", p->idx + 1u);
+        return -1;
+    }
     alfa_pack_config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.serial = p->serial;
@@ -391,6 +452,9 @@ static void gateway_receive(sim_site_t *s)
     }
     alfa_can_frame_t f;
     while (alfa_canbus_recv(s->gw, &f) == 1) {
+        if (s->ota != NULL) {
+            gw_ota_on_can(s->ota, &f, (uint32_t)(s->t_us / 1000u));
+        }
         int cls = alfa_proto_classify(&f);
         if (cls == ALFA_CLS_HEARTBEAT) {
             alfa_heartbeat_t hb;
@@ -475,6 +539,145 @@ static int gateway_command(sim_site_t *s, const alfa_scn_action_t *a)
     return 0;
 }
 
+/* ------------------------------------------------------------------ the gateway role's update sender */
+
+static int ota_publish(void *u, const char *topic, const char *payload, size_t len, int retain)
+{
+    (void)u; (void)topic; (void)payload; (void)len; (void)retain;
+    return 0; /* no broker in the simulator: expectations read the packs themselves */
+}
+static int32_t ota_send(void *u, const alfa_can_frame_t *f) { return alfa_canbus_send(((sim_site_t *)u)->gw, f); }
+static uint32_t ota_backlog(void *u) { return ((sim_site_t *)u)->gw->tx_count; }
+
+static struct sim_file *file_of(sim_site_t *s, const char *name, int create)
+{
+    for (unsigned k = 0; k < SIM_FILES; k++) {
+        if (s->files[k].data != NULL && strcmp(s->files[k].name, name) == 0) {
+            return &s->files[k];
+        }
+    }
+    for (unsigned k = 0; create && k < SIM_FILES; k++) {
+        if (s->files[k].data == NULL) {
+            snprintf(s->files[k].name, sizeof(s->files[k].name), "%s", name);
+            return &s->files[k];
+        }
+    }
+    return NULL;
+}
+
+static uint8_t *ota_read(void *u, const char *name, size_t *len)
+{
+    struct sim_file *f = file_of(u, name, 0);
+    uint8_t *b = f != NULL ? malloc(f->len + 1u) : NULL;
+    if (b != NULL) {
+        memcpy(b, f->data, f->len);
+        *len = f->len;
+    }
+    return b;
+}
+
+static int ota_write(void *u, const char *name, const void *data, size_t len)
+{
+    struct sim_file *f = file_of(u, name, 1);
+    uint8_t *b = f != NULL ? malloc(len + 1u) : NULL;
+    if (b == NULL) {
+        return -1;
+    }
+    memcpy(b, data, len);
+    free(f->data);
+    f->data = b;
+    f->len = len;
+    return 0;
+}
+
+static void ota_log(void *u, int level, const char *msg)
+{
+    (void)u;
+    if (level <= GW_OTA_LOG_WARN || getenv("ALFASPARK_SIM_OTA_LOG") != NULL) {
+        fprintf(stderr, "alfaspark-sim: gateway: %s\n", msg);
+    }
+}
+
+static gw_ota_t *ota_new(sim_site_t *s)
+{
+    gw_ota_cfg_t c;
+    gw_ota_cfg_defaults(&c);
+    c.wave_pct = 50;
+    gw_ota_io_t io = {.user = s, .publish = ota_publish, .can_send = ota_send, .tx_backlog = ota_backlog,
+                      .read_file = ota_read, .write_file = ota_write, .log = ota_log};
+    return gw_ota_new(&c, &io);
+}
+
+/* The scenario's images: payload from the seed, signed with the simulator's test key (or not,
+ * or with a key no pack trusts, or altered after signing). */
+static int ota_images(sim_site_t *s)
+{
+    alfa_fwsign_key_t test, other;
+    if (alfa_fwsign_key_from_seed(SIM_TEST_KEY_SEED, &test) != 0 || alfa_fwsign_key_from_seed(SIM_OTHER_KEY_SEED, &other) != 0) {
+        return -1;
+    }
+    memcpy(s->keys[s->nkeys++], test.point, ALFA_FW_KEY_SIZE);
+    for (size_t k = 0; k < s->scn->ota_image_count; k++) {
+        const alfa_scn_ota_image_t *im = &s->scn->ota_images[k];
+        uint8_t *payload = malloc(im->size);
+        s->images[k] = malloc(im->size + ALFA_FWIMG_MANIFEST_SIZE);
+        if (payload == NULL || s->images[k] == NULL) {
+            free(payload);
+            return -1;
+        }
+        alfa_rng_t r;
+        alfa_rng_seed(&r, s->opt.seed ^ (0x9E3779B97F4A7C15ull * (k + 1u)));
+        for (uint32_t i = 0; i < im->size; i++) {
+            payload[i] = (uint8_t)alfa_rng_next(&r);
+        }
+        alfa_fwimg_hdr_t h;
+        memset(&h, 0, sizeof(h));
+        h.device_type = im->device_type;
+        h.hw_class = im->hw_class;
+        h.major = im->major;
+        h.minor = im->minor;
+        h.patch = im->patch;
+        h.security_counter = im->counter;
+        const alfa_fwsign_key_t *key = (im->flags & ALFA_SCN_OTA_UNSIGNED) ? NULL
+                                       : (im->flags & ALFA_SCN_OTA_OTHER_KEY) ? &other : &test;
+        int rc = alfa_fwsign_image(key, &h, payload, im->size, s->images[k]);
+        free(payload);
+        if (rc != 0) {
+            return -1;
+        }
+        if (im->flags & ALFA_SCN_OTA_TAMPERED) {
+            /* Altered after signing, the header's hash fixed up: only the signature tells. */
+            s->images[k][ALFA_FWIMG_MANIFEST_SIZE + im->size / 2u] ^= 0x5Au;
+            alfa_sha256(s->images[k] + ALFA_FWIMG_MANIFEST_SIZE, im->size, s->images[k] + 32);
+        }
+        s->image_len[k] = im->size + ALFA_FWIMG_MANIFEST_SIZE;
+    }
+    return 0;
+}
+
+static int ota_start(sim_site_t *s, const alfa_scn_action_t *a)
+{
+    if (s->ota == NULL || !s->gateway_on || s->opt.real_gateway) {
+        fprintf(stderr, "alfaspark-sim: %s:%u: %s: the simulated gateway cannot start an update now\n", s->scn->file,
+                a->line, a->name);
+        return -1;
+    }
+    size_t k = 0;
+    while (k < s->scn->ota_image_count && strcmp(s->scn->ota_images[k].name, a->name)) {
+        k++;
+    }
+    uint64_t serial = a->target.kind == ALFA_SCN_TGT_PACK ? s->packs[a->target.pack].serial : 0;
+    char why[160];
+    if (k == s->scn->ota_image_count ||
+        gw_ota_start(s->ota, s->images[k], s->image_len[k], serial ? &serial : NULL, serial ? 1u : 0u,
+                     (int)a->value, (uint32_t)(s->t_us / 1000u), why, sizeof(why)) != 0) {
+        fprintf(stderr, "alfaspark-sim: %s:%u: update refused by the gateway: %s\n", s->scn->file, a->line,
+                k == s->scn->ota_image_count ? "no such image" : why);
+        return -1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ the site */
 
 static void pack_setup(sim_site_t *s, sim_pack_t *p, unsigned i)
@@ -503,6 +706,17 @@ static void pack_setup(sim_site_t *s, sim_pack_t *p, unsigned i)
         .watchdog_feed = cb_watchdog,
         .reboot = cb_reboot,
     };
+    if (p->has_slots) {
+        p->port.slot_geom = &p->slots.geom;
+        p->port.slot_begin = cb_slot_begin;
+        p->port.slot_erase = cb_slot_erase;
+        p->port.slot_write = cb_slot_write;
+        p->port.slot_read = cb_slot_read;
+        p->port.slot_set_boot = cb_slot_set_boot;
+        p->port.slot_confirm = cb_slot_confirm;
+        p->port.slot_state = cb_slot_state;
+        p->port.fw_verify = cb_fw_verify;
+    }
     alfa_rng_t root;
     alfa_rng_seed(&root, s->opt.seed);
     alfa_rng_split(&root, 1000u + i, &p->rng);
@@ -555,8 +769,35 @@ sim_site_t *sim_site_new(const alfa_scn_t *scn, const sim_options_t *opt)
         return NULL;
     }
     alfa_canbus_init(s->bus, s->opt.seed);
+    /* Firmware slots when the scenario updates firmware, a real gateway may (--can-pty), or asked. */
+    int slots = scn->ota_image_count > 0u || opt->real_gateway || opt->ota_slots;
+    for (size_t k = 0; slots && k < alfa_fw_key_count && s->nkeys < SIM_KEYS_MAX; k++) {
+        memcpy(s->keys[s->nkeys++], alfa_fw_keys[k], ALFA_FW_KEY_SIZE);
+    }
+    for (unsigned k = 0; slots && k < opt->n_ota_pub; k++) {
+        if (s->nkeys == SIM_KEYS_MAX || alfa_fw_pub_load(opt->ota_pub[k], s->keys[s->nkeys]) != 0) {
+            fprintf(stderr, "alfaspark-sim: %s is not a P-256 public key (or too many keys)\n", opt->ota_pub[k]);
+            sim_site_free(s);
+            return NULL;
+        }
+        s->nkeys++;
+    }
+    if (slots && (ota_images(s) != 0 || (s->ota = ota_new(s)) == NULL)) {
+        fprintf(stderr, "alfaspark-sim: cannot make the scenario's firmware images\n");
+        sim_site_free(s);
+        return NULL;
+    }
+    const alfa_slot_geom_t sg = {SIM_SLOT_SIZE, SIM_SLOT_SECTOR, 16u, 0xFFu};
     for (unsigned i = 0; i < s->n; i++) {
         sim_pack_t *p = &s->packs[i];
+        if (slots) {
+            if (alfa_slot_sim_init(&p->slots, &sg, verify_keys, s) != 0) {
+                fprintf(stderr, "alfaspark-sim: out of memory for firmware slots\n");
+                sim_site_free(s);
+                return NULL;
+            }
+            p->has_slots = 1;
+        }
         pack_setup(s, p, i);
         p->can = alfa_canbus_attach(s->bus);
         s->obs_packs[i].last_ack = 255;
@@ -574,6 +815,16 @@ void sim_site_free(sim_site_t *s)
     if (s == NULL) {
         return;
     }
+    for (unsigned i = 0; s->packs != NULL && i < s->n; i++) {
+        alfa_slot_sim_free(&s->packs[i].slots);
+    }
+    for (unsigned k = 0; k < ALFA_SCN_OTA_IMAGES_MAX; k++) {
+        free(s->images[k]);
+    }
+    for (unsigned k = 0; k < SIM_FILES; k++) {
+        free(s->files[k].data);
+    }
+    gw_ota_free(s->ota);
     free(s->bus);
     free(s->packs);
     free(s->obs_packs);
@@ -606,6 +857,21 @@ int sim_site_apply(sim_site_t *s, const alfa_scn_action_t *a)
             s->next_time_us = s->t_us;
         }
         return 0;
+    case ALFA_SCN_ACT_OTA_START:
+        return ota_start(s, a);
+    case ALFA_SCN_ACT_OTA_CANCEL:
+        if (s->ota == NULL || !gw_ota_active(s->ota)) {
+            fprintf(stderr, "alfaspark-sim: %s:%u: no update to cancel\n", s->scn->file, a->line);
+            return -1;
+        }
+        gw_ota_cancel(s->ota, (uint32_t)(s->t_us / 1000u));
+        return 0;
+    case ALFA_SCN_ACT_OTA_GW_RESTART:
+        /* The gateway process restarts: a new sender takes the session up from its state file. */
+        gw_ota_free(s->ota);
+        s->gw->tx_count = 0;
+        s->ota = ota_new(s);
+        return s->ota != NULL && gw_ota_restore(s->ota, (uint32_t)(s->t_us / 1000u)) >= 0 ? 0 : -1;
     default:
         break;
     }
@@ -629,6 +895,12 @@ int sim_site_apply(sim_site_t *s, const alfa_scn_action_t *a)
             p->can_linked = (uint8_t)a->value;
             pack_connect(p);
             break;
+        case ALFA_SCN_ACT_OTA_LOSS:
+            p->ota_loss_ppm = (uint32_t)a->value;
+            break;
+        case ALFA_SCN_ACT_OTA_SELFTEST_FAIL:
+            p->selftest_fail = (uint8_t)a->value;
+            break;
         default:
             return -1;
         }
@@ -650,7 +922,7 @@ static void serial_pump(sim_pack_t *p, uint64_t now_us)
         p->hold[p->hold_len++] = line_noise(p, buf[i]);
     }
     if (p->hold_len && alfa_bmsm_next_us(&p->bmsm) == UINT64_MAX) {
-        if (!p->bms_silent && p->powered) {
+        if (!bms_silent(p) && p->powered) {
             uint16_t room = (uint16_t)(SIM_SERIAL_BUF - p->rx_len);
             uint16_t k = p->hold_len < room ? p->hold_len : room;
             memcpy(p->rx + p->rx_len, p->hold, k);
@@ -702,6 +974,9 @@ void sim_site_step(sim_site_t *s)
     }
     alfa_canbus_run_until(s->bus, s->t_us);
     gateway_receive(s);
+    if (s->ota != NULL && s->gateway_on) {
+        gw_ota_process(s->ota, (uint32_t)(s->t_us / 1000u));
+    }
     if (s->gateway_on && s->t_us >= s->next_time_us) {
         gateway_send_time(s);
         s->next_time_us = s->t_us + SIM_GATEWAY_TIME_MS * 1000ull;
@@ -750,6 +1025,17 @@ const alfa_scn_obs_t *sim_site_observe(sim_site_t *s)
             alfa_core_telemetry(pcore(p), &o->t); /* live values: flags like is_master move between cycles */
         }
         o->node_id = p->booted ? pnode_id(p) : 0;
+        if (p->powered && p->booted) {
+            alfa_fw_version_t v = alfa_core_fw_version(pcore(p));
+            const alfa_fwu_t *u = alfa_pack_fwu(&p->pack);
+            o->fw_version = ALFA_FW_VERSION_WIRE(v.major, v.minor, v.patch);
+            o->ota_state = (uint8_t)alfa_fwu_state(u);
+            o->ota_missing = alfa_fwu_missing_chunks(u);
+        } else {
+            o->fw_version = 0;
+            o->ota_state = 0;
+            o->ota_missing = 0;
+        }
     }
     s->obs.site_valid = s->site_heard && s->t_us - s->site_heard_us <= SITE_STALE_US;
     return &s->obs;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "alfa/gw_json.h"
+#include "ctl_update.h"
 
 #define MAX_PACKS 64
 
@@ -345,6 +346,7 @@ int main(int argc, char **argv)
         else { fprintf(stderr, "alfasparkctl: unknown option %s\n", a); usage(stderr); return 2; }
     }
     if (i >= argc) { usage(stderr); return 2; }
+    if (!strcmp(argv[i], "update")) return ctl_update(argc - i, argv + i, &(ctl_conn_t){host, port, site, user, pass, cafile, pack});
     int status_cmd = !strcmp(argv[i], "status");
     int watch_cmd = !strcmp(argv[i], "watch");
     char name[40], members[512];

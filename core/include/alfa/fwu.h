@@ -174,6 +174,13 @@ void alfa_fwu_process(alfa_fwu_t *u, uint32_t now_ms);
  * kept and restarts the controller (port->reboot). */
 bool alfa_fwu_reboot_due(const alfa_fwu_t *u, uint32_t now_ms);
 
+/* The head of a slot's trailer (its first ALFA_FWU_TRAILER_HEAD bytes, docs/ota.md): 0 and the
+ * image header when it is a complete, intact record of a parseable manifest, -1 otherwise. Ports'
+ * bootloaders (slot_sim.c, the Linux launcher) use it to find the image a slot claims to hold. */
+int alfa_fwu_trailer_check(const uint8_t head[ALFA_FWU_TRAILER_HEAD], alfa_fwimg_hdr_t *hdr);
+/* Write the head of a trailer for `manifest` into `head` (factory programming, tools). */
+void alfa_fwu_trailer_make(const uint8_t manifest[ALFA_FWIMG_MANIFEST_SIZE], uint8_t head[ALFA_FWU_TRAILER_HEAD]);
+
 /* Introspection (tests, simulator, daemon logs). */
 alfa_fwu_state_t alfa_fwu_state(const alfa_fwu_t *u);
 alfa_fwu_result_t alfa_fwu_result(const alfa_fwu_t *u);

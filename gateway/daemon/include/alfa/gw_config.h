@@ -37,6 +37,9 @@ typedef struct gw_config {
     char tls_cert_file[GW_CFG_STR];
     char tls_key_file[GW_CFG_STR];
     int tls_insecure;
+    char ota_state_dir[GW_CFG_STR]; /* firmware update: session state and staged image (gw_ota.h) */
+    uint32_t ota_bus_load_pct;     /* share of the bus update frames may take */
+    uint32_t ota_wave_pct;         /* packs activated together after the canary, % */
     char errors[GW_CFG_ERRORS];    /* one line per problem */
     int n_errors;
 } gw_config_t;
