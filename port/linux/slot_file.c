@@ -198,7 +198,7 @@ int alfa_slot_file_boot(alfa_slot_file_t *s, char *path, size_t cap, char *why, 
         order[1] = 0;
     }
     if (why != NULL) {
-        snprintf(why, why_cap, "no firmware slot in use: the installed binary runs");
+        why[0] = '\0';
     }
     for (int i = 0; i < 2; i++) {
         int k = order[i];
@@ -231,6 +231,9 @@ int alfa_slot_file_boot(alfa_slot_file_t *s, char *path, size_t cap, char *why, 
         }
         path_of(s, k, "", path, cap);
         return k;
+    }
+    if (why != NULL && why[0] == '\0') {
+        snprintf(why, why_cap, "no firmware slot in use: the installed binary runs");
     }
     return -1;
 }

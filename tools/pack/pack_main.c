@@ -226,8 +226,10 @@ static void launch(daemon_t *d, char **argv)
     }
     char path[PATH_MAX], why[160];
     int k = alfa_slot_file_boot(&d->slots, path, sizeof path, why, sizeof why);
+    if (why[0] != '\0') {
+        logf_(d, k < 0 ? 2 : 1, "firmware: %s", why);
+    }
     if (k < 0) {
-        logf_(d, 2, "firmware: %s", why);
         return;
     }
     alfa_slot_file_close(&d->slots);

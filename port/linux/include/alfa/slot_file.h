@@ -54,7 +54,8 @@ int alfa_slot_file_init(alfa_slot_file_t *s, const char *dir, const char *base, 
 void alfa_slot_file_close(alfa_slot_file_t *s);
 
 /* The launcher. Returns the slot to start (0/1) with its file's path in `path`, or -1 to run the
- * factory binary. `why` (may be NULL) gets one line for the log. */
+ * factory binary. `why` (may be NULL) gets one line for the log: a rollback or a slot refused on
+ * the way, or why the installed binary runs; "" when a slot simply starts. */
 int alfa_slot_file_boot(alfa_slot_file_t *s, char *path, size_t cap, char *why, size_t why_cap);
 /* After a failed exec of slot `slot`: mark it ABORTED so the next start does not try it again. */
 void alfa_slot_file_abort(alfa_slot_file_t *s, int slot);
