@@ -18,6 +18,7 @@ static fwu_keys_t g_keys;
 static uint8_t g_factory[128 + 1024], g_img[128 + PAYLOAD], g_other[128 + PAYLOAD];
 
 typedef struct tap {
+    uint8_t hb_state;          /* flags of the pack's last heartbeat */
     alfa_fwu_reply_t last_status;
     int statuses, nacks;
     uint32_t nacked;
@@ -29,6 +30,11 @@ static void on_frame(void *ctx, const alfa_can_frame_t *f)
 {
     tap_t *t = ctx;
     alfa_fwu_reply_t r;
+    alfa_heartbeat_t hb;
+    if (alfa_proto_classify(f) == ALFA_CLS_HEARTBEAT && alfa_proto_heartbeat_decode(f, &hb) == 0 &&
+        hb.device_type == ALFA_DEV_PACK) {
+        t->hb_state = hb.state;
+    }
     if (alfa_proto_classify(f) != ALFA_CLS_FWU_REPLY || alfa_fwu_reply_decode(f, &r) != 0) {
         return;
     }
@@ -258,10 +264,21 @@ static void test_cancel_then_resume(void **state)
     manifest(s, g_img);
     chunks(s, g_img, 0, 600, NULL, 0);
     ota_site_run_ms(s, 2000); /* idle windows written */
-    assert_true(alfa_pack_core((alfa_pack_t *)ota_site_pack(s, 0))->fw_update);
+    assert_true(alfa_pack_core((alfa_pack_t *)ota_site_pack(s, 0))->fw_update); /* red LED blinks (SPEC §7) */
+    assert_true(g_tap.hb_state & ALFA_HB_UPDATING);                              /* heartbeat says UPDATING */
+    int red_on = 0, red_off = 0;
+    for (int k = 0; k < 24; k++) { /* red blinks at 1 Hz: on, then off */
+        ota_site_run_ms(s, 50);
+        int on = (alfa_core_indicators(alfa_pack_core((alfa_pack_t *)ota_site_pack(s, 0)))->leds & ALFA_LED_RED) != 0;
+        red_on |= on;
+        red_off |= !on;
+    }
+    assert_true(red_on && red_off);
     ctrl(s, ALFA_NODE_LINUX_GATEWAY, ALFA_NODE_BROADCAST, ALFA_FWU_OP_CANCEL, session, 0);
     assert_int_equal(alfa_fwu_state(fwu(s)), ALFA_FWU_ST_IDLE);
     assert_false(alfa_pack_core((alfa_pack_t *)ota_site_pack(s, 0))->fw_update);
+    ota_site_run_ms(s, 1100);
+    assert_false(g_tap.hb_state & ALFA_HB_UPDATING);
     ctrl(s, ALFA_NODE_LINUX_GATEWAY, node_of(s), ALFA_FWU_OP_BEGIN, session, 0);
     ota_site_run_ms(s, 300);
     assert_int_equal(alfa_fwu_state(fwu(s)), ALFA_FWU_ST_RECEIVING);
