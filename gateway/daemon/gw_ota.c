@@ -717,6 +717,7 @@ static void on_start(gw_ota_t *o, const char *payload, size_t len, uint32_t now_
     uint64_t serials[GW_OTA_MAX_TARGETS];
     size_t n = 0;
     int force = 0;
+    memset(&doc, 0, sizeof(doc));
     if (gw_json_parse(&doc, payload, len) < 0) {
         snprintf(why, sizeof(why), "invalid JSON: %s", doc.error);
         publish_result(o, id, "refused", why);

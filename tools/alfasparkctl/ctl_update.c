@@ -70,6 +70,7 @@ static void on_message(struct mosquitto *m, void *user, const struct mosquitto_m
     if (strncmp(msg->topic, prefix, (size_t)n) != 0 || msg->payloadlen <= 0) return;
     const char *t = msg->topic + n;
     gw_json_doc_t d;
+    memset(&d, 0, sizeof d);
     if (gw_json_parse(&d, msg->payload, (size_t)msg->payloadlen) != 0) return;
     char session[16], id[80], result[40];
     str_member(&d, "session", session, sizeof session);
