@@ -16,7 +16,7 @@
 #include "gw_harness.h"
 
 /*
- * One simulated site of three packs (running 2.5.0, the build's version) at 4x real time behind
+ * One simulated site of three packs (running 2.5.0, the build's version) at 8x real time behind
  * the SLCAN pty; the real gateway on it; the test's own signing key (alfaspark-sign keygen),
  * which the simulated packs trust (--ota-pub). In order:
  *   - a tampered, an unsigned, a wrong-hardware and an older image: every pack refuses, says why,
@@ -215,7 +215,7 @@ static int setup(void **state)
         close(in[1]);
         dup2(fd, 1);
         dup2(fd, 2);
-        execl(exe, exe, "--scenario", scn, "--can-pty", "--realtime", "4", "--ota-pub", r->pub, "--actions-stdin",
+        execl(exe, exe, "--scenario", scn, "--can-pty", "--realtime", "8", "--ota-pub", r->pub, "--actions-stdin",
               (char *)NULL);
         _exit(127);
     }

@@ -255,6 +255,19 @@ static void test_real_pack_update_and_rollback(void **state)
 
 int main(void)
 {
+    /* A sanitizer build's daemon does not fit an image (2 MiB): nothing to update it with. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "strip -o /tmp/alfa-ota-size-%d %s/alfaspark-pack", (int)getpid(), bin());
+    struct stat st;
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "/tmp/alfa-ota-size-%d", (int)getpid());
+    int big = system(cmd) == 0 && stat(tmp, &st) == 0 && st.st_size > 2 * 1024 * 1024;
+    unlink(tmp);
+    if (big) {
+        printf("skipped: the stripped alfaspark-pack of this build (%lld bytes, sanitizers) exceeds the 2 MiB image limit\n",
+               (long long)st.st_size);
+        return 77;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_real_pack_update_and_rollback, setup, teardown),
     };

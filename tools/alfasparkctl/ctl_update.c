@@ -209,7 +209,8 @@ int ctl_update(int argc, char **argv, const ctl_conn_t *conn)
     char cid[64];
     snprintf(cid, sizeof cid, "alfasparkctl-%ld", (long)getpid());
     struct mosquitto *m = mosquitto_new(cid, true, &u);
-    if (m == NULL) { free(img); return 2; }
+    int rc = 2;
+    if (m == NULL) goto out;
     mosquitto_message_callback_set(m, on_message);
     mosquitto_connect_callback_set(m, on_connect);
     mosquitto_subscribe_callback_set(m, on_subscribe);
@@ -217,8 +218,7 @@ int ctl_update(int argc, char **argv, const ctl_conn_t *conn)
     if ((conn->cafile && mosquitto_tls_set(m, conn->cafile, NULL, NULL, NULL, NULL) != MOSQ_ERR_SUCCESS) ||
         mosquitto_connect(m, conn->host, conn->port, 30) != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "alfasparkctl: cannot reach broker %s:%d\n", conn->host, conn->port);
-        free(img);
-        return 2;
+        goto out;
     }
     long long t0 = now_ms();
     while (u.connect_rc < 0 && now_ms() - t0 < 5000) {
@@ -226,8 +226,7 @@ int ctl_update(int argc, char **argv, const ctl_conn_t *conn)
     }
     if (u.connect_rc != 0) {
         fprintf(stderr, "alfasparkctl: broker refused the connection\n");
-        free(img);
-        return 2;
+        goto out;
     }
     char topic[160], payload[1400];
     snprintf(topic, sizeof topic, "alfaspark/%s/ota/#", conn->site);
@@ -238,12 +237,12 @@ int ctl_update(int argc, char **argv, const ctl_conn_t *conn)
            h.patch, (unsigned)h.image_size, h.hw_class, (unsigned)h.security_counter);
     snprintf(topic, sizeof topic, "alfaspark/%s/ota/image", conn->site);
     mosquitto_publish(m, NULL, topic, (int)len, img, 1, false);
-    free(img);
+    rc = 1;
     t0 = now_ms();
     while (!u.image_ok && !u.image_refused && now_ms() - t0 < 30000) mosquitto_loop(m, 50, 1);
     if (!u.image_ok) {
         printf("refused: %s\n", u.image_refused ? u.detail : "the gateway did not take the image (is it running?)");
-        return 1;
+        goto out;
     }
     snprintf(topic, sizeof topic, "alfaspark/%s/ota/start", conn->site);
     int n = snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"client\":\"alfasparkctl\",\"force\":%s", u.id,
@@ -256,7 +255,7 @@ int ctl_update(int argc, char **argv, const ctl_conn_t *conn)
     while (!u.started && !u.refused && now_ms() - t0 < 10000) mosquitto_loop(m, 50, 1);
     if (!u.started) {
         printf("refused: %s\n", u.refused ? u.detail : "no answer from the gateway");
-        return 1;
+        goto out;
     }
     int tty = isatty(1);
     long long next = 0;
@@ -275,8 +274,13 @@ int ctl_update(int argc, char **argv, const ctl_conn_t *conn)
     int bad = strcmp(u.phase, "done") != 0 || strncmp(u.result, "ok", 2) != 0;
     for (int k = 0; k < u.n; k++) bad |= failed_state(u.packs[k].state) || strcmp(u.packs[k].state, "confirmed") != 0;
     if (strcmp(u.phase, "done") != 0) printf("timeout: the update is still running after %ld s\n", timeout_s);
-    mosquitto_disconnect(m);
-    mosquitto_destroy(m);
+    rc = bad ? 1 : 0;
+out:
+    if (m != NULL) {
+        mosquitto_disconnect(m);
+        mosquitto_destroy(m);
+    }
     mosquitto_lib_cleanup();
-    return bad ? 1 : 0;
+    free(img);
+    return rc;
 }
