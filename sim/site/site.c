@@ -1027,10 +1027,12 @@ const alfa_scn_obs_t *sim_site_observe(sim_site_t *s)
         o->node_id = p->booted ? pnode_id(p) : 0;
         if (p->powered && p->booted) {
             alfa_fw_version_t v = alfa_core_fw_version(pcore(p));
-            const alfa_fwu_t *u = alfa_pack_fwu(&p->pack);
             o->fw_version = ALFA_FW_VERSION_WIRE(v.major, v.minor, v.patch);
-            o->ota_state = (uint8_t)alfa_fwu_state(u);
-            o->ota_missing = alfa_fwu_missing_chunks(u);
+            if (p->has_slots) {
+                const alfa_fwu_t *u = alfa_pack_fwu(&p->pack);
+                o->ota_state = (uint8_t)alfa_fwu_state(u);
+                o->ota_missing = alfa_fwu_missing_chunks(u);
+            }
         } else {
             o->fw_version = 0;
             o->ota_state = 0;
