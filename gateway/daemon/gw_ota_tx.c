@@ -200,6 +200,7 @@ void gw_ota_tx_pump(gw_ota_t *o)
     if (!o->tokens_init) {
         o->tokens_init = 1;
         o->tokens_ms = o->now_ms;
+        o->tokens = (int64_t)o->cfg.burst_frames * GW_OTA_BITS_DATA; /* a first burst at once */
     }
     uint32_t dt = o->now_ms - o->tokens_ms;
     o->tokens_ms = o->now_ms;
