@@ -467,8 +467,8 @@ static void finish(gw_ota_t *o, const char *result)
     snprintf(o->result, sizeof(o->result), "%s", result);
     o->phase = GW_OTA_DONE;
     o->xfer = 0;
-    o->cq_count = 0;
-    o->state_dirty = 1;
+    o->parity_due = 0;
+    o->state_dirty = 1; /* control frames still queued (a CANCEL) go out */
     o->save_dirty = 1;
     gw_ota_log(o, GW_OTA_LOG_INFO, "update %08" PRIx32 ": %s", o->session, result);
     publish_result(o, o->id_json, strncmp(result, "ok", 2) == 0 ? "done" : "failed", result);
