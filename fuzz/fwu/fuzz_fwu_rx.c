@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alfa/flash_sim.h"
@@ -13,7 +14,7 @@
 /*
  * A whole pack (core, store, node, update module) on the flash and slot simulators. Once, at the
  * start: it settles on the bus, a signed image's session is begun and its manifest accepted, so
- * every input starts in RECEIVING (the fuzzer cannot forge signatures; the manifest check has its
+ * every input starts in RECEIVING with all but two chunks (the fuzzer cannot forge signatures; the manifest check has its
  * own target). Each input: a snapshot of that state is restored, then the input becomes frames
  * of the update classes from the gateway (data, parity, polls, verify, activate, cancel, begin,
  * manifest parts), each followed by a few milliseconds of processing. Checked: no crash or
@@ -185,7 +186,7 @@ static int init(void)
     run(50);
     /* most of the image already in: inputs can finish it (or spoil it) and reach the verdict */
     uint32_t chunks = (IMG + 7u) / 8u;
-    for (uint32_t c = 0; c + 17u < chunks; c++) {
+    for (uint32_t c = 0; c + 2u < chunks; c++) {
         uint8_t b[8];
         memcpy(b, image + 128 + 8u * c, 8);
         alfa_can_frame_t f;
@@ -199,6 +200,21 @@ static int init(void)
     }
     save();
     return 0;
+}
+
+/* READY only for the signed payload, byte for byte. */
+static void check_ready(void)
+{
+    if (alfa_fwu_state(&pack.fwu) == ALFA_FWU_ST_READY) {
+        uint8_t slot[IMG];
+        if (alfa_slot_sim_read(&z.slots, ALFA_SLOT_UPDATE, 0, slot, IMG) != 0 || memcmp(slot, image + 128, IMG) != 0) {
+            __builtin_trap();
+        }
+        if (!ready_once && getenv("FWU_FUZZ_SAY_READY") != NULL) {
+            fprintf(stderr, "fuzz-fwu_rx: an input made the image READY\n");
+        }
+        ready_once = 1;
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -215,7 +231,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     restore();
     uint8_t me = alfa_node_id(&pack.node);
     uint32_t chunks = (IMG + 7u) / 8u;
-    for (size_t off = 0; off + 10u <= size; off += 10u) {
+    /* The first byte picks a start: as it is (all but two chunks), or those two chunks delivered
+     * first, right (the pack verifies and is READY: the input then acts on a ready pack) or wrong
+     * (the hash check fails and the pack starts the transfer again). */
+    uint8_t mode = size > 0u ? (uint8_t)(data[0] % 3u) : 0u;
+    for (uint32_t c = chunks - 2u; mode != 0u && c < chunks; c++) {
+        uint8_t b[8];
+        memset(b, 0xFF, 8);
+        memcpy(b, image + 128 + 8u * c, c + 1u == chunks ? IMG - 8u * c : 8u);
+        b[0] = (uint8_t)(b[0] ^ (mode == 2u ? 0x01u : 0x00u));
+        alfa_can_frame_t f;
+        if (alfa_fwu_data_encode(ALFA_NODE_LINUX_GATEWAY, c, b, &f) == 0) {
+            deliver(&f);
+        }
+        run(2);
+    }
+    run(mode != 0u ? 4u : 0u);
+    check_ready();
+    for (size_t off = 1; off + 10u <= size; off += 10u) {
         const uint8_t *d = data + off;
         alfa_can_frame_t f;
         memset(&f, 0, sizeof(f));
@@ -248,21 +281,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(f.data, d + 2, 8);
         }
         deliver(&f);
-        run(1u + d[9] % 3u);
+        run(1u + (d[9] & 1u));
         if (z.slots.flash.rule_breaks != 0u) {
             __builtin_trap();
         }
-        if (alfa_fwu_state(&pack.fwu) == ALFA_FWU_ST_READY) {
-            /* READY only for the signed payload, byte for byte */
-            uint8_t slot[IMG];
-            if (alfa_slot_sim_read(&z.slots, ALFA_SLOT_UPDATE, 0, slot, IMG) != 0 || memcmp(slot, image + 128, IMG) != 0) {
-                __builtin_trap();
-            }
-            ready_once = 1;
-        }
+        check_ready();
     }
     z.now_ms += 1600u; /* a late caller: idle windows are due */
-    run(20);
+    run(4);
+    check_ready();
     if (z.slots.flash.rule_breaks != 0u) {
         __builtin_trap();
     }

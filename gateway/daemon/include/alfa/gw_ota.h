@@ -118,7 +118,7 @@ typedef struct gw_ota_target {
     uint16_t detail;
     char error[48];              /* refusal / failure reason, "" when none */
     uint32_t missing;            /* chunks missing as last reported (or assumed) */
-    uint32_t nack_out;           /* chunks NACKed during the stream and not re-sent yet */
+    uint32_t nack_out;           /* chunks it reported missing (NACKs) in this session, in all */
     uint32_t resumed_from;       /* chunks it already had when it resumed (0 = fresh) */
     uint32_t last_heard_ms, asked_ms;
     uint8_t tries;
