@@ -93,7 +93,8 @@ typedef struct alfa_flash_geom {
  *                       bootable). esp_ota_write_with_offset needs a handle without the
  *                       sequential-erase flag: the port then takes one with
  *                       esp_ota_abort(h); esp_ota_resume(next, 0, 0, &h).
- *   slot_begin(resume=1) after a restart: esp_ota_resume(next, 0, 0, &h) (same refusal rule).
+ *   slot_begin(resume=1) after a restart: esp_ota_resume(next, 0, 0, &h) (same refusal rule;
+ *                       esp_ota_resume exists from ESP-IDF v5.5).
  *   slot_erase          esp_partition_erase_range(part, sector * sector_size, sector_size)
  *   slot_write UPDATE   esp_ota_write_with_offset(h, data, len, offset)
  *   slot_write RUNNING  esp_partition_write(running, offset, data, len): trailer records only,
