@@ -6,6 +6,7 @@
 #include <gpiod.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +207,10 @@ static int setup_slots(daemon_t *d)
     snprintf(copy, sizeof copy, "%s", d->launcher);
     snprintf(copy2, sizeof copy2, "%s", d->launcher);
     const char *dir = d->cfg.fw_dir[0] ? d->cfg.fw_dir : dirname(copy);
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        logf_(d, 0, "firmware: cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
     const char *slot = getenv(ALFA_SLOT_FILE_ENV);
     int running = slot == NULL ? -1 : strcmp(slot, "a") == 0 ? 0 : strcmp(slot, "b") == 0 ? 1 : -2;
     if (running == -2 ||
