@@ -1,4 +1,5 @@
-/* The update sender's state, shared by gw_ota.c (session, packs, MQTT, persistence) and gw_ota_tx.c (rounds, pacing, frames). */
+/* The update sender's state, shared by gw_ota.c (session, packs, CAN replies), gw_ota_io.c (MQTT, persistence),
+ * gw_ota_phase.c (timers, phases, waves) and gw_ota_tx.c (rounds, pacing, frames). */
 #ifndef GW_OTA_INTERNAL_H
 #define GW_OTA_INTERNAL_H
 
@@ -9,6 +10,8 @@
 #define GW_OTA_BITS_DATA 150u       /* wire bits of an 8-byte extended frame with typical stuffing */
 #define GW_OTA_HB_ONLINE_MS 3000u
 #define GW_OTA_PUBLISH_MS 1000u     /* a pack's progress at most this often */
+#define GW_OTA_SESSION_FILE "ota-session"
+#define GW_OTA_IMAGE_FILE "ota-image.img"
 
 /* Transfer sub-states. */
 #define GW_TX_SEND 0u
@@ -79,6 +82,20 @@ void gw_ota_log(gw_ota_t *o, int level, const char *fmt, ...) __attribute__((for
 void gw_ota_set_target(gw_ota_t *o, gw_ota_target_t *t, uint8_t st, const char *error);
 void gw_ota_queue_ctrl(gw_ota_t *o, const alfa_can_frame_t *f);
 void gw_ota_send_ctrl(gw_ota_t *o, uint8_t dst, uint8_t op, uint16_t first, uint16_t last, uint8_t want);
+void gw_ota_send_manifest(gw_ota_t *o, uint8_t dst, uint16_t parts);   /* the manifest parts set in `parts` */
+int gw_ota_image_check(const uint8_t *img, size_t len, alfa_fwimg_hdr_t *h, char *why, size_t cap);
+int gw_ota_load_image(gw_ota_t *o, const uint8_t *image, size_t len, char *why, size_t cap);
+void gw_ota_reset_session(gw_ota_t *o);
+void gw_ota_target_add(gw_ota_t *o, uint64_t serial);
+int gw_ota_is_final(uint8_t st);
+int gw_ota_runs_new(const gw_ota_t *o, const gw_ota_target_t *t);  /* its heartbeat shows the image's version */
+void gw_ota_finish(gw_ota_t *o, const char *result);
+
+/* gw_ota_io.c */
+void gw_ota_publish_target(gw_ota_t *o, gw_ota_target_t *t);
+void gw_ota_publish_state(gw_ota_t *o);
+void gw_ota_publish_result(gw_ota_t *o, const char *id_json, const char *result, const char *detail);
+void gw_ota_save(gw_ota_t *o);
 
 /* gw_ota_tx.c */
 int gw_ota_tx_alloc(gw_ota_t *o);                 /* bitmaps for n_chunks: 0 or -1 */

@@ -9,27 +9,20 @@
 
 #include "alfa/bmsmodel.h"
 #include "alfa/core.h"
-#include "alfa/fw_keys.h"
-#include "alfa/fw_verify.h"
-#include "alfa/gw_ota.h"
 #include "alfa/slot_sim.h"
-#include "fwsign.h"
 #include "alfa/node.h"
 #include "alfa/pack.h"
 #include "alfa/proto.h"
 #include "alfa/settings.h"
 #include "alfa/sim_rng.h"
 #include "gwcmd.h"
+#include "site_ota.h"
 
 #define SITE_STALE_US 6000000ull  /* site totals older than 3 periods no longer count */
 #define BOOT_SPREAD_MS 1000u      /* packs start within the first second, in a seeded order */
 #define SINE_MAX 200u             /* 4 kHz: 50 Hz repeats every 80 samples, 60 Hz every 200 */
 /* The plant moves slowly (sun, loads, SOC): it steps every 100 ms, and at once when a relay moved. */
 #define PLANT_STEP_US 100000u
-#define SIM_KEYS_MAX 16u
-#define SIM_TEST_KEY_SEED 0x5A11u  /* the simulator's own test key: trusted by simulated packs only */
-#define SIM_OTHER_KEY_SEED 0x0BADu /* a key no pack trusts (`other_key` images) */
-#define SIM_FILES 4u
 
 struct sim_pack {
     sim_site_t *site;
@@ -110,13 +103,7 @@ struct sim_site {
     uint64_t site_heard_us;
     uint8_t site_heard;
 
-    /* firmware update: the keys the packs trust, the scenario's images, the gateway role's sender */
-    uint8_t keys[SIM_KEYS_MAX][ALFA_FW_KEY_SIZE];
-    size_t nkeys;
-    uint8_t *images[ALFA_SCN_OTA_IMAGES_MAX];
-    uint32_t image_len[ALFA_SCN_OTA_IMAGES_MAX];
-    gw_ota_t *ota;
-    struct sim_file { char name[32]; uint8_t *data; size_t len; } files[SIM_FILES]; /* its "state directory" */
+    sim_ota_t *ota;                    /* firmware update: trusted keys, images, the sender (site_ota.c) */
 
     alfa_scn_pack_obs_t *obs_packs;
     alfa_scn_obs_t obs;
@@ -249,12 +236,6 @@ static int32_t cb_slot_set_boot(void *u) { return alfa_slot_sim_set_boot(SLOTS(u
 static int32_t cb_slot_confirm(void *u) { return alfa_slot_sim_confirm(SLOTS(u)); }
 static alfa_slot_state_t cb_slot_state(void *u, uint8_t w) { return alfa_slot_sim_state_of(SLOTS(u), w); }
 static int32_t cb_fw_verify(void *u, const uint8_t d[32], const uint8_t sig[64]) { return alfa_slot_sim_fw_verify(SLOTS(u), d, sig); }
-
-static int32_t verify_keys(void *ctx, const uint8_t d[32], const uint8_t sig[64])
-{
-    sim_site_t *s = ctx;
-    return alfa_fw_verify_any((const uint8_t(*)[ALFA_FW_KEY_SIZE])s->keys, s->nkeys, d, sig) == 0 ? 0 : -1;
-}
 
 static alfa_can_state_t cb_can_state(void *user)
 {
@@ -453,7 +434,7 @@ static void gateway_receive(sim_site_t *s)
     alfa_can_frame_t f;
     while (alfa_canbus_recv(s->gw, &f) == 1) {
         if (s->ota != NULL) {
-            gw_ota_on_can(s->ota, &f, (uint32_t)(s->t_us / 1000u));
+            sim_ota_on_can(s->ota, &f, s->t_us);
         }
         int cls = alfa_proto_classify(&f);
         if (cls == ALFA_CLS_HEARTBEAT) {
@@ -539,122 +520,6 @@ static int gateway_command(sim_site_t *s, const alfa_scn_action_t *a)
     return 0;
 }
 
-/* ------------------------------------------------------------------ the gateway role's update sender */
-
-static int ota_publish(void *u, const char *topic, const char *payload, size_t len, int retain)
-{
-    (void)u; (void)topic; (void)payload; (void)len; (void)retain;
-    return 0; /* no broker in the simulator: expectations read the packs themselves */
-}
-static int32_t ota_send(void *u, const alfa_can_frame_t *f) { return alfa_canbus_send(((sim_site_t *)u)->gw, f); }
-static uint32_t ota_backlog(void *u) { return ((sim_site_t *)u)->gw->tx_count; }
-
-static struct sim_file *file_of(sim_site_t *s, const char *name, int create)
-{
-    for (unsigned k = 0; k < SIM_FILES; k++) {
-        if (s->files[k].data != NULL && strcmp(s->files[k].name, name) == 0) {
-            return &s->files[k];
-        }
-    }
-    for (unsigned k = 0; create && k < SIM_FILES; k++) {
-        if (s->files[k].data == NULL) {
-            snprintf(s->files[k].name, sizeof(s->files[k].name), "%s", name);
-            return &s->files[k];
-        }
-    }
-    return NULL;
-}
-
-static uint8_t *ota_read(void *u, const char *name, size_t *len)
-{
-    struct sim_file *f = file_of(u, name, 0);
-    uint8_t *b = f != NULL ? malloc(f->len + 1u) : NULL;
-    if (b != NULL) {
-        memcpy(b, f->data, f->len);
-        *len = f->len;
-    }
-    return b;
-}
-
-static int ota_write(void *u, const char *name, const void *data, size_t len)
-{
-    struct sim_file *f = file_of(u, name, 1);
-    uint8_t *b = f != NULL ? malloc(len + 1u) : NULL;
-    if (b == NULL) {
-        return -1;
-    }
-    memcpy(b, data, len);
-    free(f->data);
-    f->data = b;
-    f->len = len;
-    return 0;
-}
-
-static void ota_log(void *u, int level, const char *msg)
-{
-    (void)u;
-    if (level <= GW_OTA_LOG_WARN || getenv("ALFASPARK_SIM_OTA_LOG") != NULL) {
-        fprintf(stderr, "alfaspark-sim: gateway: %s\n", msg);
-    }
-}
-
-static gw_ota_t *ota_new(sim_site_t *s)
-{
-    gw_ota_cfg_t c;
-    gw_ota_cfg_defaults(&c);
-    c.wave_pct = 50;
-    gw_ota_io_t io = {.user = s, .publish = ota_publish, .can_send = ota_send, .tx_backlog = ota_backlog,
-                      .read_file = ota_read, .write_file = ota_write, .log = ota_log};
-    return gw_ota_new(&c, &io);
-}
-
-/* The scenario's images: payload from the seed, signed with the simulator's test key (or not,
- * or with a key no pack trusts, or altered after signing). */
-static int ota_images(sim_site_t *s)
-{
-    alfa_fwsign_key_t test, other;
-    if (alfa_fwsign_key_from_seed(SIM_TEST_KEY_SEED, &test) != 0 || alfa_fwsign_key_from_seed(SIM_OTHER_KEY_SEED, &other) != 0) {
-        return -1;
-    }
-    memcpy(s->keys[s->nkeys++], test.point, ALFA_FW_KEY_SIZE);
-    for (size_t k = 0; k < s->scn->ota_image_count; k++) {
-        const alfa_scn_ota_image_t *im = &s->scn->ota_images[k];
-        uint8_t *payload = malloc(im->size);
-        s->images[k] = malloc(im->size + ALFA_FWIMG_MANIFEST_SIZE);
-        if (payload == NULL || s->images[k] == NULL) {
-            free(payload);
-            return -1;
-        }
-        alfa_rng_t r;
-        alfa_rng_seed(&r, s->opt.seed ^ (0x9E3779B97F4A7C15ull * (k + 1u)));
-        for (uint32_t i = 0; i < im->size; i++) {
-            payload[i] = (uint8_t)alfa_rng_next(&r);
-        }
-        alfa_fwimg_hdr_t h;
-        memset(&h, 0, sizeof(h));
-        h.device_type = im->device_type;
-        h.hw_class = im->hw_class;
-        h.major = im->major;
-        h.minor = im->minor;
-        h.patch = im->patch;
-        h.security_counter = im->counter;
-        const alfa_fwsign_key_t *key = (im->flags & ALFA_SCN_OTA_UNSIGNED) ? NULL
-                                       : (im->flags & ALFA_SCN_OTA_OTHER_KEY) ? &other : &test;
-        int rc = alfa_fwsign_image(key, &h, payload, im->size, s->images[k]);
-        free(payload);
-        if (rc != 0) {
-            return -1;
-        }
-        if (im->flags & ALFA_SCN_OTA_TAMPERED) {
-            /* Altered after signing, the header's hash fixed up: only the signature tells. */
-            s->images[k][ALFA_FWIMG_MANIFEST_SIZE + im->size / 2u] ^= 0x5Au;
-            alfa_sha256(s->images[k] + ALFA_FWIMG_MANIFEST_SIZE, im->size, s->images[k] + 32);
-        }
-        s->image_len[k] = im->size + ALFA_FWIMG_MANIFEST_SIZE;
-    }
-    return 0;
-}
-
 static int ota_start(sim_site_t *s, const alfa_scn_action_t *a)
 {
     if (s->ota == NULL || !s->gateway_on || s->opt.real_gateway) {
@@ -662,20 +527,8 @@ static int ota_start(sim_site_t *s, const alfa_scn_action_t *a)
                 a->line, a->name);
         return -1;
     }
-    size_t k = 0;
-    while (k < s->scn->ota_image_count && strcmp(s->scn->ota_images[k].name, a->name)) {
-        k++;
-    }
     uint64_t serial = a->target.kind == ALFA_SCN_TGT_PACK ? s->packs[a->target.pack].serial : 0;
-    char why[160];
-    if (k == s->scn->ota_image_count ||
-        gw_ota_start(s->ota, s->images[k], s->image_len[k], serial ? &serial : NULL, serial ? 1u : 0u,
-                     (int)a->value, (uint32_t)(s->t_us / 1000u), why, sizeof(why)) != 0) {
-        fprintf(stderr, "alfaspark-sim: %s:%u: update refused by the gateway: %s\n", s->scn->file, a->line,
-                k == s->scn->ota_image_count ? "no such image" : why);
-        return -1;
-    }
-    return 0;
+    return sim_ota_start(s->ota, a, serial, s->t_us);
 }
 
 /* ------------------------------------------------------------------ the site */
@@ -771,19 +624,7 @@ sim_site_t *sim_site_new(const alfa_scn_t *scn, const sim_options_t *opt)
     alfa_canbus_init(s->bus, s->opt.seed);
     /* Firmware slots when the scenario updates firmware, a real gateway may (--can-pty), or asked. */
     int slots = scn->ota_image_count > 0u || opt->real_gateway || opt->ota_slots;
-    for (size_t k = 0; slots && k < alfa_fw_key_count && s->nkeys < SIM_KEYS_MAX; k++) {
-        memcpy(s->keys[s->nkeys++], alfa_fw_keys[k], ALFA_FW_KEY_SIZE);
-    }
-    for (unsigned k = 0; slots && k < opt->n_ota_pub; k++) {
-        if (s->nkeys == SIM_KEYS_MAX || alfa_fw_pub_load(opt->ota_pub[k], s->keys[s->nkeys]) != 0) {
-            fprintf(stderr, "alfaspark-sim: %s is not a P-256 public key (or too many keys)\n", opt->ota_pub[k]);
-            sim_site_free(s);
-            return NULL;
-        }
-        s->nkeys++;
-    }
-    if (slots && (ota_images(s) != 0 || (s->ota = ota_new(s)) == NULL)) {
-        fprintf(stderr, "alfaspark-sim: cannot make the scenario's firmware images\n");
+    if (slots && (s->ota = sim_ota_new(scn, &s->opt)) == NULL) {
         sim_site_free(s);
         return NULL;
     }
@@ -791,7 +632,7 @@ sim_site_t *sim_site_new(const alfa_scn_t *scn, const sim_options_t *opt)
     for (unsigned i = 0; i < s->n; i++) {
         sim_pack_t *p = &s->packs[i];
         if (slots) {
-            if (alfa_slot_sim_init(&p->slots, &sg, verify_keys, s) != 0) {
+            if (alfa_slot_sim_init(&p->slots, &sg, sim_ota_verify, s->ota) != 0) {
                 fprintf(stderr, "alfaspark-sim: out of memory for firmware slots\n");
                 sim_site_free(s);
                 return NULL;
@@ -803,6 +644,9 @@ sim_site_t *sim_site_new(const alfa_scn_t *scn, const sim_options_t *opt)
         s->obs_packs[i].last_ack = 255;
     }
     s->gw = alfa_canbus_attach(s->bus);
+    if (s->ota != NULL) {
+        sim_ota_attach(s->ota, s->gw);
+    }
     s->obs.pack_count = s->n;
     s->obs.packs = s->obs_packs;
     s->obs.site = &s->site;
@@ -818,13 +662,7 @@ void sim_site_free(sim_site_t *s)
     for (unsigned i = 0; s->packs != NULL && i < s->n; i++) {
         alfa_slot_sim_free(&s->packs[i].slots);
     }
-    for (unsigned k = 0; k < ALFA_SCN_OTA_IMAGES_MAX; k++) {
-        free(s->images[k]);
-    }
-    for (unsigned k = 0; k < SIM_FILES; k++) {
-        free(s->files[k].data);
-    }
-    gw_ota_free(s->ota);
+    sim_ota_free(s->ota);
     free(s->bus);
     free(s->packs);
     free(s->obs_packs);
@@ -860,18 +698,13 @@ int sim_site_apply(sim_site_t *s, const alfa_scn_action_t *a)
     case ALFA_SCN_ACT_OTA_START:
         return ota_start(s, a);
     case ALFA_SCN_ACT_OTA_CANCEL:
-        if (s->ota == NULL || !gw_ota_active(s->ota)) {
+        if (s->ota == NULL) {
             fprintf(stderr, "alfaspark-sim: %s:%u: no update to cancel\n", s->scn->file, a->line);
             return -1;
         }
-        gw_ota_cancel(s->ota, (uint32_t)(s->t_us / 1000u));
-        return 0;
+        return sim_ota_cancel(s->ota, a, s->t_us);
     case ALFA_SCN_ACT_OTA_GW_RESTART:
-        /* The gateway process restarts: a new sender takes the session up from its state file. */
-        gw_ota_free(s->ota);
-        s->gw->tx_count = 0;
-        s->ota = ota_new(s);
-        return s->ota != NULL && gw_ota_restore(s->ota, (uint32_t)(s->t_us / 1000u)) >= 0 ? 0 : -1;
+        return s->ota != NULL ? sim_ota_gateway_restart(s->ota, s->t_us) : -1;
     default:
         break;
     }
@@ -975,7 +808,7 @@ void sim_site_step(sim_site_t *s)
     alfa_canbus_run_until(s->bus, s->t_us);
     gateway_receive(s);
     if (s->ota != NULL && s->gateway_on) {
-        gw_ota_process(s->ota, (uint32_t)(s->t_us / 1000u));
+        sim_ota_process(s->ota, s->t_us);
     }
     if (s->gateway_on && s->t_us >= s->next_time_us) {
         gateway_send_time(s);
