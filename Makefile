@@ -8,7 +8,7 @@
 #   make idf-check IDF_PATH=... the ESP-IDF port compiled against real ESP-IDF headers (not in test)
 #   make coverage  line coverage of the firmware core
 #   make fuzz      long libFuzzer campaigns (1,000,000 runs per target)
-#   make powercut  the full settings-store power-cut campaign
+#   make powercut  the full power-cut campaigns: settings store, firmware update
 #   make soak      the whole-site fault-injection soak (30 days, 8 packs, seeds 1-5; SOAK_ARGS to change)
 #   make deb       Debian packages for amd64 and arm64 (build/deb), checked with lintian
 #   make deb-test  the packages installed, configured, run and upgraded in a Debian 12 root
@@ -66,6 +66,7 @@ fuzz: build-san
 
 powercut: build
 	@build/bin/alfaspark-powercut --full
+	@build/bin/alfaspark-powercut-ota --full
 
 SOAK_ARGS ?= --days 30 --packs 8 --seeds 1-5
 soak: build

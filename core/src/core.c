@@ -214,6 +214,7 @@ alfa_err_t alfa_core_init(alfa_core_t *c, const alfa_port_t *port, const alfa_co
     alfa_memset(c, 0, sizeof *c);
     c->port = port;
     c->serial = cfg->serial;
+    c->fw_version = (alfa_fw_version_t){ALFA_FW_VERSION_MAJOR, ALFA_FW_VERSION_MINOR, ALFA_FW_VERSION_PATCH};
     if (cfg->settings != NULL) {
         c->settings = *cfg->settings;
     } else {
@@ -524,6 +525,17 @@ void alfa_core_identify(alfa_core_t *c, uint16_t seconds)
     c->identify_until_ms = now + (uint32_t)seconds * 1000u;
     refresh_indicators(c, now);
 }
+
+alfa_err_t alfa_core_set_fw_version(alfa_core_t *c, alfa_fw_version_t v)
+{
+    if (v.major > 0x1Fu || v.minor > 0x3Fu || v.patch > 0x1Fu) {
+        return ALFA_E_RANGE;
+    }
+    c->fw_version = v;
+    return ALFA_OK;
+}
+
+alfa_fw_version_t alfa_core_fw_version(const alfa_core_t *c) { return c->fw_version; }
 
 void alfa_core_set_fw_update(alfa_core_t *c, bool in_progress)
 {

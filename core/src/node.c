@@ -430,9 +430,9 @@ static void send_heartbeat(alfa_node_t *n)
     if (n->phase == ALFA_NODE_PHASE_CLAIMING) {
         state |= ALFA_HB_CLAIMING;
     }
+    alfa_fw_version_t v = alfa_core_fw_version(c); /* the running image's, not the build's */
     alfa_heartbeat_t hb = {.node_id = n->node_id, .device_type = n->device_type, .state = state,
-                           .serial = n->serial, .fw_major = ALFA_FW_VERSION_MAJOR,
-                           .fw_minor = ALFA_FW_VERSION_MINOR, .fw_patch = ALFA_FW_VERSION_PATCH};
+                           .serial = n->serial, .fw_major = v.major, .fw_minor = v.minor, .fw_patch = v.patch};
     alfa_can_frame_t f;
     if (alfa_proto_heartbeat_encode(&hb, &f) == 0) {
         (void)alfa_node_send(n, &f); /* lost: the next heartbeat or notice repeats it */

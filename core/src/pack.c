@@ -1,4 +1,4 @@
-/* Composition of one pack controller: boot from the settings store, then BMS, CAN node, core and store each call. */
+/* Composition of one pack controller: boot from the settings store, then BMS, CAN duties, core, firmware update and store each call. */
 #include "alfa/pack.h"
 #include "alfa/bytes.h"
 
@@ -32,7 +32,11 @@ static void pack_boot_settings(alfa_pack_t *p, alfa_settings_t *s, bool *use_loa
         if (alfa_settings_decode(s, blob, len, &reason) >= 0) {
             *use_loaded = true;
             p->boot = ALFA_PACK_BOOT_RESTORED;
+        } else {
+            p->settings_unreadable = 1;
         }
+    } else if (rc == ALFA_OK && found == ALFA_STORE_FOUND_RECORD) {
+        p->settings_unreadable = 1; /* a settings format this image does not know (self-test) */
     } else if (rc == ALFA_OK && found == ALFA_STORE_FOUND_RESET) {
         p->boot = ALFA_PACK_BOOT_FACTORY;
     }
@@ -90,7 +94,13 @@ alfa_err_t alfa_pack_init(alfa_pack_t *p, const alfa_port_t *port, const alfa_pa
     if (rc < 0) {
         return rc;
     }
-    return alfa_dispatch_init(&p->dispatch, &p->node, &p->core, port);
+    rc = alfa_dispatch_init(&p->dispatch, &p->node, &p->core, port);
+    if (rc < 0) {
+        return rc;
+    }
+    alfa_fwu_config_t fwu_cfg = {.device_type = node_cfg.device_type,
+                                 .hw_class = cfg->hw_class != 0u ? cfg->hw_class : (uint8_t)ALFA_HW_CLASS_DEFAULT};
+    return alfa_fwu_init(&p->fwu, port, &p->core, &p->node, &fwu_cfg);
 }
 
 static void store_result(alfa_pack_t *p, int rc)
@@ -119,7 +129,7 @@ static void pack_store(alfa_pack_t *p, uint32_t now_ms)
             }
         }
     }
-    if (alfa_dispatch_reboot_pending(&p->dispatch)) {
+    if (alfa_dispatch_reboot_pending(&p->dispatch) || alfa_fwu_reboot_pending(&p->fwu)) {
         /* A reboot is coming: what was acknowledged must be on flash first. */
         store_result(p, alfa_store_flush(&p->store));
         for (uint32_t i = 0; i < PACK_REBOOT_FLUSH_OPS; i++) {
@@ -170,6 +180,9 @@ void alfa_pack_bms_result(alfa_pack_t *p, const alfa_bms_result_t *r)
 {
     if (alfa_pack_bms_to_core(&p->core, r) < 0) {
         p->stats.core_refused++;
+    } else if (r->finished && r->err == ALFA_OK && !p->bms_answered) {
+        p->bms_answered = 1; /* self-test of a new image: the BMS answered and the core took it */
+        p->cycle_at_bms = alfa_core_cycles(&p->core);
     }
     if (r->finished) {
         p->last_poll = *r;
@@ -187,10 +200,14 @@ static void pack_receive(alfa_pack_t *p, uint32_t now_ms)
         if (p->port->can_recv(p->port->user, &f) <= 0) {
             break; /* empty, or a port error: the node watches the controller state itself */
         }
+        uint8_t cls = ALFA_PROTO_ID_CLASS(f.id);
+        if ((f.flags & ALFA_CAN_FLAG_EXT) != 0u && cls >= ALFA_CLS_FW_FIRST && cls <= ALFA_CLS_FW_LAST) {
+            alfa_fwu_on_frame(&p->fwu, &f, now_ms); /* the update's own identifier layout */
+            continue;
+        }
         if (!alfa_node_on_frame(&p->node, &f, now_ms)) {
             continue;
         }
-        uint8_t cls = ALFA_PROTO_ID_CLASS(f.id);
         if (cls >= ALFA_CLS_TELEM_0 && cls < ALFA_CLS_TELEM_0 + ALFA_TELEM_PARTS) {
             alfa_telemetry_t t;
             if (alfa_tlm_on_frame(&p->tlm, &f, now_ms, &t) == 1) {
@@ -202,8 +219,28 @@ static void pack_receive(alfa_pack_t *p, uint32_t now_ms)
         } else if (cls == ALFA_CLS_CMD) {
             alfa_dispatch_on_frame(&p->dispatch, &f, now_ms);
         }
-        /* acks and setting values are for the gateway; firmware classes are not handled yet */
+        /* acks and setting values are for the gateway */
     }
+}
+
+/* The self-test of a new image (SPEC §11): the checks that hold now. */
+static uint8_t pack_checks(const alfa_pack_t *p)
+{
+    uint8_t ok = 0;
+    if (!p->settings_unreadable) {
+        ok |= ALFA_FWU_CHECK_SETTINGS;
+    }
+    if (p->bms_answered) {
+        ok |= ALFA_FWU_CHECK_BMS;
+        if (alfa_core_cycles(&p->core) > p->cycle_at_bms) {
+            ok |= ALFA_FWU_CHECK_CYCLE; /* a whole control cycle ran with a BMS reading */
+        }
+    }
+    if (alfa_node_phase(&p->node) == ALFA_NODE_PHASE_RUN &&
+        (alfa_core_faults(&p->core) & (1u << ALFA_FAULT_CAN_BUS_OFF)) == 0u) {
+        ok |= ALFA_FWU_CHECK_CAN;
+    }
+    return ok;
 }
 
 void alfa_pack_process(alfa_pack_t *p)
@@ -219,8 +256,16 @@ void alfa_pack_process(alfa_pack_t *p)
     alfa_tlm_process(&p->tlm, now_ms);
     alfa_dispatch_process(&p->dispatch, now_ms);
     alfa_core_process(&p->core);
+    if (alfa_fwu_on_trial(&p->fwu)) {
+        alfa_fwu_selftest(&p->fwu, pack_checks(p));
+    }
+    alfa_fwu_process(&p->fwu, now_ms);
     if (p->has_store) {
         pack_store(p, now_ms);
+    }
+    if (!p->fw_rebooted && alfa_fwu_reboot_due(&p->fwu, now_ms) && p->port->reboot != 0) {
+        p->fw_rebooted = 1; /* into the new image, or back to the old one after a failed trial */
+        p->port->reboot(p->port->user);
     }
 }
 

@@ -53,6 +53,9 @@ void gw_config_defaults(gw_config_t *c)
     c->mqtt_qos = 1;
     c->history_flush_s = 900;
     c->history_keep_days = 400;
+    snprintf(c->ota_state_dir, sizeof c->ota_state_dir, "/var/lib/alfaspark");
+    c->ota_bus_load_pct = 70;
+    c->ota_wave_pct = 25;
 }
 
 static int parse_long(const char *v, long min, long max, long *out)
@@ -137,9 +140,12 @@ static const opt_t opts[] = {
     SOCKET_OPTS(1), SOCKET_OPTS(2), SOCKET_OPTS(3), SOCKET_OPTS(4),
     B("homeassistant", "enabled", core.ha_enabled),
     S("homeassistant", "prefix", core.ha_prefix),
-    S("history", "path", history_path),
+    SE("history", "path", history_path, ENV_WFILE),
     U("history", "flush_s", history_flush_s, 1, 86400),
     U("history", "keep_days", history_keep_days, 400, 3650),
+    SE("ota", "state_dir", ota_state_dir, ENV_DIR),
+    U("ota", "bus_load_pct", ota_bus_load_pct, 10, 90),
+    U("ota", "wave_pct", ota_wave_pct, 1, 100),
 };
 
 static void set_special(gw_config_t *c, const char *key, const char *v)

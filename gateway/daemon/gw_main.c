@@ -18,6 +18,7 @@
 #include "alfa/gw_core.h"
 #include "alfa/gw_json.h"
 #include "alfa/gw_history.h"
+#include "alfa/gw_ota.h"
 #include "alfa/lincan.h"
 
 #ifndef ALFA_VERSION
@@ -27,6 +28,7 @@
 typedef struct daemon_ctx {
     gw_config_t cfg;
     gw_core_t *core;
+    gw_ota_t *ota;                 /* firmware update sender (gw_ota.h) */
     struct mosquitto *mosq;
     alfa_lincan_t can;
     int can_open;
@@ -186,26 +188,85 @@ static void on_history_request(daemon_ctx_t *d, const struct mosquitto_message *
     if (rc != MOSQ_ERR_SUCCESS) LOG(d, GW_LOG_WARN, "publish %s failed: %s", topic, mosquitto_strerror(rc));
 }
 
+/* ---- the update sender's I/O: the bus backlog and files of [ota] state_dir ---- */
+
+static uint32_t io_tx_backlog(void *user)
+{
+    daemon_ctx_t *d = user;
+    /* An SLCAN frame line is at most 27 characters ("T" id dlc data "\r"). */
+    return d->can_open && d->can.kind == ALFA_LINCAN_SLCAN ? (d->can.b.slcan.tx_len + 26u) / 27u : 0u;
+}
+
+static void state_path(const daemon_ctx_t *d, const char *name, char *out, size_t cap)
+{
+    if (name[0] == '/') snprintf(out, cap, "%s", name);
+    else snprintf(out, cap, "%s/%s", d->cfg.ota_state_dir, name);
+}
+
+static uint8_t *io_read_file(void *user, const char *name, size_t *len)
+{
+    char path[GW_CFG_STR + 64];
+    state_path(user, name, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    uint8_t *b = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && n <= 16l * 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)n + 1u)) != NULL &&
+        fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b != NULL) *len = (size_t)n;
+    return b;
+}
+
+static int io_write_file(void *user, const char *name, const void *data, size_t len)
+{
+    char path[GW_CFG_STR + 64], tmp[GW_CFG_STR + 80];
+    state_path(user, name, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (f == NULL) return -1;
+    int ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    return ok && rename(tmp, path) == 0 ? 0 : -1; /* whole or not at all */
+}
+
+/* A refused subscription leaves one topic deaf: said in the log, and the next connect tries again. */
+static void subscribe(daemon_ctx_t *d, const char *topic, int opts)
+{
+    int rc = mosquitto_subscribe_v5(d->mosq, NULL, topic, 1, opts, NULL);
+    if (rc != MOSQ_ERR_SUCCESS) LOG(d, GW_LOG_ERR, "subscribe %s failed: %s", topic, mosquitto_strerror(rc));
+}
+
 static void on_connect(struct mosquitto *mosq, void *user, int rc)
 {
+    (void)mosq; /* the same as d->mosq */
     daemon_ctx_t *d = user;
     if (rc != 0) {
         LOG(d, GW_LOG_ERR, "broker refused the connection: %s", mosquitto_connack_string(rc));
         return;
     }
-    char t1[160], t2[160], t3[160];
-    snprintf(t1, sizeof t1, "alfaspark/%s/cmd/+", d->cfg.core.site);
-    snprintf(t2, sizeof t2, "alfaspark/%s/pack/+/cmd/+", d->cfg.core.site);
-    snprintf(t3, sizeof t3, "%s/status", d->cfg.core.ha_prefix);
+    char t[160];
     /* MQTT 5: no-local keeps our own cmd/result messages from coming back to us */
     int opts = d->cfg.mqtt_protocol == 5 ? MQTT_SUB_OPT_NO_LOCAL : 0;
-    mosquitto_subscribe_v5(mosq, NULL, t1, 1, opts, NULL);
-    mosquitto_subscribe_v5(mosq, NULL, t2, 1, opts, NULL);
-    if (d->cfg.core.ha_enabled) mosquitto_subscribe(mosq, NULL, t3, 1);
+    snprintf(t, sizeof t, "alfaspark/%s/cmd/+", d->cfg.core.site);
+    subscribe(d, t, opts);
+    snprintf(t, sizeof t, "alfaspark/%s/pack/+/cmd/+", d->cfg.core.site);
+    subscribe(d, t, opts);
+    if (d->cfg.core.ha_enabled) {
+        snprintf(t, sizeof t, "%s/status", d->cfg.core.ha_prefix);
+        subscribe(d, t, 0);
+    }
     if (d->hist) {
-        char t4[160];
-        snprintf(t4, sizeof t4, "alfaspark/%s/history/get", d->cfg.core.site);
-        mosquitto_subscribe(mosq, NULL, t4, 1);
+        snprintf(t, sizeof t, "alfaspark/%s/history/get", d->cfg.core.site);
+        subscribe(d, t, 0);
+    }
+    static const char *const ota_topics[] = {"image", "start", "cancel"};
+    for (size_t k = 0; k < sizeof ota_topics / sizeof ota_topics[0]; k++) {
+        snprintf(t, sizeof t, "alfaspark/%s/ota/%s", d->cfg.core.site, ota_topics[k]);
+        subscribe(d, t, 0);
     }
     d->mqtt_connected = 1;
     d->connect_backoff_ms = 500;
@@ -213,6 +274,7 @@ static void on_connect(struct mosquitto *mosq, void *user, int rc)
     gw_now_t now;
     now_of(d, &now);
     gw_core_on_connect(d->core, &now);
+    gw_ota_on_connect(d->ota);
     sd_notify(0, "STATUS=connected to the broker");
 }
 
@@ -231,13 +293,15 @@ static void on_message(struct mosquitto *mosq, void *user, const struct mosquitt
     daemon_ctx_t *d = user;
     gw_now_t now;
     now_of(d, &now);
+    size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0u;
     char hist_topic[160];
     snprintf(hist_topic, sizeof hist_topic, "alfaspark/%s/history/get", d->cfg.core.site);
     if (d->hist && strcmp(msg->topic, hist_topic) == 0) {
         on_history_request(d, msg);
         return;
     }
-    gw_core_on_mqtt(d->core, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0u, &now);
+    if (gw_ota_on_mqtt(d->ota, msg->topic, msg->payload, len, now.ms)) return;
+    gw_core_on_mqtt(d->core, msg->topic, msg->payload, len, &now);
 }
 
 static int mqtt_setup(daemon_ctx_t *d)
@@ -428,6 +492,21 @@ int main(int argc, char **argv)
     }
     gw_core_init(core, &d->cfg.core, &io, &now);
     if (d->hist) gw_core_set_record(core, io_record, d);
+    gw_ota_cfg_t ocfg;
+    gw_ota_cfg_defaults(&ocfg);
+    snprintf(ocfg.site, sizeof ocfg.site, "%s", d->cfg.core.site);
+    ocfg.bus_load_pct = d->cfg.ota_bus_load_pct;
+    ocfg.wave_pct = d->cfg.ota_wave_pct;
+    gw_ota_io_t oio = {.user = d, .publish = io_publish, .can_send = io_can_send, .tx_backlog = io_tx_backlog,
+                       .read_file = io_read_file, .write_file = io_write_file, .log = log_line};
+    d->ota = gw_ota_new(&ocfg, &oio);
+    if (d->ota == NULL) {
+        LOG(d, GW_LOG_ERR, "out of memory");
+        return 1;
+    }
+    if (gw_ota_restore(d->ota, now.ms) < 0) {
+        LOG(d, GW_LOG_WARN, "the saved firmware update session is unreadable: nothing resumed (start it again)");
+    }
     d->connect_backoff_ms = 500;
     d->next_connect_ms = now.ms;
     d->next_can_open_ms = now.ms;
@@ -459,7 +538,8 @@ int main(int argc, char **argv)
             if (d->can.kind == ALFA_LINCAN_SLCAN && d->can.b.slcan.tx_len > 0) pfd[n].events |= POLLOUT;
             pfd[n++].revents = 0;
         }
-        int prc = poll(pfd, (nfds_t)n, 50);
+        uint32_t wait = gw_ota_wait_ms(d->ota);
+        int prc = poll(pfd, (nfds_t)n, wait < 50u ? (int)wait : 50);
         if (prc < 0 && errno != EINTR) {
             LOG(d, GW_LOG_ERR, "poll: %s", strerror(errno));
             break;
@@ -485,6 +565,7 @@ int main(int argc, char **argv)
                 int32_t r = alfa_lincan_recv(&d->can, &f);
                 if (r == 1) {
                     gw_core_on_can(core, &f, &now);
+                    gw_ota_on_can(d->ota, &f, now.ms);
                     continue;
                 }
                 if (r < 0) {
@@ -503,6 +584,7 @@ int main(int argc, char **argv)
             int hrc = gw_hist_process(d->hist, now.ms);
             if (hrc < 0) LOG(d, GW_LOG_ERR, "history write failed (kept for the next try): %s", gw_hist_errmsg(d->hist));
         }
+        gw_ota_process(d->ota, now.ms);
         /* flush what process() published before sleeping in poll again */
         if (d->mqtt_connected && mosquitto_want_write(d->mosq)) mosquitto_loop_write(d->mosq, 1);
         if (wd && (uint32_t)(now.ms - wd_last) >= wd_usec / 2000u) {
@@ -524,6 +606,7 @@ int main(int argc, char **argv)
     if (d->hist && gw_hist_close(d->hist) < 0) LOG(d, GW_LOG_ERR, "history: the last records could not be written");
     free(d->hist_answer);
     if (d->can_open) alfa_lincan_close(&d->can);
+    gw_ota_free(d->ota);
     free(core);
     free(d);
     return 0;

@@ -13,6 +13,7 @@ const char *alfa_proto_err_name(int err)
     case ALFA_PROTO_E_RANGE: return "range";
     case ALFA_PROTO_E_CMD: return "cmd";
     case ALFA_PROTO_E_MISMATCH: return "mismatch";
+    case ALFA_PROTO_E_FORMAT: return "format";
     default: return "?";
     }
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alfa/names.h"
+#include "alfa/fwu_proto.h"
 #include "alfa/proto.h"
 #include "alfa/scenario.h"
 #include "scn_internal.h"
@@ -15,7 +16,7 @@ enum field_id {
     F_CYCLE, F_P_GRID, F_P_HOME, F_P_POOL, F_P_HEATER, F_P_BATT, F_P_SOLAR, F_V_PACK, F_I_BATT,
     F_SOC, F_RELAYS, F_MODE, F_IS_MASTER, F_FAULTS, F_WARNINGS, F_GRID_TODAY, F_SOLAR_TODAY,
     F_CHG_TODAY, F_DIS_TODAY, F_RELAY_BIT, F_FAULT_BIT, F_WARN_BIT, F_POWERED, F_ONLINE,
-    F_NODE_ID, F_LAST_ACK, F_ACKS, F_DAY, F_SETTING,
+    F_NODE_ID, F_LAST_ACK, F_ACKS, F_DAY, F_SETTING, F_FW_VERSION, F_OTA_STATE, F_OTA_MISSING,
     S_PACKS_ONLINE, S_SOC_AVG, S_LIMIT_REACHED, S_P_BATT, S_P_SOLAR, S_P_HOME, S_P_GRID,
     S_GRID_TODAY, S_MASTER_SERIAL, S_VALID, S_MASTERS, S_MASTER_PACK, S_DAY,
 };
@@ -69,6 +70,9 @@ static const alfa_scn_field_t fields[] = {
     {"acks", 0, F_ACKS, -1},
     {"day", 0, F_DAY, -1},
     {"setting", 0, F_SETTING, -1},
+    {"fw_version", 0, F_FW_VERSION, -1},
+    {"ota_state", 0, F_OTA_STATE, -1},
+    {"ota_missing", 0, F_OTA_MISSING, -1},
     {"packs_online", 1, S_PACKS_ONLINE, -1},
     {"soc_avg_pct", 1, S_SOC_AVG, -1},
     {"grid_limit_reached", 1, S_LIMIT_REACHED, -1},
@@ -84,7 +88,7 @@ static const alfa_scn_field_t fields[] = {
     {"day", 1, S_DAY, -1},
 };
 
-_Static_assert(sizeof(fields) / sizeof(fields[0]) == 61, "field table and enum agree");
+_Static_assert(sizeof(fields) / sizeof(fields[0]) == 64, "field table and enum agree");
 
 const alfa_scn_field_t *alfa_scn_field_find(const char *name, int site)
 {
@@ -143,6 +147,24 @@ int alfa_scn_field_value(const alfa_scn_field_t *f, const char *text, int64_t *o
 {
     if ((f->id == F_FAULTS || f->id == F_WARNINGS) && bit_names_value(f->id == F_FAULTS, text, out) == 0) {
         return 0;
+    }
+    if (f->id == F_FW_VERSION) {
+        unsigned a, b, c;
+        char extra;
+        if (sscanf(text, "%u.%u.%u%c", &a, &b, &c, &extra) != 3 || a > 31u || b > 63u || c > 31u) {
+            return -1;
+        }
+        *out = ALFA_FW_VERSION_WIRE(a, b, c);
+        return 0;
+    }
+    if (f->id == F_OTA_STATE) {
+        for (unsigned st = 0; st < ALFA_FWU_ST_COUNT; st++) {
+            if (!strcmp(text, alfa_fwu_state_name((uint8_t)st))) {
+                *out = st;
+                return 0;
+            }
+        }
+        return -1;
     }
     if (f->id == F_MODE) {
         for (unsigned m = 0; m < ALFA_MODE_COUNT; m++) {
@@ -218,6 +240,9 @@ static int64_t pack_value(const alfa_scn_field_t *f, const alfa_scn_pack_obs_t *
     case F_LAST_ACK: return p->last_ack;
     case F_ACKS: return p->acks;
     case F_DAY: return t->day;
+    case F_FW_VERSION: return p->fw_version;
+    case F_OTA_STATE: return p->ota_state;
+    case F_OTA_MISSING: return p->ota_missing;
     default: return 0;
     }
 }
@@ -252,7 +277,8 @@ static int64_t site_value(const alfa_scn_field_t *f, const alfa_scn_obs_t *o)
 static int sim_side(const alfa_scn_field_t *f)
 {
     return f->id == F_POWERED || f->id == F_ONLINE || f->id == F_NODE_ID || f->id == F_LAST_ACK ||
-           f->id == F_ACKS || f->id == F_SETTING;
+           f->id == F_ACKS || f->id == F_SETTING || f->id == F_FW_VERSION || f->id == F_OTA_STATE ||
+           f->id == F_OTA_MISSING;
 }
 
 static int holds(uint8_t op, int64_t seen, int64_t want)
@@ -328,6 +354,10 @@ static void value_text(const alfa_scn_field_t *f, int64_t v, char *buf, size_t l
         snprintf(buf, len, "%s", alfa_scn_mode_name((unsigned)v));
     } else if (f->id == F_LAST_ACK) {
         snprintf(buf, len, "%s", v == 255 ? "none" : alfa_ack_result_name((uint8_t)v));
+    } else if (f->id == F_FW_VERSION) {
+        snprintf(buf, len, "%u.%u.%u", (unsigned)(v >> 11) & 31u, (unsigned)(v >> 5) & 63u, (unsigned)v & 31u);
+    } else if (f->id == F_OTA_STATE) {
+        snprintf(buf, len, "%s", alfa_fwu_state_name((uint8_t)v));
     } else if (f->id == S_MASTER_SERIAL || f->id == F_RELAYS) {
         snprintf(buf, len, "0x%" PRIX64, (uint64_t)v);
     } else {

@@ -848,6 +848,9 @@ static alfa_scn_expect_t *new_expect(parser_t *p, tok_line_t *l)
     return e;
 }
 
+static int parse_ota_image(parser_t *p, tok_line_t *l);
+static int parse_ota_action(parser_t *p, tok_line_t *l, unsigned i, int64_t at);
+
 static int parse_action(parser_t *p, tok_line_t *l, unsigned i, int64_t at)
 {
     const char *verb = l->t[i++];
@@ -857,6 +860,9 @@ static int parse_action(parser_t *p, tok_line_t *l, unsigned i, int64_t at)
     uint8_t kind;
     const char *cmd = NULL, *json = "{}";
 
+    if (!strncmp(verb, "ota_", 4)) {
+        return parse_ota_action(p, l, i - 1u, at);
+    }
     if (!strcmp(verb, "command")) {
         if (parse_target(p, l, &i, 0, &tgt, &serial) < 0) {
             return -1;
@@ -1205,6 +1211,9 @@ static int parse_line(parser_t *p, tok_line_t *l)
     if (!strcmp(k, "battery")) {
         return parse_pack_kv(p, l, 1, &p->tmpl, NULL);
     }
+    if (!strcmp(k, "ota")) {
+        return parse_ota_image(p, l);
+    }
     return fail(p, l->line, "unknown keyword '%s'", k);
 }
 
@@ -1416,4 +1425,147 @@ int alfa_scn_parse_file(const char *path, uint8_t packs_override, alfa_scn_t *s,
     }
     free(buf);
     return rc;
+}
+
+/* ------------------------------------------------------------------ firmware update (docs/scenarios.md) */
+
+/* ota image NAME version X.Y.Z size BYTES [counter N] [hw_class N] [device_type N]
+ *           [unsigned] [tampered] [other_key] */
+static int parse_ota_image(parser_t *p, tok_line_t *l)
+{
+    alfa_scn_t *s = p->s;
+    if (l->n < 3 || strcmp(l->t[1], "image")) {
+        return fail(p, l->line, "ota lines are 'ota image NAME version X.Y.Z size BYTES ...'");
+    }
+    if (s->ota_image_count >= ALFA_SCN_OTA_IMAGES_MAX) {
+        return fail(p, l->line, "at most %u ota images", ALFA_SCN_OTA_IMAGES_MAX);
+    }
+    alfa_scn_ota_image_t im;
+    memset(&im, 0, sizeof(im));
+    im.device_type = 1;
+    im.hw_class = 1;
+    im.counter = 1;
+    im.line = l->line;
+    if (strlen(l->t[2]) >= sizeof(im.name)) {
+        return fail(p, l->line, "image name too long");
+    }
+    snprintf(im.name, sizeof(im.name), "%s", l->t[2]);
+    for (size_t k = 0; k < s->ota_image_count; k++) {
+        if (!strcmp(s->ota_images[k].name, im.name)) {
+            return fail(p, l->line, "ota image '%s' defined twice", im.name);
+        }
+    }
+    int have_version = 0;
+    for (unsigned i = 3; i < l->n; i++) {
+        const char *key = l->t[i];
+        int64_t v;
+        unsigned a, b, c;
+        char extra;
+        if (!strcmp(key, "unsigned") || !strcmp(key, "tampered") || !strcmp(key, "other_key")) {
+            im.flags |= !strcmp(key, "unsigned") ? ALFA_SCN_OTA_UNSIGNED
+                        : !strcmp(key, "tampered") ? ALFA_SCN_OTA_TAMPERED
+                                                   : ALFA_SCN_OTA_OTHER_KEY;
+            continue;
+        }
+        if (i + 1 >= l->n) {
+            return fail(p, l->line, "'%s' needs a value", key);
+        }
+        const char *val = l->t[++i];
+        if (!strcmp(key, "version")) {
+            if (sscanf(val, "%u.%u.%u%c", &a, &b, &c, &extra) != 3 || a > 31u || b > 63u || c > 31u) {
+                return fail(p, l->line, "version is X.Y.Z within 31.63.31");
+            }
+            im.major = (uint8_t)a;
+            im.minor = (uint8_t)b;
+            im.patch = (uint8_t)c;
+            have_version = 1;
+        } else if (!strcmp(key, "size") && parse_range(val, 1, 2 * 1024 * 1024, &v) == 0) {
+            im.size = (uint32_t)v;
+        } else if (!strcmp(key, "counter") && parse_range(val, 0, 0xFFFFFFFFll, &v) == 0) {
+            im.counter = (uint32_t)v;
+        } else if (!strcmp(key, "hw_class") && parse_range(val, 0, 255, &v) == 0) {
+            im.hw_class = (uint8_t)v;
+        } else if (!strcmp(key, "device_type") && parse_range(val, 1, 255, &v) == 0) {
+            im.device_type = (uint8_t)v;
+        } else {
+            return fail(p, l->line, "bad ota image property '%s %s' (version, size 1..2097152, counter, hw_class, "
+                                    "device_type, unsigned, tampered, other_key)", key, val);
+        }
+    }
+    if (!have_version || im.size == 0u) {
+        return fail(p, l->line, "ota image needs a version and a size");
+    }
+    s->ota_images[s->ota_image_count++] = im;
+    return 0;
+}
+
+/* at T ota_start TARGET IMAGE [force] | ota_cancel | ota_loss TARGET RATE% |
+ *      ota_selftest_fail TARGET on|off | ota_gateway_restart */
+static int parse_ota_action(parser_t *p, tok_line_t *l, unsigned i, int64_t at)
+{
+    const char *verb = l->t[i++];
+    alfa_scn_target_t tgt = {ALFA_SCN_TGT_ALL, 0};
+    uint64_t serial = 0;
+    int64_t value = 0;
+    const char *image = NULL;
+    uint8_t kind;
+    if (!strcmp(verb, "ota_start")) {
+        if (parse_target(p, l, &i, 0, &tgt, &serial) < 0) {
+            return -1;
+        }
+        if (i >= l->n) {
+            return fail(p, l->line, "ota_start needs an image name (defined by an 'ota image' line)");
+        }
+        image = l->t[i++];
+        size_t k = 0;
+        while (k < p->s->ota_image_count && strcmp(p->s->ota_images[k].name, image)) {
+            k++;
+        }
+        if (k == p->s->ota_image_count) {
+            return fail(p, l->line, "no ota image '%s' defined before this line", image);
+        }
+        if (i < l->n && !strcmp(l->t[i], "force")) {
+            value = 1;
+            i++;
+        }
+        kind = ALFA_SCN_ACT_OTA_START;
+    } else if (!strcmp(verb, "ota_cancel") || !strcmp(verb, "ota_gateway_restart")) {
+        kind = !strcmp(verb, "ota_cancel") ? ALFA_SCN_ACT_OTA_CANCEL : ALFA_SCN_ACT_OTA_GW_RESTART;
+    } else if (!strcmp(verb, "ota_loss") || !strcmp(verb, "ota_selftest_fail")) {
+        if (parse_target(p, l, &i, 0, &tgt, &serial) < 0) {
+            return -1;
+        }
+        const char *v = i < l->n ? l->t[i++] : NULL;
+        if (!strcmp(verb, "ota_loss")) {
+            if (v == NULL || parse_pct_ppm(v, &value) < 0) {
+                return fail(p, l->line, "ota_loss needs the share of update frames lost, e.g. 1%%");
+            }
+            kind = ALFA_SCN_ACT_OTA_LOSS;
+        } else {
+            if (parse_onoff(v, &value) < 0) {
+                return fail(p, l->line, "ota_selftest_fail needs on or off");
+            }
+            kind = ALFA_SCN_ACT_OTA_SELFTEST_FAIL;
+        }
+    } else {
+        return fail(p, l->line, "unknown action '%s' (ota_start, ota_cancel, ota_loss, ota_selftest_fail, "
+                                "ota_gateway_restart)", verb);
+    }
+    if (i != l->n) {
+        return fail(p, l->line, "unexpected '%s' at the end of the line", l->t[i]);
+    }
+    alfa_scn_action_t *a = new_action(p, l, at);
+    if (a == NULL) {
+        return fail(p, l->line, "out of memory");
+    }
+    a->kind = kind;
+    a->target = tgt;
+    a->value = value;
+    if (image != NULL) {
+        snprintf(a->name, sizeof(a->name), "%s", image);
+    }
+    if (serial != 0 && remember_serial(p, p->s->action_count - 1, 0, serial, l->line) < 0) {
+        return fail(p, l->line, "out of memory");
+    }
+    return 0;
 }

@@ -49,6 +49,9 @@ static void usage(FILE *f)
             "                      the real alfaspark-gateway attaches there and is the site's gateway\n"
             "  --status-every S    print a status line per pack and the site every S simulated seconds\n"
             "  --adc-noise N       add uniform noise of +-N counts to the CT sample blocks\n"
+            "  --ota-slots         give every pack firmware slots (implied by --can-pty and by 'ota image' lines)\n"
+            "  --ota-pub PUB.pem   one more firmware-signing public key the simulated packs trust (repeatable)\n"
+            "  --actions-stdin     carry out action lines read from stdin at once (e.g. 'power pack 2 off')\n"
             "  --quiet             print only failures and the summary\n"
             "  --help              this text\n"
             "Exit status: 0 when every expectation held, 1 when one failed, 2 on a usage or scenario error.\n");
@@ -127,12 +130,49 @@ static void print_status(const alfa_scn_t *scn, const alfa_scn_obs_t *o, int64_t
     fflush(stdout);
 }
 
+/* Live actions: lines of the scenario action language read from stdin ("power pack 2 off"),
+ * carried out at once. Each is parsed as a one-line scenario of the same pack count (targets by
+ * pack number). Returns the number of lines that failed. */
+static int live_actions(sim_site_t *site, const alfa_scn_t *scn, char *buf, size_t *len)
+{
+    ssize_t got = read(0, buf + *len, 1023u - *len);
+    if (got <= 0) {
+        return 0;
+    }
+    *len += (size_t)got;
+    int errors = 0;
+    char *nl;
+    while ((nl = memchr(buf, '\n', *len)) != NULL) {
+        *nl = '\0';
+        char text[1200];
+        snprintf(text, sizeof(text), "packs %u\nstart 2026-01-01 00:00\nat 00:00 %s\n", scn->pack_count, buf);
+        alfa_scn_t one;
+        char err[256];
+        if (buf[0] != '\0' && alfa_scn_parse_string("stdin", text, 0, &one, err, sizeof(err)) == 0 && one.action_count == 1) {
+            errors += sim_site_apply(site, &one.actions[0]) < 0;
+            printf("alfaspark-sim: done: %s\n", buf);
+            fflush(stdout);
+            alfa_scn_free(&one);
+        } else if (buf[0] != '\0') {
+            fprintf(stderr, "alfaspark-sim: stdin: not an action: %s\n", buf);
+            errors++;
+        }
+        size_t used = (size_t)(nl - buf) + 1u;
+        memmove(buf, buf + used, *len - used);
+        *len -= used;
+    }
+    if (*len >= 1023u) {
+        *len = 0; /* an endless line: drop it */
+    }
+    return errors;
+}
+
 int main(int argc, char **argv)
 {
     const char *scenario = NULL, *trace = NULL;
     sim_options_t opt = {.gateway_sim = 1};
     double realtime = 0.0;
-    int can_pty = 0, quiet = 0;
+    int can_pty = 0, quiet = 0, actions_stdin = 0;
     int64_t duration_override = 0, status_every_ms = 0;
     long step_ms = 0, packs = 0;
 
@@ -147,12 +187,23 @@ int main(int argc, char **argv)
             can_pty = 1;
         } else if (!strcmp(a, "--quiet")) {
             quiet = 1;
+        } else if (!strcmp(a, "--ota-slots")) {
+            opt.ota_slots = 1;
+        } else if (!strcmp(a, "--actions-stdin")) {
+            actions_stdin = 1;
         } else if (v == NULL) {
             fprintf(stderr, "alfaspark-sim: %s: unknown option or missing value\n", a);
             usage(stderr);
             return 2;
         } else if (!strcmp(a, "--scenario")) {
             scenario = v;
+            i++;
+        } else if (!strcmp(a, "--ota-pub")) {
+            if (opt.n_ota_pub >= sizeof(opt.ota_pub) / sizeof(opt.ota_pub[0])) {
+                fprintf(stderr, "alfaspark-sim: at most %zu --ota-pub keys\n", sizeof(opt.ota_pub) / sizeof(opt.ota_pub[0]));
+                return 2;
+            }
+            opt.ota_pub[opt.n_ota_pub++] = v;
             i++;
         } else if (!strcmp(a, "--trace")) {
             trace = v;
@@ -282,6 +333,11 @@ int main(int argc, char **argv)
     int64_t next_status = status_every_ms;
     int64_t now_ms = 0;
     const alfa_scn_action_t *a;
+    char live[1024];
+    size_t live_len = 0;
+    if (actions_stdin) {
+        (void)fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+    }
     while ((a = alfa_scn_engine_next_action(&eng, 0)) != NULL) {
         action_errors += sim_site_apply(site, a) < 0;
     }
@@ -300,6 +356,9 @@ int main(int argc, char **argv)
         }
         if (bridge) {
             sim_bridge_pump(bridge);
+        }
+        if (actions_stdin) {
+            action_errors += live_actions(site, &scn, live, &live_len);
         }
         if (status_every_ms && now_ms >= next_status) {
             print_status(&scn, sim_site_observe(site), now_ms);

@@ -10,12 +10,14 @@
 #include "alfa/bmsmodel.h"
 #include "alfa/core.h"
 #include "alfa/dayfig.h"
+#include "alfa/slot_sim.h"
 #include "alfa/node.h"
 #include "alfa/pack.h"
 #include "alfa/proto.h"
 #include "alfa/settings.h"
 #include "alfa/sim_rng.h"
 #include "gwcmd.h"
+#include "site_ota.h"
 
 #define SITE_STALE_US 6000000ull  /* site totals older than 3 periods no longer count */
 #define BOOT_SPREAD_MS 1000u      /* packs start within the first second, in a seeded order */
@@ -61,6 +63,12 @@ struct sim_pack {
     uint64_t linked_us;            /* when it last joined the bus (power and link both on) */
     uint64_t booted_us;            /* when its controller last started */
 
+    /* firmware slots (when the scenario updates firmware, or --ota-slots) */
+    alfa_slot_sim_t slots;
+    uint8_t has_slots;
+    uint8_t selftest_fail;         /* its new images cannot reach the BMS: their self-test fails */
+    uint32_t ota_loss_ppm;         /* update frames it misses */
+
     uint8_t coils;
     uint8_t leds;
     uint32_t wd_feeds;
@@ -100,6 +108,8 @@ struct sim_site {
     alfa_site_totals_t site;
     uint64_t site_heard_us;
     uint8_t site_heard;
+
+    sim_ota_t *ota;                    /* firmware update: trusted keys, images, the sender (site_ota.c) */
 
     alfa_scn_pack_obs_t *obs_packs;
     alfa_scn_obs_t obs;
@@ -171,10 +181,17 @@ static uint8_t line_noise(sim_pack_t *p, uint8_t b)
     return b;
 }
 
+/* The BMS is silent for this controller: injected, or a new image on trial that cannot reach it. */
+static int bms_silent(sim_pack_t *p)
+{
+    return p->bms_silent ||
+           (p->selftest_fail && p->has_slots && alfa_slot_sim_state_of(&p->slots, ALFA_SLOT_RUNNING) == ALFA_SLOT_PENDING);
+}
+
 static int32_t cb_serial_write(void *user, const uint8_t *data, uint16_t len)
 {
     sim_pack_t *p = user;
-    if (p->bms_silent) {
+    if (bms_silent(p)) {
         return len; /* the bytes go out; nobody listens */
     }
     uint8_t buf[SIM_SERIAL_BUF];
@@ -206,8 +223,29 @@ static int32_t cb_can_send(void *user, const alfa_can_frame_t *f)
 
 static int32_t cb_can_recv(void *user, alfa_can_frame_t *f)
 {
-    return alfa_canbus_recv(((sim_pack_t *)user)->can, f);
+    sim_pack_t *p = user;
+    for (;;) {
+        int32_t rc = alfa_canbus_recv(p->can, f);
+        uint8_t cls = ALFA_PROTO_ID_CLASS(f->id);
+        if (rc == 1 && p->ota_loss_ppm != 0u && (f->flags & ALFA_CAN_FLAG_EXT) && cls >= ALFA_CLS_FW_FIRST &&
+            cls <= ALFA_CLS_FW_LAST && ALFA_PROTO_ID_SRC(f->id) == ALFA_NODE_LINUX_GATEWAY &&
+            alfa_rng_chance_ppm(&p->rng, p->ota_loss_ppm)) {
+            continue; /* this pack missed it (injected: ota_loss) */
+        }
+        return rc;
+    }
 }
+
+/* Firmware slots on the slot simulator (port/test/slot_sim.h: flash rules, boot records, rollback). */
+static alfa_slot_sim_t *SLOTS(void *user) { return &((sim_pack_t *)user)->slots; }
+static int32_t cb_slot_begin(void *u, uint8_t r) { return alfa_slot_sim_begin(SLOTS(u), r); }
+static int32_t cb_slot_erase(void *u, uint8_t w, uint32_t sec) { return alfa_slot_sim_erase(SLOTS(u), w, sec); }
+static int32_t cb_slot_write(void *u, uint8_t w, uint32_t o, const void *d, uint32_t n) { return alfa_slot_sim_write(SLOTS(u), w, o, d, n); }
+static int32_t cb_slot_read(void *u, uint8_t w, uint32_t o, void *b, uint32_t n) { return alfa_slot_sim_read(SLOTS(u), w, o, b, n); }
+static int32_t cb_slot_set_boot(void *u) { return alfa_slot_sim_set_boot(SLOTS(u)); }
+static int32_t cb_slot_confirm(void *u) { return alfa_slot_sim_confirm(SLOTS(u)); }
+static alfa_slot_state_t cb_slot_state(void *u, uint8_t w) { return alfa_slot_sim_state_of(SLOTS(u), w); }
+static int32_t cb_fw_verify(void *u, const uint8_t d[32], const uint8_t sig[64]) { return alfa_slot_sim_fw_verify(SLOTS(u), d, sig); }
 
 static alfa_can_state_t cb_can_state(void *user)
 {
@@ -271,6 +309,10 @@ static void cb_reboot(void *user)
 
 static int pack_boot(sim_pack_t *p)
 {
+    if (p->has_slots && alfa_slot_sim_boot(&p->slots) < 0) {
+        fprintf(stderr, "alfaspark-sim: pack %u: no firmware slot holds a valid image\n", p->idx + 1u);
+        return -1;
+    }
     alfa_pack_config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.serial = p->serial;
@@ -422,6 +464,9 @@ static void gateway_receive(sim_site_t *s)
 {
     alfa_can_frame_t f;
     while (alfa_canbus_recv(s->gw, &f) == 1) {
+        if (s->ota != NULL) {
+            sim_ota_on_can(s->ota, &f, s->t_us);
+        }
         int cls = alfa_proto_classify(&f);
         if (cls == ALFA_CLS_HEARTBEAT) {
             alfa_heartbeat_t hb;
@@ -512,6 +557,17 @@ static int gateway_command(sim_site_t *s, const alfa_scn_action_t *a)
     return 0;
 }
 
+static int ota_start(sim_site_t *s, const alfa_scn_action_t *a)
+{
+    if (s->ota == NULL || !s->gateway_on || s->opt.real_gateway) {
+        fprintf(stderr, "alfaspark-sim: %s:%u: %s: the simulated gateway cannot start an update now\n", s->scn->file,
+                a->line, a->name);
+        return -1;
+    }
+    uint64_t serial = a->target.kind == ALFA_SCN_TGT_PACK ? s->packs[a->target.pack].serial : 0;
+    return sim_ota_start(s->ota, a, serial, s->t_us);
+}
+
 /* ------------------------------------------------------------------ the site */
 
 static void pack_setup(sim_site_t *s, sim_pack_t *p, unsigned i)
@@ -541,6 +597,17 @@ static void pack_setup(sim_site_t *s, sim_pack_t *p, unsigned i)
         .watchdog_feed = cb_watchdog,
         .reboot = cb_reboot,
     };
+    if (p->has_slots) {
+        p->port.slot_geom = &p->slots.geom;
+        p->port.slot_begin = cb_slot_begin;
+        p->port.slot_erase = cb_slot_erase;
+        p->port.slot_write = cb_slot_write;
+        p->port.slot_read = cb_slot_read;
+        p->port.slot_set_boot = cb_slot_set_boot;
+        p->port.slot_confirm = cb_slot_confirm;
+        p->port.slot_state = cb_slot_state;
+        p->port.fw_verify = cb_fw_verify;
+    }
     alfa_rng_t root;
     alfa_rng_seed(&root, s->opt.seed);
     alfa_rng_split(&root, 1000u + i, &p->rng);
@@ -594,13 +661,31 @@ sim_site_t *sim_site_new(const alfa_scn_t *scn, const sim_options_t *opt)
         return NULL;
     }
     alfa_canbus_init(s->bus, s->opt.seed);
+    /* Firmware slots when the scenario updates firmware, a real gateway may (--can-pty), or asked. */
+    int slots = scn->ota_image_count > 0u || opt->real_gateway || opt->ota_slots;
+    if (slots && (s->ota = sim_ota_new(scn, &s->opt)) == NULL) {
+        sim_site_free(s);
+        return NULL;
+    }
+    const alfa_slot_geom_t sg = {SIM_SLOT_SIZE, SIM_SLOT_SECTOR, 16u, 0xFFu};
     for (unsigned i = 0; i < s->n; i++) {
         sim_pack_t *p = &s->packs[i];
+        if (slots) {
+            if (alfa_slot_sim_init(&p->slots, &sg, sim_ota_verify, s->ota) != 0) {
+                fprintf(stderr, "alfaspark-sim: out of memory for firmware slots\n");
+                sim_site_free(s);
+                return NULL;
+            }
+            p->has_slots = 1;
+        }
         pack_setup(s, p, i);
         p->can = alfa_canbus_attach(s->bus);
         s->obs_packs[i].last_ack = 255;
     }
     s->gw = alfa_canbus_attach(s->bus);
+    if (s->ota != NULL) {
+        sim_ota_attach(s->ota, s->gw);
+    }
     s->obs.pack_count = s->n;
     s->obs.packs = s->obs_packs;
     s->obs.site = &s->site;
@@ -612,6 +697,10 @@ void sim_site_free(sim_site_t *s)
     if (s == NULL) {
         return;
     }
+    for (unsigned i = 0; s->packs != NULL && i < s->n; i++) {
+        alfa_slot_sim_free(&s->packs[i].slots);
+    }
+    sim_ota_free(s->ota);
     free(s->bus);
     free(s->packs);
     free(s->obs_packs);
@@ -651,6 +740,16 @@ int sim_site_apply(sim_site_t *s, const alfa_scn_action_t *a)
         s->time_shift_s += a->value / 1000;
         s->next_time_us = s->t_us;
         return 0;
+    case ALFA_SCN_ACT_OTA_START:
+        return ota_start(s, a);
+    case ALFA_SCN_ACT_OTA_CANCEL:
+        if (s->ota == NULL) {
+            fprintf(stderr, "alfaspark-sim: %s:%u: no update to cancel\n", s->scn->file, a->line);
+            return -1;
+        }
+        return sim_ota_cancel(s->ota, a, s->t_us);
+    case ALFA_SCN_ACT_OTA_GW_RESTART:
+        return s->ota != NULL ? sim_ota_gateway_restart(s->ota, s->t_us) : -1;
     default:
         break;
     }
@@ -678,6 +777,12 @@ int sim_site_apply(sim_site_t *s, const alfa_scn_action_t *a)
             p->can_linked = (uint8_t)a->value;
             pack_connect(p);
             break;
+        case ALFA_SCN_ACT_OTA_LOSS:
+            p->ota_loss_ppm = (uint32_t)a->value;
+            break;
+        case ALFA_SCN_ACT_OTA_SELFTEST_FAIL:
+            p->selftest_fail = (uint8_t)a->value;
+            break;
         default:
             return -1;
         }
@@ -699,7 +804,7 @@ static void serial_pump(sim_pack_t *p, uint64_t now_us)
         p->hold[p->hold_len++] = line_noise(p, buf[i]);
     }
     if (p->hold_len && alfa_bmsm_next_us(&p->bmsm) == UINT64_MAX) {
-        if (!p->bms_silent && p->powered) {
+        if (!bms_silent(p) && p->powered) {
             uint16_t room = (uint16_t)(SIM_SERIAL_BUF - p->rx_len);
             uint16_t k = p->hold_len < room ? p->hold_len : room;
             memcpy(p->rx + p->rx_len, p->hold, k);
@@ -751,6 +856,9 @@ void sim_site_step(sim_site_t *s)
     }
     alfa_canbus_run_until(s->bus, s->t_us);
     gateway_receive(s);
+    if (s->ota != NULL && s->gateway_on) {
+        sim_ota_process(s->ota, s->t_us);
+    }
     if (s->gateway_on && s->t_us >= s->next_time_us) {
         gateway_send_time(s);
         s->next_time_us = s->t_us + SIM_GATEWAY_TIME_MS * 1000ull;
@@ -849,6 +957,19 @@ const alfa_scn_obs_t *sim_site_observe(sim_site_t *s)
             }
         }
         o->node_id = p->booted ? pnode_id(p) : 0;
+        if (p->powered && p->booted) {
+            alfa_fw_version_t v = alfa_core_fw_version(pcore(p));
+            o->fw_version = ALFA_FW_VERSION_WIRE(v.major, v.minor, v.patch);
+            if (p->has_slots) {
+                const alfa_fwu_t *u = alfa_pack_fwu(&p->pack);
+                o->ota_state = (uint8_t)alfa_fwu_state(u);
+                o->ota_missing = alfa_fwu_missing_chunks(u);
+            }
+        } else {
+            o->fw_version = 0;
+            o->ota_state = 0;
+            o->ota_missing = 0;
+        }
     }
     s->obs.site_valid = s->site_heard && s->t_us - s->site_heard_us <= SITE_STALE_US;
     return &s->obs;

@@ -29,6 +29,8 @@
 #define SIM_GATEWAY_TIME_MS 60000u
 #define SIM_GATEWAY_SERIAL 0x0A1F00000001ull /* the simulated gateway's own serial (heartbeat) */
 #define SIM_MAX_PACKS (ALFA_CANBUS_MAX_NODES - 2u) /* the gateway and the pty bridge take a node each */
+#define SIM_SLOT_SECTOR 4096u
+#define SIM_SLOT_SIZE (65u * SIM_SLOT_SECTOR)    /* firmware slots: images up to 256 KiB + the trailer */
 
 typedef struct sim_site sim_site_t;
 typedef struct sim_pack sim_pack_t;
@@ -41,6 +43,9 @@ typedef struct sim_options {
     uint8_t gateway_sim;      /* 1: the simulated gateway sends time and commands */
     uint8_t real_gateway;     /* 1: a real gateway is attached (pty): it answers import requests */
     uint32_t adc_noise_counts; /* amplitude of uniform ADC noise (0 = none; costs speed) */
+    uint8_t ota_slots;        /* give the packs firmware slots even without an `ota image` (--ota-slots) */
+    const char *ota_pub[8];   /* extra PUB.pem files the packs trust (--ota-pub) */
+    uint8_t n_ota_pub;
 } sim_options_t;
 
 typedef struct sim_stats {

@@ -113,17 +113,26 @@ static void test_all_well_and_each_environment_problem(void **state)
     assert_non_null(p);
     fputs("pw-gw\n", p);
     fclose(p);
-    char pwopt[320];
+    char pwopt[320], statedir[300], histfile[300];
     snprintf(pwopt, sizeof pwopt, "mqtt.password_file=%s", pw);
+    snprintf(statedir, sizeof statedir, "ota.state_dir=%.200s", f->broker.dir);
+    snprintf(histfile, sizeof histfile, "history.path=%.200s/history.db", f->broker.dir);
     const char *ok[] = {"--check-config", "--set", "gateway.site=site1", "--set", can, "--set", "mqtt.host=127.0.0.1",
-                        "--set", f->port, "--set", "mqtt.username=gw", "--set", pwopt, NULL};
+                        "--set", f->port, "--set", "mqtt.username=gw", "--set", pwopt, "--set", statedir, "--set", histfile, NULL};
     assert_int_equal(gw(f, ok), 0);
     HAS("configuration OK: site site1, CAN slcan:/dev/pts/");
+
+    /* the firmware update's state directory (the packages create /var/lib/alfaspark) */
+    const char *no_state[] = {"--check-config", "--set", "gateway.site=site1", "--set", can, "--set", "mqtt.host=127.0.0.1",
+                              "--set", f->port, "--set", "mqtt.username=gw", "--set", pwopt, "--set",
+                              "ota.state_dir=/nonexistent/alfaspark-state", "--set", histfile, NULL};
+    assert_int_equal(gw(f, no_state), 1);
+    HAS("ota.state_dir: directory /nonexistent/alfaspark-state does not exist (No such file or directory)\n  fix: create it");
 
     /* the CAN adapter: a regular file, a device that is no serial port, an interface the kernel lacks */
     snprintf(regular, sizeof regular, "gateway.can=slcan:%s", pw);
     const char *r1[] = {"--check-config", "--set", "gateway.site=site1", "--set", regular, "--set", "mqtt.host=127.0.0.1",
-                        "--set", f->port, "--set", "mqtt.username=gw", "--set", pwopt, NULL};
+                        "--set", f->port, "--set", "mqtt.username=gw", "--set", pwopt, "--set", statedir, "--set", histfile, NULL};
     assert_int_equal(gw(f, r1), 1);
     HAS("is not a device (a regular file or other)\n  fix:");
     snprintf(bad_can, sizeof bad_can, "gateway.can=slcan:/dev/null");

@@ -96,6 +96,8 @@ int ctl_require_gateway(ctl_t *c);
 int ctl_loop(ctl_t *c, int ms);
 /* Publish `payload` on alfaspark/<site>/<subtopic> (QoS 1). 0 or -1 (reason printed). */
 int ctl_publish(ctl_t *c, const char *subtopic, const char *payload);
+/* The same for `len` bytes of any content (a firmware image). */
+int ctl_publish_bytes(ctl_t *c, const char *subtopic, const void *data, size_t len);
 void ctl_disconnect(ctl_t *c);
 /* The view's pack with this serial, or NULL. */
 const ctl_pack_t *ctl_find_pack(const ctl_t *c, const char *serial);
@@ -142,6 +144,10 @@ int ctl_b_factory_reset(const ctl_cmd_t *, int, char **, char *, size_t);
 int ctl_status(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_watch(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_read_settings(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv);
+
+/* ---- firmware update (ctl_update.c) ---- */
+
+int ctl_update(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv);
 
 /* ---- the gateway's JSON documents (ctl_json.c) ---- */
 

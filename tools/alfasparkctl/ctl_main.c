@@ -32,6 +32,8 @@ static const ctl_cmd_t commands[] = {
      ctl_b_set_setting, 0},
     {"reboot", "", "restart the pack controller(s)", PACK, ctl_b_none, 0},
     {"factory-reset", "--yes", "erase every setting", PACK, ctl_b_factory_reset, 0},
+    {"update", "FILE [--pack SERIAL]... [--force] [--wave-pct N] [--timeout-s S]",
+     "send a signed firmware image to every pack online (or those named), a progress bar per pack", ctl_update, NULL, 1},
 };
 
 static void usage(FILE *f)

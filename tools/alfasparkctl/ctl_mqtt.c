@@ -238,9 +238,14 @@ int ctl_loop(ctl_t *c, int ms)
 
 int ctl_publish(ctl_t *c, const char *subtopic, const char *payload)
 {
+    return ctl_publish_bytes(c, subtopic, payload, strlen(payload));
+}
+
+int ctl_publish_bytes(ctl_t *c, const char *subtopic, const void *data, size_t len)
+{
     char topic[256];
     snprintf(topic, sizeof topic, "alfaspark/%s/%s", c->site, subtopic);
-    int rc = mosquitto_publish(c->m, NULL, topic, (int)strlen(payload), payload, 1, false);
+    int rc = len > (size_t)INT32_MAX ? MOSQ_ERR_PAYLOAD_SIZE : mosquitto_publish(c->m, NULL, topic, (int)len, data, 1, false);
     if (rc != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "alfasparkctl: cannot publish on %s: %s\n", topic, mosquitto_strerror(rc));
         return -1;

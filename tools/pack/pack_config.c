@@ -28,6 +28,8 @@ void pack_config_defaults(pack_config_t *c)
     for (int i = 0; i < 3; i++) {
         c->led_lines[i] = -1;
     }
+    c->fw_enabled = 1;
+    c->fw_hw_class = 1;
 }
 
 static int parse_u64(const char *v, uint64_t max, uint64_t *out)
@@ -129,6 +131,20 @@ int pack_config_set(pack_config_t *c, const char *section, const char *key, cons
         bad = parse_lines(value, c->relay_lines, 4);
     } else if (IS("gpio", "leds")) {
         bad = parse_lines(value, c->led_lines, 3);
+    } else if (IS("firmware", "updates")) {
+        bad = strcmp(value, "on") == 0 ? 0 : strcmp(value, "off") == 0 ? 0 : -1;
+        if (!bad) {
+            c->fw_enabled = strcmp(value, "on") == 0;
+        }
+    } else if (IS("firmware", "dir")) {
+        bad = copy_str(c->fw_dir, sizeof c->fw_dir, value);
+    } else if (IS("firmware", "hw_class")) {
+        bad = parse_u64(value, 255, &x) < 0 || x == 0 ? -1 : 0;
+        if (!bad) {
+            c->fw_hw_class = (uint32_t)x;
+        }
+    } else if (IS("firmware", "trust")) {
+        bad = copy_str(c->fw_trust, sizeof c->fw_trust, value);
     } else {
         snprintf(why, why_cap, "unknown option [%s] %s", section, key);
         return -1;

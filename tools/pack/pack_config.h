@@ -31,6 +31,11 @@ typedef struct pack_config {
     char gpio_chip[64];                 /* empty: outputs are logged, not driven */
     int32_t relay_lines[4];             /* line offsets on the chip; -1 = not wired */
     int32_t led_lines[3];               /* green, yellow, red */
+    /* [firmware] */
+    int fw_enabled;                     /* firmware slots and updates over CAN (default on) */
+    char fw_dir[PACKCFG_STR];           /* where the slots live; empty = beside the installed binary */
+    uint32_t fw_hw_class;               /* this board's hardware class (images must match) */
+    char fw_trust[PACKCFG_STR];         /* extra PUB.pem files to trust, comma-separated (development, tests) */
 } pack_config_t;
 
 /* Defaults for every option (see deploy/pack.ini.example). */

@@ -1,9 +1,12 @@
 /* alfaspark-pack: the pack controller as a Linux daemon — the firmware core on the Linux port. */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <gpiod.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +17,12 @@
 
 #include "alfa/envcheck.h"
 #include "alfa/flash_file.h"
+#include "alfa/fw_keys.h"
 #include "alfa/lincan.h"
 #include "alfa/names.h"
 #include "alfa/pack.h"
 #include "alfa/serial_linux.h"
+#include "alfa/slot_file.h"
 #include "pack_config.h"
 
 #ifndef ALFA_VERSION
@@ -27,6 +32,7 @@
 /* Longest sleep of the main loop: Modbus needs ~1 ms resolution for its 3.5-character silence at
  * 9600 baud, so the loop wakes at least this often even when no descriptor is readable. */
 #define LOOP_MAX_WAIT_MS 2
+#define MAX_KEYS 8
 
 typedef struct daemon {
     pack_config_t cfg;
@@ -35,6 +41,11 @@ typedef struct daemon {
     alfa_serial_t serial;
     alfa_lincan_t can;
     alfa_flash_file_t flash;
+    alfa_slot_file_t slots;          /* firmware slots (docs/ota.md, "Linux") */
+    int has_slots;
+    char launcher[PATH_MAX];         /* the installed binary: restarts go through it */
+    uint8_t keys[MAX_KEYS][ALFA_FW_KEY_SIZE];
+    size_t nkeys;
     struct gpiod_chip *chip;
     struct gpiod_line *relay_line[ALFA_RELAY_COUNT];
     struct gpiod_line *led_line[3];
@@ -156,6 +167,90 @@ static void p_reboot(void *user)
 {
     daemon_t *d = user;
     d->reboot = 1;
+}
+
+static alfa_slot_file_t *SL(void *user) { return &((daemon_t *)user)->slots; }
+static int32_t p_slot_begin(void *u, uint8_t r) { return alfa_slot_file_begin(SL(u), r); }
+static int32_t p_slot_erase(void *u, uint8_t w, uint32_t sec) { return alfa_slot_file_erase(SL(u), w, sec); }
+static int32_t p_slot_write(void *u, uint8_t w, uint32_t o, const void *b, uint32_t n) { return alfa_slot_file_write(SL(u), w, o, b, n); }
+static int32_t p_slot_read(void *u, uint8_t w, uint32_t o, void *b, uint32_t n) { return alfa_slot_file_read(SL(u), w, o, b, n); }
+static int32_t p_slot_end(void *u, uint32_t size) { return alfa_slot_file_end(SL(u), size); }
+static int32_t p_slot_set_boot(void *u) { return alfa_slot_file_set_boot(SL(u)); }
+static int32_t p_slot_confirm(void *u) { return alfa_slot_file_confirm(SL(u)); }
+static alfa_slot_state_t p_slot_state(void *u, uint8_t w) { return alfa_slot_file_state(SL(u), w); }
+static int32_t p_fw_verify(void *u, const uint8_t d[32], const uint8_t sig[64]) { return alfa_slot_file_verify(SL(u), d, sig); }
+
+/* The firmware slots: the keys this pack trusts (compiled in, plus [firmware] trust), where the
+ * slots live, and which one runs (ALFASPARK_SLOT, set by the launcher). */
+static int setup_slots(daemon_t *d)
+{
+    d->has_slots = 0;
+    if (!d->cfg.fw_enabled) {
+        return 0;
+    }
+    const char *launcher = getenv(ALFA_SLOT_FILE_LAUNCHER_ENV);
+    if (launcher == NULL || getenv(ALFA_SLOT_FILE_ENV) == NULL) {
+        if (realpath("/proc/self/exe", d->launcher) == NULL) {
+            logf_(d, 0, "firmware: cannot find my own binary: %s", strerror(errno));
+            return -1;
+        }
+    } else {
+        snprintf(d->launcher, sizeof d->launcher, "%s", launcher);
+    }
+    for (size_t k = 0; k < alfa_fw_key_count && d->nkeys < MAX_KEYS; k++) {
+        memcpy(d->keys[d->nkeys++], alfa_fw_keys[k], ALFA_FW_KEY_SIZE);
+    }
+    char trust[PACKCFG_STR];
+    snprintf(trust, sizeof trust, "%s", d->cfg.fw_trust);
+    for (char *save = NULL, *tok = strtok_r(trust, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+        if (d->nkeys == MAX_KEYS || alfa_fw_pub_load(tok, d->keys[d->nkeys]) < 0) {
+            logf_(d, 0, "firmware: [firmware] trust: %s is not a P-256 public key (or too many keys)", tok);
+            return -1;
+        }
+        d->nkeys++;
+    }
+    char copy[PATH_MAX], copy2[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", d->launcher);
+    snprintf(copy2, sizeof copy2, "%s", d->launcher);
+    const char *dir = d->cfg.fw_dir[0] ? d->cfg.fw_dir : dirname(copy);
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        logf_(d, 0, "firmware: cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    const char *slot = getenv(ALFA_SLOT_FILE_ENV);
+    int running = slot == NULL ? -1 : strcmp(slot, "a") == 0 ? 0 : strcmp(slot, "b") == 0 ? 1 : -2;
+    if (running == -2 ||
+        alfa_slot_file_init(&d->slots, dir, basename(copy2), running, (const uint8_t(*)[ALFA_FW_KEY_SIZE])d->keys,
+                            d->nkeys) < 0) {
+        logf_(d, 0, "firmware: bad slot set-up (%s=%s, dir %s)", ALFA_SLOT_FILE_ENV, slot ? slot : "", dir);
+        return -1;
+    }
+    d->has_slots = 1;
+    return 0;
+}
+
+/* The launcher: the installed binary starts the slot the boot records choose, or runs itself. */
+static void launch(daemon_t *d, char **argv)
+{
+    if (!d->has_slots || d->slots.running >= 0) {
+        return;
+    }
+    char path[PATH_MAX], why[160];
+    int k = alfa_slot_file_boot(&d->slots, path, sizeof path, why, sizeof why);
+    if (why[0] != '\0') {
+        logf_(d, k < 0 ? 2 : 1, "firmware: %s", why);
+    }
+    if (k < 0) {
+        return;
+    }
+    alfa_slot_file_close(&d->slots);
+    setenv(ALFA_SLOT_FILE_ENV, k == 0 ? "a" : "b", 1);
+    setenv(ALFA_SLOT_FILE_LAUNCHER_ENV, d->launcher, 1);
+    logf_(d, 2, "firmware: starting slot %c (%s)", k == 0 ? 'a' : 'b', path);
+    execv(path, argv);
+    logf_(d, 0, "firmware: cannot start %s: %s; it is marked aborted, the installed binary runs", path, strerror(errno));
+    unsetenv(ALFA_SLOT_FILE_ENV);
+    alfa_slot_file_abort(&d->slots, k);
 }
 
 /* ---- set-up ---- */
@@ -283,6 +378,18 @@ static void build_port(daemon_t *d)
         .watchdog_feed = p_watchdog_feed,
         .reboot = p_reboot,
     };
+    if (d->has_slots) {
+        d->port.slot_geom = &d->slots.geom;
+        d->port.slot_begin = p_slot_begin;
+        d->port.slot_erase = p_slot_erase;
+        d->port.slot_write = p_slot_write;
+        d->port.slot_read = p_slot_read;
+        d->port.slot_end = p_slot_end;
+        d->port.slot_set_boot = p_slot_set_boot;
+        d->port.slot_confirm = p_slot_confirm;
+        d->port.slot_state = p_slot_state;
+        d->port.fw_verify = p_fw_verify;
+    }
 }
 
 /* One log line per fault or warning that was raised or cleared, by its MQTT name. */
@@ -411,6 +518,10 @@ int main(int argc, char **argv)
               (unsigned long long)d.cfg.serial);
     }
     clock_gettime(CLOCK_MONOTONIC, &d.t0);
+    if (setup_slots(&d) < 0) {
+        return 1;
+    }
+    launch(&d, argv); /* returns only when the installed binary itself runs */
     if (open_devices(&d) < 0) {
         close_devices(&d);
         return 1;
@@ -421,7 +532,8 @@ int main(int argc, char **argv)
     alfa_bms_config_default(&bms);
     bms.profile = alfa_bms_profile_find(d.cfg.bms_profile);
     bms.address = (uint8_t)d.cfg.bms_address;
-    alfa_pack_config_t pc = {.serial = d.cfg.serial, .device_type = ALFA_DEV_PACK, .bms = &bms};
+    alfa_pack_config_t pc = {.serial = d.cfg.serial, .device_type = ALFA_DEV_PACK, .bms = &bms,
+                             .hw_class = (uint8_t)d.cfg.fw_hw_class};
     alfa_err_t rc = alfa_pack_init(&d.pack, &d.port, &pc);
     if (rc < 0) {
         logf_(&d, 0, "pack: cannot start: %s", alfa_err_name(rc));
@@ -430,8 +542,11 @@ int main(int argc, char **argv)
     }
     static const char *const boot_name[] = {"settings restored", "factory settings (reset)",
                                             "factory settings (store blank or corrupt)", "no flash"};
-    logf_(&d, 2, "Alfaspark %u.%u.%u pack %012llx: %s", ALFA_FW_VERSION_MAJOR, ALFA_FW_VERSION_MINOR,
-          ALFA_FW_VERSION_PATCH, (unsigned long long)d.cfg.serial, boot_name[alfa_pack_boot_state(&d.pack)]);
+    alfa_fw_version_t v = alfa_core_fw_version(alfa_pack_core(&d.pack)); /* the running image's */
+    const char *slot = getenv(ALFA_SLOT_FILE_ENV);
+    logf_(&d, 2, "Alfaspark %u.%u.%u pack %012llx: %s; firmware %s%s, update %s", v.major, v.minor, v.patch,
+          (unsigned long long)d.cfg.serial, boot_name[alfa_pack_boot_state(&d.pack)], slot ? "slot " : "installed binary",
+          slot ? slot : "", alfa_fwu_state_name((uint8_t)alfa_fwu_state(alfa_pack_fwu(&d.pack))));
 
     uint64_t wd_usec = 0;
     d.watchdog = sd_watchdog_enabled(0, &wd_usec) > 0;
@@ -441,6 +556,7 @@ int main(int argc, char **argv)
 
     uint8_t node_id = 0, master = 0;
     uint32_t faults = 0, warnings = 0;
+    uint8_t fw_state = (uint8_t)alfa_fwu_state(alfa_pack_fwu(&d.pack));
     while (!g_stop && !d.reboot) {
         struct pollfd pfd[2] = {{.fd = d.serial.fd, .events = POLLIN}, {.fd = alfa_lincan_fd(&d.can), .events = POLLIN}};
         (void)poll(pfd, 2, LOOP_MAX_WAIT_MS);
@@ -458,6 +574,12 @@ int main(int argc, char **argv)
         log_changes(&d, "warning", warnings, w, alfa_warning_name);
         faults = f;
         warnings = w;
+        const alfa_fwu_t *u = alfa_pack_fwu(&d.pack);
+        if ((uint8_t)alfa_fwu_state(u) != fw_state) {
+            fw_state = (uint8_t)alfa_fwu_state(u);
+            logf_(&d, 2, "firmware update: %s (%s)", alfa_fwu_state_name(fw_state),
+                  alfa_fwu_result_name((uint8_t)alfa_fwu_result(u)));
+        }
     }
     /* Leave nothing acknowledged unwritten: finish the pending settings record. */
     alfa_store_t *st = &d.pack.store;
@@ -468,8 +590,17 @@ int main(int argc, char **argv)
     }
     close_devices(&d);
     if (d.reboot) {
-        logf_(&d, 2, "restart requested over CAN");
-        execv("/proc/self/exe", argv);
+        /* Through the launcher: it starts the slot the boot records choose (a new image on
+         * trial, or the previous one after a failed trial). */
+        if (d.has_slots) {
+            alfa_slot_file_close(&d.slots);
+            unsetenv(ALFA_SLOT_FILE_ENV);
+            logf_(&d, 2, "restart requested (%s)", d.launcher);
+            execv(d.launcher, argv);
+        } else {
+            logf_(&d, 2, "restart requested over CAN");
+            execv("/proc/self/exe", argv);
+        }
         logf_(&d, 0, "restart failed: %s", strerror(errno));
         return 1;
     }

@@ -61,9 +61,15 @@ typedef struct alfa_core_config {
     bool settings_corrupt;            /* the store found no valid copy: raise SETTINGS_CORRUPT */
 } alfa_core_config_t;
 
+/* A firmware version (major 0..31, minor 0..63, patch 0..31: the heartbeat's wire widths). */
+typedef struct alfa_fw_version {
+    uint8_t major, minor, patch;
+} alfa_fw_version_t;
+
 typedef struct alfa_core {
     const alfa_port_t *port;
     uint64_t serial;
+    alfa_fw_version_t fw_version;     /* of the image that runs (alfa_core_set_fw_version) */
     alfa_settings_t settings;
     uint32_t settings_gen;            /* +1 on every settings change (the pack tells the store) */
 
@@ -227,6 +233,15 @@ bool alfa_core_critical(const alfa_core_t *c);
 bool alfa_core_warning_any(const alfa_core_t *c);
 /* A firmware update is in progress (alfa_core_set_fw_update). */
 bool alfa_core_fw_update(const alfa_core_t *c);
+
+/* ---- firmware identity ---- */
+
+/* The version of the image that runs, as reported in heartbeats (and so on MQTT). The core starts
+ * with the build's ALFA_FW_VERSION_*; the pack sets it at boot from the running slot's signed
+ * header (fwu.h), so a pack updated over CAN reports the new image's version. ALFA_E_RANGE (and
+ * nothing changes) for a field beyond its wire width. */
+alfa_err_t alfa_core_set_fw_version(alfa_core_t *c, alfa_fw_version_t v);
+alfa_fw_version_t alfa_core_fw_version(const alfa_core_t *c);
 
 /* ---- indicators ---- */
 

@@ -1,4 +1,4 @@
-/* One complete pack controller: the core, its settings store, its BMS poller and its CAN node, composed. */
+/* One complete pack controller: the core, its settings store, its BMS poller, its CAN node and its firmware update, composed. */
 #ifndef ALFA_PACK_H
 #define ALFA_PACK_H
 
@@ -22,17 +22,24 @@
  *   1. the BMS poller advances; its result goes into the core through the one BMS seam
  *      (alfa_pack_bms_result): a good reading, or a failed poll — with the alarm bits of a
  *      well-formed answer, which always act — and the comm-lost and degraded verdicts;
- *   2. the received CAN frames are routed: every frame to the node (node IDs, liveness), then by
- *      class to the duty that owns it — telemetry, site totals/time/import recovery, commands;
+ *   2. the received CAN frames are routed: firmware-update classes 0x40..0x4F to the update
+ *      module (fwu.h); every other frame to the node (node IDs, liveness), then by class to the
+ *      duty that owns it — telemetry, site totals/time/import recovery, commands;
  *   3. each CAN duty sends what is due; the core runs its cycle and indicators when due (and
  *      feeds the watchdog after a full cycle);
- *   4. a settings change (the core's generation counter moved) is encoded and handed to the store,
+ *   4. the update module does its flash work (at most one erase or one 4-KiB write per call); while
+ *      a new image is on trial it gets the self-test checks: settings readable, a BMS answer, the
+ *      node settled on the bus (not bus-off), a full control cycle after a BMS reading;
+ *   5. a settings change (the core's generation counter moved) is encoded and handed to the store,
  *      which coalesces bursts and writes after its quiet period, one flash operation per call;
- *      before a commanded reboot (or factory reset) the pending record is written first, so an
- *      acknowledged change is never lost to the reboot.
+ *      before a commanded reboot (or factory reset, or the restart into a new image) the pending
+ *      record is written first, so an acknowledged change is never lost to the reboot.
  * Nothing a part returns is dropped: a refusal is counted in alfa_pack_stats and, where it can
  * be, acted on (docs/architecture.md).
  * Measurements and energy counters are never written to flash (SPEC.md §10).
+ *
+ * Firmware: the version the pack reports is the running image's (its slot's signed header, read
+ * by alfa_fwu_init; the build's ALFA_FW_VERSION_* for an image without one).
  */
 
 #include <stdbool.h>
@@ -46,6 +53,7 @@
 #include "alfa/site.h"
 #include "alfa/tlm.h"
 #include "alfa/dispatch.h"
+#include "alfa/fwu.h"
 
 typedef struct alfa_pack_config {
     uint64_t serial;                /* 48-bit hardware serial (the ESP32's factory MAC) */
@@ -53,6 +61,7 @@ typedef struct alfa_pack_config {
     const alfa_bms_config_t *bms;   /* NULL = SPEC.md §5.1 defaults (address 1, 2 s, default profile) */
     uint8_t bms_external;           /* 1: no poller; the owner hands results to alfa_pack_bms_result
                                      * (test benches whose BMS is not on a serial line) */
+    uint8_t hw_class;               /* hardware class of the board (0 = ALFA_HW_CLASS_DEFAULT): images must match */
 } alfa_pack_config_t;
 
 /* What the boot found in the settings store. */
@@ -79,6 +88,7 @@ typedef struct alfa_pack {
     alfa_site_t site;
     alfa_tlm_t tlm;
     alfa_dispatch_t dispatch;
+    alfa_fwu_t fwu;                 /* firmware update (receiving, verifying, the new image's trial) */
     alfa_bms_result_t last_poll;    /* the last finished BMS poll (for logs and probes) */
     uint32_t polls;                 /* finished BMS polls since boot */
     uint32_t settings_gen_saved;    /* core settings generation last handed to the store */
@@ -88,6 +98,10 @@ typedef struct alfa_pack {
     uint8_t has_store;
     uint8_t bms_external;
     uint8_t corrupt_pending;        /* SETTINGS_CORRUPT stands until a record is written */
+    uint8_t settings_unreadable;    /* the store holds a record this image cannot read (self-test) */
+    uint8_t bms_answered;           /* a good BMS reading since boot (self-test) */
+    uint32_t cycle_at_bms;          /* core cycle count at the first good reading */
+    uint8_t fw_rebooted;            /* the update's restart was asked of the port */
 } alfa_pack_t;
 
 /* Start a pack on `port` (which, with its user object, must outlive `p`). Reads flash, never
@@ -116,5 +130,6 @@ static inline const alfa_node_t *alfa_pack_node(const alfa_pack_t *p) { return &
 static inline const alfa_site_t *alfa_pack_site(const alfa_pack_t *p) { return &p->site; }
 static inline const alfa_dispatch_t *alfa_pack_dispatch(const alfa_pack_t *p) { return &p->dispatch; }
 static inline const alfa_store_t *alfa_pack_store(const alfa_pack_t *p) { return &p->store; }
+static inline const alfa_fwu_t *alfa_pack_fwu(const alfa_pack_t *p) { return &p->fwu; }
 
 #endif

@@ -30,6 +30,7 @@ typedef enum alfa_port_err {
     ALFA_PORT_E_BUSOFF = -3,   /* CAN controller is bus-off */
     ALFA_PORT_E_RANGE = -4,    /* address/length outside the device */
     ALFA_PORT_E_REPROG = -5,   /* flash: programming a unit that is not erased */
+    ALFA_PORT_E_STATE = -6,    /* firmware slots: not allowed now (e.g. running image not confirmed) */
 } alfa_port_err_t;
 
 /* Number of relays, CT channels and status LEDs on the board (SPEC.md §4). */
@@ -75,6 +76,63 @@ typedef struct alfa_flash_geom {
     uint32_t prog_size;    /* program unit, bytes: writes are aligned multiples of it */
     uint8_t erased_value;  /* 0xFF (NOR) or 0x00 */
 } alfa_flash_geom_t;
+
+/* ---- firmware slots (A/B update, SPEC.md §11; design and ESP-IDF mapping in docs/ota.md) ----
+ *
+ * Two application slots of the same size. The core never names them A or B: it reads and writes
+ * the UPDATE slot (the one that does not run: esp_ota_get_next_update_partition(NULL)) and reads,
+ * and appends records to the last sector of, the RUNNING slot (esp_ota_get_running_partition()).
+ * The core lays out a slot itself: the image payload from offset 0 (so an ESP32 bootloader finds
+ * the ESP-IDF app image where it expects it) and, in the LAST SECTOR, its trailer (the signed
+ * manifest and progress records; docs/ota.md). The port gives raw access plus boot control:
+ *
+ *   callback            ESP-IDF (app_update, CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE=y)
+ *   slot_begin(resume=0) esp_ota_begin(next, OTA_WITH_SEQUENTIAL_WRITES, &h): refuses while the
+ *                       running app is ESP_OTA_IMG_PENDING_VERIFY (-> ALFA_PORT_E_STATE), erases
+ *                       nothing, invalidates the inactive otadata entry (the slot is no longer
+ *                       bootable). esp_ota_write_with_offset needs a handle without the
+ *                       sequential-erase flag: the port then takes one with
+ *                       esp_ota_abort(h); esp_ota_resume(next, 0, 0, &h).
+ *   slot_begin(resume=1) after a restart: esp_ota_resume(next, 0, 0, &h) (same refusal rule;
+ *                       esp_ota_resume exists from ESP-IDF v5.5).
+ *   slot_erase          esp_partition_erase_range(part, sector * sector_size, sector_size)
+ *   slot_write UPDATE   esp_ota_write_with_offset(h, data, len, offset)
+ *   slot_write RUNNING  esp_partition_write(running, offset, data, len): trailer records only,
+ *                       never the running code
+ *   slot_read           esp_partition_read(part, offset, buf, len)
+ *   slot_end            esp_ota_end(h): checks the ESP-IDF image in the slot
+ *   slot_set_boot       esp_ota_set_boot_partition(next): the slot boots next, once, as NEW;
+ *                       the 2nd-stage bootloader makes it PENDING_VERIFY when it boots it, and
+ *                       rolls back to the other slot (marking this one ABORTED) if it is
+ *                       started again before it was confirmed (reset, watchdog, power cut)
+ *   slot_confirm        esp_ota_mark_app_valid_cancel_rollback()
+ *   slot_state          esp_ota_get_state_partition(running / next) (+ ESP_ERR_NOT_FOUND -> EMPTY)
+ *   fw_verify           mbedtls_ecdsa_verify() with the compiled-in public keys
+ *
+ * Every callback returns 0 or a negative alfa_port_err_t and never blocks longer than one flash
+ * operation (an ESP32 sector erase is ~45 ms: the core asks for at most one per process call).
+ */
+typedef enum alfa_slot_which {
+    ALFA_SLOT_RUNNING = 0,
+    ALFA_SLOT_UPDATE = 1,
+} alfa_slot_which_t;
+
+/* Boot state of a slot (esp_ota_img_states_t). */
+typedef enum alfa_slot_state {
+    ALFA_SLOT_EMPTY = 0,     /* nothing bootable recorded (never written, or being written) */
+    ALFA_SLOT_NEW = 1,       /* ESP_OTA_IMG_NEW: boots next, not started yet */
+    ALFA_SLOT_PENDING = 2,   /* ESP_OTA_IMG_PENDING_VERIFY: started, not confirmed */
+    ALFA_SLOT_VALID = 3,     /* ESP_OTA_IMG_VALID: confirmed (or the factory-flashed image) */
+    ALFA_SLOT_INVALID = 4,   /* ESP_OTA_IMG_INVALID: refused by the application */
+    ALFA_SLOT_ABORTED = 5,   /* ESP_OTA_IMG_ABORTED: started again unconfirmed: rolled back */
+} alfa_slot_state_t;
+
+typedef struct alfa_slot_geom {
+    uint32_t slot_size;    /* bytes per slot (a multiple of sector_size, >= 2 sectors) */
+    uint32_t sector_size;  /* erase unit: 512..65536, a multiple of 16 (4096 on the ESP32) */
+    uint32_t prog_size;    /* program unit: 1, 2, 4, 8 or 16 (16 with ESP32 flash encryption) */
+    uint8_t erased_value;  /* 0xFF (NOR) or 0x00 */
+} alfa_slot_geom_t;
 
 typedef struct alfa_port {
     void *user; /* handed back unchanged as the first argument of every callback */
@@ -128,6 +186,23 @@ typedef struct alfa_port {
      * in the erased state is ALFA_PORT_E_REPROG on the simulated flash (undefined on real parts). */
     int32_t (*flash_prog)(void *user, uint32_t addr, const void *buf, uint32_t len);
     int32_t (*flash_erase)(void *user, uint32_t block);
+
+    /* ---- firmware slots (above; slot_geom NULL = this build takes no firmware updates) ---- */
+    const alfa_slot_geom_t *slot_geom;
+    int32_t (*slot_begin)(void *user, uint8_t resume);
+    int32_t (*slot_erase)(void *user, uint8_t which, uint32_t sector);
+    /* `offset` and `len` multiples of prog_size; each program unit once between erases. */
+    int32_t (*slot_write)(void *user, uint8_t which, uint32_t offset, const void *data, uint32_t len);
+    int32_t (*slot_read)(void *user, uint8_t which, uint32_t offset, void *buf, uint32_t len);
+    /* `image_size` payload bytes were written. May be NULL (nothing to check). */
+    int32_t (*slot_end)(void *user, uint32_t image_size);
+    int32_t (*slot_set_boot)(void *user);
+    int32_t (*slot_confirm)(void *user);
+    alfa_slot_state_t (*slot_state)(void *user, uint8_t which);
+    /* Verify an ECDSA-P256 signature (r || s, 32 bytes each, big-endian) of a SHA-256 digest
+     * against the public keys compiled into this build (several during a key rotation): 0 when
+     * one of them verifies it, ALFA_PORT_E_IO otherwise. Keeps the core free of public-key code. */
+    int32_t (*fw_verify)(void *user, const uint8_t digest[32], const uint8_t sig[64]);
 
     /* ---- system ---- */
     /* Feed the hardware (or systemd) watchdog; the core calls it only after a complete cycle. */

@@ -37,6 +37,7 @@ typedef enum alfa_proto_err {
     ALFA_PROTO_E_RANGE = -4,   /* a field is outside its allowed values (incl. reserved != 0) */
     ALFA_PROTO_E_CMD = -5,     /* unknown command code */
     ALFA_PROTO_E_MISMATCH = -6, /* telemetry part of another cycle or sender: not assembled */
+    ALFA_PROTO_E_FORMAT = -7,  /* not a firmware image of a format we know (fwimg.h) */
 } alfa_proto_err_t;
 
 /* Short lower-case name of a protocol error ("len", "range"...), never NULL. */
@@ -65,7 +66,12 @@ typedef enum alfa_msg_class {
     ALFA_CLS_CMD = 0x20,            /* command to one node or to all */
     ALFA_CLS_ACK = 0x30,            /* acknowledgement of a command */
     ALFA_CLS_SETTING = 0x31,        /* one setting's value (answer to READ_SETTINGS) */
-    ALFA_CLS_FW_FIRST = 0x40,       /* firmware update classes 0x40..0x4F (SPEC §11) */
+    ALFA_CLS_FW_FIRST = 0x40,       /* firmware update classes 0x40..0x4F (SPEC §11), fwu_proto.h: */
+    ALFA_CLS_FWU_CTRL = 0x40,       /*   sender -> packs: begin, poll, verify, activate, cancel, query */
+    ALFA_CLS_FWU_REPLY = 0x41,      /*   pack -> sender: status, missing-chunk reports (NACKs) */
+    ALFA_CLS_FWU_MANIFEST = 0x42,   /*   sender -> packs: the 128-byte signed manifest, 16 parts */
+    ALFA_CLS_FWU_PARITY = 0x44,     /*   sender -> packs: XOR of a group of 16 data chunks */
+    ALFA_CLS_FWU_DATA = 0x48,       /*   sender -> packs: 0x48..0x4F, 8 image bytes, index in the id */
     ALFA_CLS_FW_LAST = 0x4F,
 } alfa_msg_class_t;
 

@@ -40,6 +40,9 @@ typedef struct gw_config {
     char history_path[GW_CFG_STR]; /* history.path: SQLite file of the history; empty = none */
     uint32_t history_flush_s;      /* history.flush_s: at most one write per this many seconds */
     uint32_t history_keep_days;    /* history.keep_days */
+    char ota_state_dir[GW_CFG_STR]; /* firmware update: session state and staged image (gw_ota.h) */
+    uint32_t ota_bus_load_pct;     /* share of the bus update frames may take */
+    uint32_t ota_wave_pct;         /* packs activated together after the canary, % */
     char errors[GW_CFG_ERRORS];    /* one line per problem */
     int n_errors;
 } gw_config_t;

@@ -57,7 +57,28 @@ typedef enum alfa_scn_action_kind {
     ALFA_SCN_ACT_GATEWAY,          /* value: 1 the simulated gateway runs (time source), 0 silent */
     ALFA_SCN_ACT_TIME_SHIFT,       /* value: ms added to the gateway's clock (a correction, + or -) */
     ALFA_SCN_ACT_BMS_VOLTAGE,      /* value: pack voltage the BMS reports (mV), -1 = the true one */
+    ALFA_SCN_ACT_OTA_START,        /* name: an `ota image`; value: 1 forced (packs take a version not newer) */
+    ALFA_SCN_ACT_OTA_CANCEL,       /* the gateway cancels the running update */
+    ALFA_SCN_ACT_OTA_LOSS,         /* value: share of the update frames the pack misses, ppm */
+    ALFA_SCN_ACT_OTA_SELFTEST_FAIL, /* value: 1 the pack's new images fail their self-test (no BMS) */
+    ALFA_SCN_ACT_OTA_GW_RESTART,   /* the gateway's update sender restarts and resumes its saved session */
 } alfa_scn_action_kind_t;
+
+/* A firmware image a scenario defines (`ota image NAME ...`): the simulator makes its payload from
+ * the seed and signs it with its own test key when the run starts. */
+#define ALFA_SCN_OTA_UNSIGNED 0x01u   /* signature left zero */
+#define ALFA_SCN_OTA_TAMPERED 0x02u   /* payload changed after signing, header hash fixed up */
+#define ALFA_SCN_OTA_OTHER_KEY 0x04u  /* signed with a key no pack trusts */
+#define ALFA_SCN_OTA_IMAGES_MAX 8u
+
+typedef struct alfa_scn_ota_image {
+    char name[ALFA_SCN_NAME_MAX];
+    uint8_t major, minor, patch;
+    uint8_t device_type, hw_class;
+    uint32_t size, counter;
+    uint8_t flags;                /* ALFA_SCN_OTA_* */
+    unsigned line;
+} alfa_scn_ota_image_t;
 
 typedef struct alfa_scn_action {
     int64_t at_ms;
@@ -124,6 +145,8 @@ typedef struct alfa_scn {
     alfa_scn_action_t *actions;   /* sorted by time, file order kept for equal times */
     size_t expect_count;
     alfa_scn_expect_t *expects;   /* file order */
+    size_t ota_image_count;
+    alfa_scn_ota_image_t ota_images[ALFA_SCN_OTA_IMAGES_MAX];
 } alfa_scn_t;
 
 /* Parse scenario text. `name` is used in error messages ("name:line: what is wrong").
@@ -160,6 +183,9 @@ typedef struct alfa_scn_pack_obs {
     uint32_t acks;        /* acknowledgements received from this pack */
     uint8_t settings_valid; /* the controller runs: settings[] holds its settings now */
     int32_t settings[ALFA_SET_COUNT];
+    uint16_t fw_version;  /* version it reports, wire form (ALFA_FW_VERSION_WIRE); 0 while it runs nothing */
+    uint8_t ota_state;    /* its firmware-update module's state (alfa_fwu_state_t) */
+    uint32_t ota_missing; /* chunks of the update it still misses */
 } alfa_scn_pack_obs_t;
 
 typedef struct alfa_scn_obs {
