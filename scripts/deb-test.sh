@@ -81,10 +81,9 @@ if [ "${1:-}" = --inside ]; then
     { tail "$root/var/log/mosquitto/mosquitto.log"; fail "the broker does not accept the gateway's login"; }
   if in_root mosquitto_pub -h 127.0.0.1 -t alfaspark/probe -n 2>/dev/null; then fail "anonymous clients are accepted"; fi
   (exec 3<>/dev/tcp/127.0.0.1/9001) 2>/dev/null || fail "no WebSocket/HTTP listener on 9001"
-  if [ -e "$root/usr/share/alfaspark/app/index.html" ]; then # once the app is in the package
-    status=$(exec 3<>/dev/tcp/127.0.0.1/9001; printf 'GET /index.html HTTP/1.0\r\n\r\n' >&3; head -1 <&3)
-    grep -q ' 200 ' <<<"$status" || fail "the app is not served on 9001: $status"
-  fi
+  [ -e "$root/usr/share/alfaspark/app/index.html" ] || fail "the app is not in alfaspark-gateway"
+  status=$(exec 3<>/dev/tcp/127.0.0.1/9001; printf 'GET /index.html HTTP/1.0\r\n\r\n' >&3; head -1 <&3)
+  grep -q ' 200 ' <<<"$status" || fail "the app is not served on 9001: $status"
   say "broker up: 1883 with logins (anonymous refused), 9001 WebSocket + the app's files"
 
   say "alfaspark-gateway --check-config on the installed file"

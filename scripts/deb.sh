@@ -35,14 +35,27 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# The app's built files go into alfaspark-gateway (deploy/CMakeLists.txt): build them first when
-# the app is in the tree and its build is older than its sources.
+# The app's built files go into alfaspark-gateway (deploy/CMakeLists.txt, ALFA_APP_PREBUILT): they
+# are the same for every architecture, so they are built once here, natively (the schema comes
+# from the C settings table through a host program), and the packaged tree carries them in app/dist.
+appdist=
+cmake -S "$src" -B "$src/build" >/dev/null # the native build: the app's schema program, the development key
 if [ -f "$src/app/package.json" ]; then
-  if [ ! -d "$src/app/dist" ] || [ -n "$(find "$src/app" -path "$src/app/node_modules" -prune -o -path "$src/app/dist" -prune -o -newer "$src/app/dist" -type f -print -quit)" ]; then
-    echo "deb: building the app (npm in app/)"
-    (cd "$src/app" && npm ci --no-audit --no-fund >/dev/null && npm run build >/dev/null)
-  fi
+  echo "deb: building the app (its schema, npm, esbuild) in build/"
+  cmake --build "$src/build" --target app -j"$(nproc)" >/dev/null
+  appdist=$src/build/app/dist
+  [ -f "$appdist/index.html" ] || { echo "deb: the app's build left no $appdist/index.html" >&2; exit 1; }
 fi
+
+# The public keys the packaged alfaspark-pack trusts for firmware updates: a release names its own
+# (ALFA_FW_PUBKEYS="a.pem;b.pem"); by default the development key of build/keys/, whose private
+# half stays there (so images signed with it can update packs installed from these packages).
+pubkeys=${ALFA_FW_PUBKEYS:-$src/build/keys/dev-pub.pem}
+IFS=';' read -r -a keylist <<<"$pubkeys"
+for k in "${keylist[@]}"; do
+  [ -f "$k" ] || { echo "deb: firmware public key $k is missing (ALFA_FW_PUBKEYS, or make build for the development key)" >&2; exit 1; }
+done
+[ -n "${ALFA_FW_PUBKEYS:-}" ] || echo "deb: packs will trust the development key $pubkeys (a release sets ALFA_FW_PUBKEYS)"
 
 commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
 for arch in "${archs[@]}"; do
@@ -54,6 +67,13 @@ for arch in "${archs[@]}"; do
   tar -C "$src" --exclude=./.git --exclude=./build --exclude='./build-*' --exclude=node_modules -cf - . |
     tar -C "$stage/alfaspark-$version" -xf -
   cp -r "$src/deploy/debian" "$stage/alfaspark-$version/debian"
+  mkdir -p "$stage/alfaspark-$version/debian/fw-keys"
+  IFS=';' read -r -a keys <<<"$pubkeys"
+  for k in "${keys[@]}"; do cp "$k" "$stage/alfaspark-$version/debian/fw-keys/"; done
+  if [ -n "$appdist" ]; then
+    rm -rf "$stage/alfaspark-$version/app/dist"
+    cp -r "$appdist" "$stage/alfaspark-$version/app/dist"
+  fi
   cat >"$stage/alfaspark-$version/debian/changelog" <<EOF
 alfaspark ($version) bookworm; urgency=medium
 

@@ -232,7 +232,7 @@ void fwu_trial_step(alfa_fwu_t *u)
     if (u->now_ms - u->trial_start_ms < ALFA_FWU_SELFTEST_MS) {
         return;
     }
-    uint32_t failed = (uint32_t)(ALFA_FWU_CHECK_ALL & ~u->checks);
+    uint32_t failed = ALFA_FWU_CHECK_ALL & ~(uint32_t)u->checks;
     /* The reason goes to this image's own trailer, where the previous image will read it. A
      * failed write only loses the reason (it reports "not confirmed"): the rollback happens. */
     if (fwu_trailer_append(u, ALFA_SLOT_RUNNING, &u->run_records, ALFA_FWU_REC_OUTCOME, ALFA_FWU_R_SELFTEST, failed) < 0) {
