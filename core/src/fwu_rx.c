@@ -439,13 +439,17 @@ static bool flush_window(alfa_fwu_t *u)
             slots_claim_all(u); /* lone chunks of the block before lie in slots this block left free */
         }
         u->tab.rx.last1 = (uint16_t)(b + 1u);
+        alfa_memset(u->tab.rx.last_here, 0, sizeof(u->tab.rx.last_here));
         for (uint32_t k = 0; k < units; k++) {
             /* on: both chunks; one chunk here alone: it stays in its slot */
             uint32_t c = 2u * k;
             bool on = fwu_bit(w->on, k);
-            bool c0 = on || fwu_bit(w->have, c), c1 = on || (c + 1u < fwu_block_chunks(u, b) && fwu_bit(w->have, c + 1u));
-            u->tab.rx.last_here[c >> 3] = (uint8_t)((u->tab.rx.last_here[c >> 3] & ~(3u << (c & 7u))) |
-                                                    ((c0 ? 1u : 0u) << (c & 7u)) | ((c1 ? 2u : 0u) << (c & 7u)));
+            if (on || fwu_bit(w->have, c)) {
+                fwu_bit_set(u->tab.rx.last_here, c);
+            }
+            if (c + 1u < fwu_block_chunks(u, b) && (on || fwu_bit(w->have, c + 1u))) {
+                fwu_bit_set(u->tab.rx.last_here, c + 1u);
+            }
         }
     }
     if (u->missing == 0u) {

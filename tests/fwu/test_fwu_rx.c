@@ -270,6 +270,47 @@ static void test_full_table_falls_back_to_the_window(void **state)
     ota_site_free(s);
 }
 
+static int drop_reopen(uint32_t c) { return c == 21u; }
+
+/* The stream pauses after block 0 (chunk 21 lost): the idle window is written, chunk 20 stays
+ * alone in its slot. Block 1 then comes whole (its chunk 20 moves chunk 20 of block 0 to the
+ * halves table; its bytes fill the window) and is written complete. A late duplicate of block 0
+ * reopens the window on it: the bytes of its units on flash are read back and the held chunk
+ * joins, so the parity of group 1 rebuilds chunk 21 from 14 chunks read back and chunk 20, and
+ * unit 10 is programmed with the image's bytes. */
+static void test_window_reopens_the_block_written_last(void **state)
+{
+    (void)state;
+    ota_site_t *s = one_pack();
+    assert_int_equal(fwu_wire_ctrl(s, ALFA_NODE_LINUX_GATEWAY, fwu_wire_node(s), ALFA_FWU_OP_BEGIN, session(),
+                                   ALFA_FWU_BEGIN_FEC, 0, 0), 0);
+    assert_int_equal(fwu_wire_manifest(s, g_img), 0);
+    stream(s, 0, chunk_of(1, 0), drop_reopen);
+    ota_site_run_ms(s, 2000); /* the idle window is written: block 0 is the block written last */
+    poll(s, 0, 0);
+    const uint32_t lost[] = {21};
+    nacked_exactly(lost, 1);
+    stream(s, chunk_of(1, 0), chunk_of(2, 0), NULL); /* block 1 whole: written, done */
+    chunk(s, 0); /* a duplicate: the free window takes block 0 again */
+    uint8_t x[8] = {0}, d[8];
+    for (uint32_t c = 16; c < 32; c++) {
+        fwu_wire_chunk(g_img, PAYLOAD, c, d);
+        for (int j = 0; j < 8; j++) x[j] ^= d[j];
+    }
+    alfa_can_frame_t f;
+    assert_int_equal(alfa_fwu_parity_encode(ALFA_NODE_LINUX_GATEWAY, 1, x, &f), 0);
+    assert_int_equal(fwu_wire_send(s, &f), 0);
+    ota_site_run_ms(s, 20);
+    assert_int_equal(alfa_fwu_stats(fwu(s))->fec_recovered, 1);
+    uint8_t got[16];
+    assert_int_equal(alfa_slot_sim_read(ota_site_slots(s, 0), ALFA_SLOT_UPDATE, 10u * 16u, got, 16), 0);
+    assert_memory_equal(got, g_img + 128u + 10u * 16u, 16);
+    poll(s, 0, 0);
+    assert_int_equal(g_tap.nacked, 0);
+    finish(s);
+    ota_site_free(s);
+}
+
 static int drop_test4(uint32_t c) { return c == 10u || c == 11u || c == 40u || c == 41u; }
 
 static void reboot(ota_site_t *s)
@@ -322,6 +363,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_block_written_incomplete_then_repaired),
         cmocka_unit_test(test_lone_chunk_moves_when_its_slot_is_needed),
+        cmocka_unit_test(test_window_reopens_the_block_written_last),
         cmocka_unit_test(test_blank_unit_repaired_in_incomplete_block),
         cmocka_unit_test(test_full_table_falls_back_to_the_window),
         cmocka_unit_test(test_resume_after_reboot_mid_repair),
