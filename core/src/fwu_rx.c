@@ -1,4 +1,4 @@
-/* Firmware update, the receiving side: one 4-KiB window, the block written last and its lone chunks, repairs on flash, blank notes, parity, erase-ahead, resume scan. */
+/* Firmware update, the receiving side: one 4-KiB window, writing it, repairs on flash, parity, erase-ahead, resume scan. */
 #include "alfa/bytes.h"
 #include "fwu_internal.h"
 
@@ -8,7 +8,7 @@
  * program size the port may declare divides it). A unit whose 16 bytes equal the erased value is
  * never programmed: the flash already holds it.
  *
- * Where a unit is ("on" = on flash for this image):
+ * Where a unit is ("on" = on flash for this image, fwu_unit_on in fwu_hold.c):
  *   - its block is complete on flash (`done`, a bit per block);
  *   - its block is the window's: the window's unit map says; the block written last: its chunk
  *     map says (both chunks of the unit here);
@@ -35,17 +35,6 @@
 
 static const alfa_slot_geom_t *geom(const alfa_fwu_t *u) { return u->port->slot_geom; }
 
-uint32_t fwu_block_chunks(const alfa_fwu_t *u, uint32_t b)
-{
-    uint32_t first = b * ALFA_FWU_BLOCK_CHUNKS;
-    uint32_t left = fwu_n_chunks(u) - first;
-    return left < ALFA_FWU_BLOCK_CHUNKS ? left : ALFA_FWU_BLOCK_CHUNKS;
-}
-
-static uint32_t block_units(const alfa_fwu_t *u, uint32_t b) { return (fwu_block_chunks(u, b) + 1u) / 2u; }
-
-static uint32_t unit_chunks(const alfa_fwu_t *u, uint32_t unit) { return 2u * unit + 1u < fwu_n_chunks(u) ? 2u : 1u; }
-
 /* Payload sectors that must be erased before block b can be written (a count from sector 0). */
 static uint32_t sectors_for_block(const alfa_fwu_t *u, uint32_t b)
 {
@@ -57,270 +46,14 @@ static uint32_t sectors_for_block(const alfa_fwu_t *u, uint32_t b)
     return (end + s - 1u) / s;
 }
 
-static bool unit_in_erased(const alfa_fwu_t *u, uint32_t unit)
-{
-    return (unit * ALFA_FWU_UNIT) / geom(u)->sector_size < u->erased;
-}
-
-static bool blank(const alfa_fwu_t *u, const uint8_t *p, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        if (p[i] != geom(u)->erased_value) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* A unit is on flash now (it was not): `missing` counts chunks. */
 static void unit_arrived(alfa_fwu_t *u, uint32_t unit)
 {
-    u->missing -= unit_chunks(u, unit);
+    u->missing -= fwu_unit_chunks(u, unit);
     uint32_t b = unit / ALFA_FWU_BLOCK_UNITS;
     if (b + 1u > u->frontier) {
         u->frontier = (uint16_t)(b + 1u);
     }
-}
-
-static bool win_is(const alfa_fwu_t *u, uint32_t b) { return u->win.used && u->win.block == b; }
-
-/* ---------------------------------------------------------------- the block written last */
-
-static bool last_is(const alfa_fwu_t *u, uint32_t b) { return u->tab.rx.last1 == b + 1u; }
-
-/* Unit `unit` of the block written last is on flash: both its chunks are here. */
-static bool last_unit_on(const alfa_fwu_t *u, uint32_t unit)
-{
-    uint32_t c = (unit % ALFA_FWU_BLOCK_UNITS) * 2u;
-    return fwu_bit(u->tab.rx.last_here, c) && (unit_chunks(u, unit) == 1u || fwu_bit(u->tab.rx.last_here, c + 1u));
-}
-
-/* Chunk i (index within the block) of the block written last waits alone in the window's slot i. */
-static bool last_lone(const alfa_fwu_t *u, uint32_t i)
-{
-    uint32_t b = (uint32_t)u->tab.rx.last1 - 1u;
-    return u->tab.rx.last1 != 0u && fwu_bit(u->tab.rx.last_here, i) &&
-           unit_chunks(u, b * ALFA_FWU_BLOCK_UNITS + i / 2u) == 2u && !fwu_bit(u->tab.rx.last_here, i ^ 1u);
-}
-
-static void last_forget(alfa_fwu_t *u)
-{
-    u->tab.rx.last1 = 0;
-    alfa_memset(u->tab.rx.last_here, 0, sizeof(u->tab.rx.last_here));
-}
-
-/* ---------------------------------------------------------------- blank notes, halves */
-
-#define BLANK_FIRST(r) ((r) >> 9)
-#define BLANK_COUNT(r) ((r) & 0x1FFu)
-
-static bool blank_noted(const alfa_fwu_t *u, uint32_t unit)
-{
-    for (uint32_t k = 0; k < ALFA_FWU_BLANKS; k++) {
-        uint32_t r = u->tab.rx.blank[k];
-        if (r != 0u && unit >= BLANK_FIRST(r) && unit < BLANK_FIRST(r) + BLANK_COUNT(r)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Note a unit received equal to the erased value: it extends a run of its block (joining two
- * runs it lies between), or takes a free run. False when there is no room (nothing noted). */
-static bool blank_note(alfa_fwu_t *u, uint32_t unit)
-{
-    uint32_t b = unit / ALFA_FWU_BLOCK_UNITS;
-    uint32_t *room = 0, *before = 0, *after = 0;
-    for (uint32_t k = 0; k < ALFA_FWU_BLANKS; k++) {
-        uint32_t *r = &u->tab.rx.blank[k];
-        if (*r == 0u) {
-            room = room != 0 ? room : r;
-        } else if (BLANK_FIRST(*r) / ALFA_FWU_BLOCK_UNITS == b && BLANK_FIRST(*r) + BLANK_COUNT(*r) == unit) {
-            before = r;
-        } else if (BLANK_FIRST(*r) / ALFA_FWU_BLOCK_UNITS == b && unit + 1u == BLANK_FIRST(*r)) {
-            after = r;
-        }
-    }
-    if (before != 0) {
-        *before += 1u + (after != 0 ? BLANK_COUNT(*after) : 0u);
-        if (after != 0) {
-            *after = 0;
-        }
-        return true;
-    }
-    if (after != 0) {
-        *after = unit << 9 | (BLANK_COUNT(*after) + 1u);
-        return true;
-    }
-    if (room == 0) {
-        return false;
-    }
-    *room = unit << 9 | 1u;
-    return true;
-}
-
-static alfa_fwu_half_t *half_of(alfa_fwu_t *u, uint32_t chunk)
-{
-    for (uint32_t k = 0; k < ALFA_FWU_HALVES; k++) {
-        if (u->tab.rx.half[k].chunk1 == chunk + 1u) {
-            return &u->tab.rx.half[k];
-        }
-    }
-    return 0;
-}
-
-bool fwu_half_held(const alfa_fwu_t *u, uint32_t chunk)
-{
-    for (uint32_t k = 0; k < ALFA_FWU_HALVES; k++) {
-        if (u->tab.rx.half[k].chunk1 == chunk + 1u) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Keep a chunk until the other one of its unit arrives. A chunk that moves out of its slot in
- * the window (`moved`) only takes a free entry and leaves one free, which repairs arriving in
- * pairs need for the first chunk of each pair; an arriving chunk takes a free entry or replaces
- * the oldest. Whatever finds no place is asked for again. */
-static void half_put(alfa_fwu_t *u, uint32_t chunk, const uint8_t *d, bool moved)
-{
-    alfa_fwu_half_t *h = 0;
-    uint32_t free_n = 0;
-    for (uint32_t k = 0; k < ALFA_FWU_HALVES; k++) {
-        if (u->tab.rx.half[k].chunk1 == 0u) {
-            h = h != 0 ? h : &u->tab.rx.half[k];
-            free_n++;
-        }
-    }
-    if (moved && free_n < 2u) {
-        u->stats.chunks_dropped++;
-        return;
-    }
-    if (h == 0) {
-        for (uint32_t k = 0; k + 1u < ALFA_FWU_HALVES; k++) {
-            u->tab.rx.half[k] = u->tab.rx.half[k + 1u];
-        }
-        h = &u->tab.rx.half[ALFA_FWU_HALVES - 1u];
-        u->stats.chunks_dropped++;
-    }
-    h->chunk1 = chunk + 1u;
-    alfa_memcpy(h->data, d, ALFA_FWU_CHUNK);
-}
-
-/* The window does not need slot i now: no chunk of its block there, nor the erased half of its
- * last unit when that unit has one chunk. */
-static bool slot_free(const alfa_fwu_t *u, uint32_t i)
-{
-    if (!u->win.used) {
-        return true;
-    }
-    uint32_t chunks = fwu_block_chunks(u, u->win.block);
-    return !fwu_bit(u->win.have, i) && !((chunks & 1u) != 0u && i == chunks);
-}
-
-/* The window needs slot i: a lone chunk of the block written last waiting there moves to the
- * halves table (or is asked for again). */
-static void slot_claim(alfa_fwu_t *u, uint32_t i)
-{
-    if (last_lone(u, i)) {
-        half_put(u, ((uint32_t)u->tab.rx.last1 - 1u) * ALFA_FWU_BLOCK_CHUNKS + i, &u->win.data[i * ALFA_FWU_CHUNK], true);
-        u->tab.rx.last_here[i >> 3] = (uint8_t)(u->tab.rx.last_here[i >> 3] & ~(1u << (i & 7u)));
-    }
-}
-
-/* Every lone chunk of the block written last leaves the window (the window's bytes are needed). */
-static void slots_claim_all(alfa_fwu_t *u)
-{
-    for (uint32_t i = 0; u->tab.rx.last1 != 0u && i < ALFA_FWU_BLOCK_CHUNKS; i++) {
-        slot_claim(u, i);
-    }
-}
-
-/* ---------------------------------------------------------------- presence */
-
-void fwu_block_done(alfa_fwu_t *u, uint32_t b)
-{
-    fwu_bit_set(u->done, b);
-    if (last_is(u, b)) {
-        last_forget(u);
-    }
-    for (uint32_t k = 0; k < ALFA_FWU_BLANKS; k++) {
-        if (u->tab.rx.blank[k] != 0u && BLANK_FIRST(u->tab.rx.blank[k]) / ALFA_FWU_BLOCK_UNITS == b) {
-            u->tab.rx.blank[k] = 0;
-        }
-    }
-    for (uint32_t k = 0; k < ALFA_FWU_HALVES; k++) {
-        if (u->tab.rx.half[k].chunk1 != 0u && (u->tab.rx.half[k].chunk1 - 1u) / ALFA_FWU_BLOCK_CHUNKS == b) {
-            u->tab.rx.half[k].chunk1 = 0;
-        }
-    }
-}
-
-int fwu_unit_on(alfa_fwu_t *u, uint32_t unit, uint32_t *reads)
-{
-    uint32_t b = unit / ALFA_FWU_BLOCK_UNITS;
-    if (fwu_bit(u->done, b)) {
-        return 1;
-    }
-    if (win_is(u, b)) {
-        return fwu_bit(u->win.on, unit % ALFA_FWU_BLOCK_UNITS) ? 1 : 0;
-    }
-    if (last_is(u, b)) {
-        return last_unit_on(u, unit) ? 1 : 0;
-    }
-    if (blank_noted(u, unit)) {
-        return 1;
-    }
-    if (b >= u->frontier || !unit_in_erased(u, unit)) {
-        return 0;
-    }
-    uint8_t d[ALFA_FWU_UNIT];
-    int32_t rc = u->port->slot_read(u->port->user, ALFA_SLOT_UPDATE, unit * ALFA_FWU_UNIT, d, sizeof(d));
-    if (reads != 0) {
-        *reads += ALFA_FWU_UNIT;
-    }
-    if (rc < 0) {
-        fwu_flash_failed(u, rc);
-        return -1;
-    }
-    return blank(u, d, sizeof(d)) ? 0 : 1;
-}
-
-bool fwu_block_mapped(const alfa_fwu_t *u, uint32_t b) { return fwu_bit(u->done, b) || win_is(u, b) || last_is(u, b); }
-
-bool fwu_chunk_mapped_here(const alfa_fwu_t *u, uint32_t i)
-{
-    uint32_t b = i / ALFA_FWU_BLOCK_CHUNKS;
-    if (win_is(u, b)) {
-        return fwu_bit(u->win.have, i - b * ALFA_FWU_BLOCK_CHUNKS);
-    }
-    if (last_is(u, b)) {
-        return fwu_bit(u->tab.rx.last_here, i - b * ALFA_FWU_BLOCK_CHUNKS) || fwu_half_held(u, i); /* a lone chunk that moved */
-    }
-    return fwu_bit(u->done, b);
-}
-
-uint32_t fwu_rx_held(const alfa_fwu_t *u)
-{
-    uint32_t held = 0;
-    const alfa_fwu_window_t *w = &u->win;
-    if (w->used) {
-        uint32_t chunks = fwu_block_chunks(u, w->block);
-        for (uint32_t i = 0; i < chunks; i++) {
-            held += fwu_bit(w->have, i) && !fwu_bit(w->on, i / 2u) ? 1u : 0u; /* in RAM, not yet on flash */
-        }
-    }
-    if (u->tab.rx.last1 != 0u) {
-        uint32_t chunks = fwu_block_chunks(u, (uint32_t)u->tab.rx.last1 - 1u);
-        for (uint32_t i = 0; i < chunks; i++) {
-            held += last_lone(u, i) ? 1u : 0u;
-        }
-    }
-    for (uint32_t k = 0; k < ALFA_FWU_HALVES; k++) {
-        held += u->tab.rx.half[k].chunk1 != 0u ? 1u : 0u;
-    }
-    return held;
 }
 
 void fwu_rx_drop_windows(alfa_fwu_t *u)
@@ -360,9 +93,9 @@ static bool write_units(alfa_fwu_t *u, uint32_t first, const uint8_t *data, uint
  * value. False when it could not be (no room for the note, or a port error: reported). */
 static bool unit_store(alfa_fwu_t *u, uint32_t unit, const uint8_t d[ALFA_FWU_UNIT])
 {
-    if (blank(u, d, ALFA_FWU_UNIT)) {
-        if (!blank_note(u, unit)) {
-            u->stats.chunks_dropped += unit_chunks(u, unit); /* asked for again */
+    if (fwu_blank(u, d, ALFA_FWU_UNIT)) {
+        if (!fwu_blank_note(u, unit)) {
+            u->stats.chunks_dropped += fwu_unit_chunks(u, unit); /* asked for again */
             return false;
         }
     } else if (!write_units(u, unit, d, 1u)) {
@@ -391,22 +124,22 @@ static uint32_t have_in_unit(const alfa_fwu_t *u, uint32_t k)
 static bool flush_window(alfa_fwu_t *u)
 {
     alfa_fwu_window_t *w = &u->win;
-    uint32_t b = w->block, units = block_units(u, b), base = b * ALFA_FWU_BLOCK_UNITS;
+    uint32_t b = w->block, units = fwu_block_units(u, b), base = b * ALFA_FWU_BLOCK_UNITS;
     bool whole = true;
     for (uint32_t k = 0; k < units && whole; k++) {
-        whole = fwu_bit(w->on, k) || have_in_unit(u, k) == unit_chunks(u, base + k);
+        whole = fwu_bit(w->on, k) || have_in_unit(u, k) == fwu_unit_chunks(u, base + k);
     }
     uint32_t run = 0, run_start = 0;
     for (uint32_t k = 0; k <= units; k++) {
         bool take = false;
-        if (k < units && !fwu_bit(w->on, k) && have_in_unit(u, k) == unit_chunks(u, base + k)) {
-            if (!blank(u, &w->data[k * ALFA_FWU_UNIT], ALFA_FWU_UNIT)) {
+        if (k < units && !fwu_bit(w->on, k) && have_in_unit(u, k) == fwu_unit_chunks(u, base + k)) {
+            if (!fwu_blank(u, &w->data[k * ALFA_FWU_UNIT], ALFA_FWU_UNIT)) {
                 take = true;
-            } else if (whole || blank_note(u, base + k)) {
+            } else if (whole || fwu_blank_note(u, base + k)) {
                 fwu_bit_set(w->on, k); /* a complete block needs no note */
                 unit_arrived(u, base + k);
             } else {
-                u->stats.chunks_dropped += unit_chunks(u, base + k); /* asked for again */
+                u->stats.chunks_dropped += fwu_unit_chunks(u, base + k); /* asked for again */
                 w->have[(2u * k) >> 3] = (uint8_t)(w->have[(2u * k) >> 3] & ~(3u << ((2u * k) & 7u)));
             }
         }
@@ -435,8 +168,8 @@ static bool flush_window(alfa_fwu_t *u)
     if (whole) {
         fwu_block_done(u, b);
     } else {
-        if (!last_is(u, b)) {
-            slots_claim_all(u); /* lone chunks of the block before lie in slots this block left free */
+        if (!fwu_last_is(u, b)) {
+            fwu_slots_claim_all(u); /* lone chunks of the block before lie in slots this block left free */
         }
         u->tab.rx.last1 = (uint16_t)(b + 1u);
         alfa_memset(u->tab.rx.last_here, 0, sizeof(u->tab.rx.last_here));
@@ -496,16 +229,16 @@ static bool read_units(alfa_fwu_t *u, uint32_t k0, uint32_t k1)
 static bool window_open(alfa_fwu_t *u, uint32_t b)
 {
     alfa_fwu_window_t *w = &u->win;
-    uint32_t units = block_units(u, b), base = b * ALFA_FWU_BLOCK_UNITS, chunks = fwu_block_chunks(u, b);
+    uint32_t units = fwu_block_units(u, b), base = b * ALFA_FWU_BLOCK_UNITS, chunks = fwu_block_chunks(u, b);
     w->block = (uint16_t)b;
     w->used = 1;
     w->complete = 0;
     w->last_ms = u->now_ms;
     alfa_memset(w->have, 0, sizeof(w->have));
     alfa_memset(w->on, 0, sizeof(w->on));
-    if (last_is(u, b)) {
+    if (fwu_last_is(u, b)) {
         alfa_memcpy(w->have, u->tab.rx.last_here, sizeof(w->have));
-        last_forget(u);
+        fwu_last_forget(u);
         uint32_t run = 0;
         for (uint32_t k = 0; k <= units; k++) {
             bool on = k < units && fwu_bit(w->have, 2u * k) && (2u * k + 1u >= chunks || fwu_bit(w->have, 2u * k + 1u));
@@ -521,15 +254,15 @@ static bool window_open(alfa_fwu_t *u, uint32_t b)
         }
     } else if (b < u->frontier) {
         uint32_t n = 0;
-        while (n < units && unit_in_erased(u, base + n)) {
+        while (n < units && fwu_unit_in_erased(u, base + n)) {
             n++; /* only sectors erased for this image hold its bytes */
         }
-        slots_claim_all(u);
+        fwu_slots_claim_all(u);
         if (!read_units(u, 0, n)) {
             return false;
         }
         for (uint32_t k = 0; k < n; k++) {
-            if (!blank(u, &w->data[k * ALFA_FWU_UNIT], ALFA_FWU_UNIT) || blank_noted(u, base + k)) {
+            if (!fwu_blank(u, &w->data[k * ALFA_FWU_UNIT], ALFA_FWU_UNIT) || fwu_blank_noted(u, base + k)) {
                 fwu_bit_set(w->on, k);
                 fwu_bit_set(w->have, 2u * k);
                 if (2u * k + 1u < chunks) {
@@ -540,14 +273,14 @@ static bool window_open(alfa_fwu_t *u, uint32_t b)
     }
     if ((chunks & 1u) != 0u) {
         /* the last unit has one chunk: the other half of its 16 bytes is the erased value */
-        slot_claim(u, chunks);
+        fwu_slot_claim(u, chunks);
         alfa_memset(&w->data[chunks * ALFA_FWU_CHUNK], geom(u)->erased_value, ALFA_FWU_CHUNK);
     }
     for (uint32_t k = 0; k < ALFA_FWU_HALVES; k++) {
         alfa_fwu_half_t *h = &u->tab.rx.half[k];
         if (h->chunk1 != 0u && (h->chunk1 - 1u) / ALFA_FWU_BLOCK_CHUNKS == b) {
             uint32_t i = h->chunk1 - 1u - b * ALFA_FWU_BLOCK_CHUNKS;
-            slot_claim(u, i);
+            fwu_slot_claim(u, i);
             alfa_memcpy(&w->data[i * ALFA_FWU_CHUNK], h->data, ALFA_FWU_CHUNK);
             fwu_bit_set(w->have, i);
             h->chunk1 = 0;
@@ -569,12 +302,24 @@ static void window_take(alfa_fwu_t *u, uint32_t i)
 
 /* ---------------------------------------------------------------- receiving */
 
+/* The 16 bytes of the unit of chunk `index`: `d` in its half, `other` (NULL: the erased value,
+ * for the image's last unit when it has one chunk) in the other. */
+static void unit_bytes(const alfa_fwu_t *u, uint32_t index, const uint8_t *d, const uint8_t *other, uint8_t buf[ALFA_FWU_UNIT])
+{
+    uint32_t half = index & 1u;
+    alfa_memset(buf, geom(u)->erased_value, ALFA_FWU_UNIT);
+    alfa_memcpy(&buf[half * ALFA_FWU_CHUNK], d, ALFA_FWU_CHUNK);
+    if (other != 0) {
+        alfa_memcpy(&buf[(half ^ 1u) * ALFA_FWU_CHUNK], other, ALFA_FWU_CHUNK);
+    }
+}
+
 /* The block written last completes when every unit is on. */
 static void last_check(alfa_fwu_t *u)
 {
-    uint32_t b = (uint32_t)u->tab.rx.last1 - 1u, units = block_units(u, b);
+    uint32_t b = (uint32_t)u->tab.rx.last1 - 1u, units = fwu_block_units(u, b);
     for (uint32_t k = 0; k < units; k++) {
-        if (!last_unit_on(u, b * ALFA_FWU_BLOCK_UNITS + k)) {
+        if (!fwu_last_unit_on(u, b * ALFA_FWU_BLOCK_UNITS + k)) {
             return;
         }
     }
@@ -587,33 +332,30 @@ static void last_check(alfa_fwu_t *u)
 static void rx_last(alfa_fwu_t *u, uint32_t index, const uint8_t *d)
 {
     uint32_t b = index / ALFA_FWU_BLOCK_CHUNKS, i = index - b * ALFA_FWU_BLOCK_CHUNKS, unit = index / 2u;
-    if (last_unit_on(u, unit) || fwu_bit(u->tab.rx.last_here, i) || half_of(u, index) != 0) {
+    if (fwu_last_unit_on(u, unit) || fwu_bit(u->tab.rx.last_here, i) || fwu_half_of(u, index) != 0) {
         u->stats.chunks_dup++;
         return;
     }
     uint8_t buf[ALFA_FWU_UNIT];
-    alfa_memset(buf, geom(u)->erased_value, sizeof(buf));
-    uint32_t half = index & 1u;
-    if (unit_chunks(u, unit) == 2u) {
-        alfa_fwu_half_t *h = half_of(u, index ^ 1u);
-        if (last_lone(u, i ^ 1u)) {
-            alfa_memcpy(&buf[(half ^ 1u) * ALFA_FWU_CHUNK], &u->win.data[(i ^ 1u) * ALFA_FWU_CHUNK], ALFA_FWU_CHUNK);
-        } else if (h != 0) {
-            alfa_memcpy(&buf[(half ^ 1u) * ALFA_FWU_CHUNK], h->data, ALFA_FWU_CHUNK);
-            h->chunk1 = 0;
+    if (fwu_unit_chunks(u, unit) == 1u) {
+        unit_bytes(u, index, d, 0, buf);
+    } else if (fwu_last_lone(u, i ^ 1u)) {
+        unit_bytes(u, index, d, &u->win.data[(i ^ 1u) * ALFA_FWU_CHUNK], buf);
+    } else if (fwu_half_of(u, index ^ 1u) != 0) {
+        alfa_fwu_half_t *h = fwu_half_of(u, index ^ 1u);
+        unit_bytes(u, index, d, h->data, buf);
+        h->chunk1 = 0;
+    } else {
+        if (fwu_slot_free(u, i)) {
+            alfa_memcpy(&u->win.data[i * ALFA_FWU_CHUNK], d, ALFA_FWU_CHUNK);
+            fwu_bit_set(u->tab.rx.last_here, i);
         } else {
-            if (slot_free(u, i)) {
-                alfa_memcpy(&u->win.data[i * ALFA_FWU_CHUNK], d, ALFA_FWU_CHUNK);
-                fwu_bit_set(u->tab.rx.last_here, i);
-            } else {
-                half_put(u, index, d, false);
-            }
-            return;
+            fwu_half_put(u, index, d, false);
         }
+        return;
     }
-    alfa_memcpy(&buf[half * ALFA_FWU_CHUNK], d, ALFA_FWU_CHUNK);
     if (!unit_store(u, unit, buf)) {
-        if (unit_chunks(u, unit) == 2u) {
+        if (fwu_unit_chunks(u, unit) == 2u) {
             u->tab.rx.last_here[(i & ~1u) >> 3] = (uint8_t)(u->tab.rx.last_here[(i & ~1u) >> 3] & ~(3u << ((i & ~1u) & 7u)));
         }
         return;
@@ -631,7 +373,7 @@ static void rx_last(alfa_fwu_t *u, uint32_t index, const uint8_t *d)
 static void rx_direct(alfa_fwu_t *u, uint32_t index, const uint8_t *d)
 {
     uint32_t unit = index / 2u;
-    if (!unit_in_erased(u, unit)) {
+    if (!fwu_unit_in_erased(u, unit)) {
         u->stats.chunks_dropped++; /* its sector is not erased for this image yet */
         return;
     }
@@ -643,22 +385,19 @@ static void rx_direct(alfa_fwu_t *u, uint32_t index, const uint8_t *d)
         return;
     }
     uint8_t buf[ALFA_FWU_UNIT];
-    alfa_memset(buf, geom(u)->erased_value, sizeof(buf));
-    uint32_t half = index & 1u;
-    if (unit_chunks(u, unit) == 2u) {
-        alfa_fwu_half_t *h = half_of(u, index ^ 1u);
-        if (h == 0) {
-            if (half_of(u, index) != 0) {
-                u->stats.chunks_dup++;
-            } else {
-                half_put(u, index, d, false);
-            }
-            return;
+    alfa_fwu_half_t *h = fwu_unit_chunks(u, unit) == 2u ? fwu_half_of(u, index ^ 1u) : 0;
+    if (fwu_unit_chunks(u, unit) == 2u && h == 0) {
+        if (fwu_half_of(u, index) != 0) {
+            u->stats.chunks_dup++;
+        } else {
+            fwu_half_put(u, index, d, false);
         }
-        alfa_memcpy(&buf[(half ^ 1u) * ALFA_FWU_CHUNK], h->data, ALFA_FWU_CHUNK);
+        return;
+    }
+    unit_bytes(u, index, d, h != 0 ? h->data : 0, buf);
+    if (h != 0) {
         h->chunk1 = 0;
     }
-    alfa_memcpy(&buf[half * ALFA_FWU_CHUNK], d, ALFA_FWU_CHUNK);
     if (unit_store(u, unit, buf) && u->missing == 0u) {
         fwu_complete(u);
     }
@@ -677,8 +416,8 @@ void fwu_rx_data(alfa_fwu_t *u, uint32_t index, const uint8_t d[ALFA_FWU_CHUNK])
         return;
     }
     alfa_fwu_window_t *w = &u->win;
-    if (!win_is(u, b)) {
-        if (last_is(u, b) && w->used) {
+    if (!fwu_win_is(u, b)) {
+        if (fwu_last_is(u, b) && w->used) {
             rx_last(u, index, d); /* a repair of the block written last */
             return;
         }
@@ -704,7 +443,7 @@ void fwu_rx_data(alfa_fwu_t *u, uint32_t index, const uint8_t d[ALFA_FWU_CHUNK])
         u->stats.chunks_dup++;
         return;
     }
-    slot_claim(u, i);
+    fwu_slot_claim(u, i);
     alfa_memcpy(&w->data[i * ALFA_FWU_CHUNK], d, ALFA_FWU_CHUNK);
     window_take(u, i);
 }
@@ -719,7 +458,7 @@ void fwu_rx_parity(alfa_fwu_t *u, uint32_t group, const uint8_t x[ALFA_FWU_CHUNK
         return;
     }
     alfa_fwu_window_t *w = &u->win;
-    if (!win_is(u, first / ALFA_FWU_BLOCK_CHUNKS)) {
+    if (!fwu_win_is(u, first / ALFA_FWU_BLOCK_CHUNKS)) {
         return;
     }
     uint32_t i0 = first - (uint32_t)w->block * ALFA_FWU_BLOCK_CHUNKS;
@@ -740,7 +479,7 @@ void fwu_rx_parity(alfa_fwu_t *u, uint32_t group, const uint8_t x[ALFA_FWU_CHUNK
     if (missing != 1u) {
         return;
     }
-    slot_claim(u, which);
+    fwu_slot_claim(u, which);
     alfa_memcpy(&w->data[which * ALFA_FWU_CHUNK], acc, ALFA_FWU_CHUNK);
     u->stats.fec_recovered++;
     window_take(u, which);
@@ -804,13 +543,13 @@ void fwu_scan_step(alfa_fwu_t *u)
         }
         uint32_t b = u->cursor / ALFA_FWU_BLOCK_BYTES, found = 0;
         for (uint32_t k = 0; k < n / ALFA_FWU_UNIT; k++) {
-            if (!blank(u, &buf[k * ALFA_FWU_UNIT], ALFA_FWU_UNIT)) {
+            if (!fwu_blank(u, &buf[k * ALFA_FWU_UNIT], ALFA_FWU_UNIT)) {
                 unit_arrived(u, u->cursor / ALFA_FWU_UNIT + k);
                 u->stats.resumed_units++;
                 found++;
             }
         }
-        if (found == block_units(u, b)) {
+        if (found == fwu_block_units(u, b)) {
             fwu_bit_set(u->done, b);
         }
         u->cursor += n;
