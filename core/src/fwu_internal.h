@@ -55,8 +55,9 @@ void fwu_complete(alfa_fwu_t *u);               /* every unit is on flash: start
 /* fwu_slot.c: trailers, hashing, the trial of a new image */
 uint32_t fwu_trailer_offset(const alfa_fwu_t *u);
 uint32_t fwu_trailer_records(const alfa_fwu_t *u);
-/* Read a slot's trailer head: 0 and the manifest + session when valid, -1 otherwise. */
-int fwu_trailer_head(alfa_fwu_t *u, uint8_t which, uint8_t manifest[ALFA_FWIMG_MANIFEST_SIZE], uint32_t *session);
+/* Read a slot's trailer head into `head` (the manifest is its first 128 bytes; callers pass the
+ * free window, fwu_manifest): 0 and the session when it is valid, -1 otherwise. */
+int fwu_trailer_head(alfa_fwu_t *u, uint8_t which, uint8_t head[ALFA_FWU_TRAILER_HEAD], uint32_t *session);
 /* Walk a slot's trailer records: the highest ERASED count, the last OUTCOME, the next free record. */
 void fwu_trailer_walk(alfa_fwu_t *u, uint8_t which, uint32_t *erased, uint32_t *outcome, uint32_t *detail,
                       uint8_t *next_free);

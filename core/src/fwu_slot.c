@@ -47,18 +47,16 @@ void alfa_fwu_trailer_make(const uint8_t manifest[ALFA_FWIMG_MANIFEST_SIZE], uin
     alfa_put_le32(&b[140], 0);
 }
 
-int fwu_trailer_head(alfa_fwu_t *u, uint8_t which, uint8_t manifest[ALFA_FWIMG_MANIFEST_SIZE], uint32_t *session)
+int fwu_trailer_head(alfa_fwu_t *u, uint8_t which, uint8_t head[ALFA_FWU_TRAILER_HEAD], uint32_t *session)
 {
-    uint8_t b[ALFA_FWU_TRAILER_HEAD];
-    if (u->port->slot_read(u->port->user, which, fwu_trailer_offset(u), b, sizeof(b)) < 0) {
+    if (u->port->slot_read(u->port->user, which, fwu_trailer_offset(u), head, ALFA_FWU_TRAILER_HEAD) < 0) {
         u->stats.flash_errors++;
         return -1;
     }
-    if (alfa_fwu_trailer_check(b, 0) < 0) {
+    if (alfa_fwu_trailer_check(head, 0) < 0) {
         return -1;
     }
-    alfa_memcpy(manifest, b, ALFA_FWIMG_MANIFEST_SIZE);
-    *session = alfa_get_le32(&b[132]);
+    *session = alfa_get_le32(&head[132]);
     return 0;
 }
 
