@@ -122,7 +122,7 @@ void fwu_complete(alfa_fwu_t *u)
         return;
     }
     fwu_rx_drop_windows(u);
-    alfa_sha256_init(&u->sha);
+    alfa_sha256_init(&u->tab.sha);
     u->cursor = 0;
     fwu_set_state(u, ALFA_FWU_ST_VERIFYING, ALFA_FWU_R_OK);
 }
@@ -150,7 +150,7 @@ static uint8_t check_manifest(alfa_fwu_t *u, const uint8_t m[ALFA_FWIMG_MANIFEST
     if (h->image_size > fwu_trailer_offset(u)) {
         return ALFA_FWU_R_TOO_LARGE;
     }
-    if (h->security_counter < (u->run_has_hdr ? u->run_hdr.security_counter : 0u)) {
+    if (h->security_counter < (u->run_has_hdr ? u->run_counter : 0u)) {
         return ALFA_FWU_R_COUNTER;
     }
     alfa_fw_version_t v = alfa_core_fw_version(u->core);
@@ -187,7 +187,7 @@ static bool begin_slot(alfa_fwu_t *u, uint8_t resume)
 static void accept_manifest(alfa_fwu_t *u)
 {
     alfa_fwimg_hdr_t h;
-    uint8_t r = check_manifest(u, u->manifest, &h);
+    uint8_t r = check_manifest(u, fwu_manifest(u), &h);
     if (r != ALFA_FWU_R_OK) {
         refuse(u, r);
         return;
@@ -195,7 +195,7 @@ static void accept_manifest(alfa_fwu_t *u)
     if (!begin_slot(u, 0)) {
         return;
     }
-    u->hdr = h;
+    u->image_size = h.image_size;
     u->upd_has_manifest = 0; /* the old trailer goes now */
     fwu_rx_start(u);
     u->job = FWU_JOB_ERASE_TRAILER;
@@ -208,13 +208,13 @@ static void resume(alfa_fwu_t *u)
     uint32_t session = 0, erased = 0, outcome = 0, detail = 0;
     uint8_t next_free = 0;
     alfa_fwimg_hdr_t h;
-    if (fwu_trailer_head(u, ALFA_SLOT_UPDATE, u->manifest, &session) < 0 || session != u->session) {
+    if (fwu_trailer_head(u, ALFA_SLOT_UPDATE, fwu_manifest(u), &session) < 0 || session != u->session) {
         u->upd_has_manifest = 0;
         fwu_set_state(u, ALFA_FWU_ST_MANIFEST, ALFA_FWU_R_OK); /* unreadable now: start over */
         fwu_report(u);
         return;
     }
-    uint8_t r = check_manifest(u, u->manifest, &h);
+    uint8_t r = check_manifest(u, fwu_manifest(u), &h);
     if (r != ALFA_FWU_R_OK) {
         refuse(u, r);
         return;
@@ -222,10 +222,11 @@ static void resume(alfa_fwu_t *u)
     if (!begin_slot(u, 1)) {
         return;
     }
-    u->hdr = h;
+    u->image_size = h.image_size;
     fwu_rx_start(u);
     fwu_trailer_walk(u, ALFA_SLOT_UPDATE, &erased, &outcome, &detail, &next_free);
-    u->erased = erased < u->need_sectors ? erased : u->need_sectors;
+    uint32_t need = (u->image_size + u->port->slot_geom->sector_size - 1u) / u->port->slot_geom->sector_size;
+    u->erased = erased < need ? erased : need;
     u->recorded = u->erased;
     u->upd_records = next_free;
     u->parts = 0xFFFFu;
@@ -280,7 +281,7 @@ static void on_manifest_part(alfa_fwu_t *u, const alfa_can_frame_t *f)
     if (u->state != ALFA_FWU_ST_MANIFEST || (dst != ALFA_NODE_BROADCAST && dst != alfa_node_id(u->node))) {
         return;
     }
-    alfa_memcpy(&u->manifest[part * 8u], f->data, 8u);
+    alfa_memcpy(&fwu_manifest(u)[part * 8u], f->data, 8u);
     u->parts = (uint16_t)(u->parts | (1u << part));
     if (u->parts == 0xFFFFu) {
         accept_manifest(u);
@@ -291,7 +292,7 @@ static void on_manifest_part(alfa_fwu_t *u, const alfa_can_frame_t *f)
 
 static void activate(alfa_fwu_t *u)
 {
-    int32_t rc = u->port->slot_end != 0 ? u->port->slot_end(u->port->user, u->hdr.image_size) : 0;
+    int32_t rc = u->port->slot_end != 0 ? u->port->slot_end(u->port->user, u->image_size) : 0;
     if (rc >= 0) {
         rc = u->port->slot_set_boot(u->port->user);
     }
@@ -338,7 +339,7 @@ static void on_ctrl(alfa_fwu_t *u, const alfa_can_frame_t *f)
         }
         return;
     case ALFA_FWU_OP_VERIFY:
-        if (ours && u->state == ALFA_FWU_ST_RECEIVING && u->job == FWU_JOB_NONE && u->missing_units == 0u) {
+        if (ours && u->state == ALFA_FWU_ST_RECEIVING && u->job == FWU_JOB_NONE && u->missing == 0u) {
             fwu_complete(u);
             return; /* the STATUS comes with the verdict */
         }

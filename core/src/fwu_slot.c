@@ -47,18 +47,16 @@ void alfa_fwu_trailer_make(const uint8_t manifest[ALFA_FWIMG_MANIFEST_SIZE], uin
     alfa_put_le32(&b[140], 0);
 }
 
-int fwu_trailer_head(alfa_fwu_t *u, uint8_t which, uint8_t manifest[ALFA_FWIMG_MANIFEST_SIZE], uint32_t *session)
+int fwu_trailer_head(alfa_fwu_t *u, uint8_t which, uint8_t head[ALFA_FWU_TRAILER_HEAD], uint32_t *session)
 {
-    uint8_t b[ALFA_FWU_TRAILER_HEAD];
-    if (u->port->slot_read(u->port->user, which, fwu_trailer_offset(u), b, sizeof(b)) < 0) {
+    if (u->port->slot_read(u->port->user, which, fwu_trailer_offset(u), head, ALFA_FWU_TRAILER_HEAD) < 0) {
         u->stats.flash_errors++;
         return -1;
     }
-    if (alfa_fwu_trailer_check(b, 0) < 0) {
+    if (alfa_fwu_trailer_check(head, 0) < 0) {
         return -1;
     }
-    alfa_memcpy(manifest, b, ALFA_FWIMG_MANIFEST_SIZE);
-    *session = alfa_get_le32(&b[132]);
+    *session = alfa_get_le32(&head[132]);
     return 0;
 }
 
@@ -126,7 +124,7 @@ int32_t fwu_trailer_append(alfa_fwu_t *u, uint8_t which, uint8_t *next_free, uin
 int32_t fwu_trailer_write_head(alfa_fwu_t *u)
 {
     uint8_t b[ALFA_FWU_TRAILER_HEAD];
-    alfa_fwu_trailer_make(u->manifest, b);
+    alfa_fwu_trailer_make(fwu_manifest(u), b);
     u->stats.writes++;
     return u->port->slot_write(u->port->user, ALFA_SLOT_UPDATE, fwu_trailer_offset(u), b, sizeof(b));
 }
@@ -136,28 +134,30 @@ int32_t fwu_trailer_write_head(alfa_fwu_t *u)
 void fwu_boot(alfa_fwu_t *u)
 {
     const alfa_port_t *port = u->port;
-    uint8_t m[ALFA_FWIMG_MANIFEST_SIZE];
-    uint32_t session = 0, erased = 0, outcome = 0, detail = 0;
+    uint8_t *m = fwu_manifest(u); /* no window yet */
+    alfa_fwimg_hdr_t rh;
+    uint32_t session = 0, run_session = 0, erased = 0, outcome = 0, detail = 0;
     uint8_t next_free = 0;
-    if (fwu_trailer_head(u, ALFA_SLOT_RUNNING, m, &session) == 0 && alfa_fwimg_parse(m, &u->run_hdr) == 0) {
+    if (fwu_trailer_head(u, ALFA_SLOT_RUNNING, m, &session) == 0 && alfa_fwimg_parse(m, &rh) == 0) {
         u->run_has_hdr = 1;
-        u->run_session = session;
-        alfa_fw_version_t v = {u->run_hdr.major, u->run_hdr.minor, u->run_hdr.patch};
+        u->run_counter = rh.security_counter;
+        run_session = session;
+        alfa_fw_version_t v = {rh.major, rh.minor, rh.patch};
         /* The header parser only accepts versions within the wire widths. */
         (void)alfa_core_set_fw_version(u->core, v);
         fwu_trailer_walk(u, ALFA_SLOT_RUNNING, &erased, &outcome, &detail, &next_free);
         u->run_records = next_free;
     }
-    if (fwu_trailer_head(u, ALFA_SLOT_UPDATE, u->manifest, &session) == 0) {
+    if (fwu_trailer_head(u, ALFA_SLOT_UPDATE, m, &session) == 0) {
         u->upd_has_manifest = 1;
         u->upd_session = session;
-        fwu_trailer_walk(u, ALFA_SLOT_UPDATE, &u->upd_erased, &outcome, &detail, &u->upd_records);
+        fwu_trailer_walk(u, ALFA_SLOT_UPDATE, &erased, &outcome, &detail, &u->upd_records);
     }
     alfa_slot_state_t run = port->slot_state != 0 ? port->slot_state(port->user, ALFA_SLOT_RUNNING) : ALFA_SLOT_VALID;
     alfa_slot_state_t upd = port->slot_state != 0 ? port->slot_state(port->user, ALFA_SLOT_UPDATE) : ALFA_SLOT_EMPTY;
     if (run == ALFA_SLOT_PENDING || run == ALFA_SLOT_NEW) {
         /* A new image on trial: it must prove itself before it is confirmed. */
-        u->session = u->run_session;
+        u->session = run_session;
         u->trial_start_ms = u->now_ms;
         fwu_set_state(u, ALFA_FWU_ST_TRIAL, ALFA_FWU_R_OK);
         return;
@@ -173,11 +173,12 @@ void fwu_boot(alfa_fwu_t *u)
     }
 }
 
-/* Hash the received payload a slice per call; compare with the header. */
+/* Hash the received payload a slice per call; compare with the header's hash, read back from
+ * the trailer (the session's manifest, checked when it was accepted; its CRC guards it on flash). */
 void fwu_hash_step(alfa_fwu_t *u)
 {
-    uint8_t *buf = u->win[0].data; /* every window is written before hashing starts */
-    uint32_t left = u->hdr.image_size - u->cursor;
+    uint8_t *buf = u->win.data; /* the window is written before hashing starts */
+    uint32_t left = u->image_size - u->cursor;
     uint32_t n = left < ALFA_FWU_READ_PER_CALL ? left : ALFA_FWU_READ_PER_CALL;
     if (n > 0u) {
         int32_t rc = u->port->slot_read(u->port->user, ALFA_SLOT_UPDATE, u->cursor, buf, n);
@@ -185,21 +186,33 @@ void fwu_hash_step(alfa_fwu_t *u)
             fwu_flash_failed(u, rc);
             return;
         }
-        alfa_sha256_update(&u->sha, buf, n);
+        alfa_sha256_update(&u->tab.sha, buf, n);
         u->cursor += n;
     }
-    if (u->cursor < u->hdr.image_size) {
+    if (u->cursor < u->image_size) {
         return;
     }
     uint8_t d[ALFA_SHA256_SIZE];
-    alfa_sha256_final(&u->sha, d);
-    if (alfa_memcmp(d, u->hdr.sha256, ALFA_SHA256_SIZE) == 0) {
+    alfa_sha256_final(&u->tab.sha, d);
+    uint8_t *m = fwu_manifest(u);
+    uint32_t session = 0;
+    alfa_fwimg_hdr_t h;
+    if (fwu_trailer_head(u, ALFA_SLOT_UPDATE, m, &session) < 0 || session != u->session || alfa_fwimg_parse(m, &h) < 0) {
+        /* The trailer no longer holds the session's manifest: ask for it again. */
+        u->upd_has_manifest = 0;
+        u->parts = 0;
+        fwu_set_state(u, ALFA_FWU_ST_MANIFEST, ALFA_FWU_R_OK);
+        fwu_report(u);
+        return;
+    }
+    if (alfa_memcmp(d, h.sha256, ALFA_SHA256_SIZE) == 0) {
         fwu_set_state(u, ALFA_FWU_ST_READY, ALFA_FWU_R_OK);
         fwu_report(u);
         return;
     }
     /* Data that passed every chunk check is still wrong: a program cut by power loss left a unit
-     * torn. The slot cannot say which: start the transfer of this image again. */
+     * torn. The slot cannot say which: start the transfer of this image again (the manifest for
+     * the new trailer head is the one just read). */
     u->stats.hash_failures++;
     u->hash_failures++;
     if (u->hash_failures > ALFA_FWU_HASH_RETRIES) {

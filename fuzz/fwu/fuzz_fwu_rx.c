@@ -14,8 +14,11 @@
 /*
  * A whole pack (core, store, node, update module) on the flash and slot simulators. Once, at the
  * start: it settles on the bus, a signed image's session is begun and its manifest accepted, so
- * every input starts in RECEIVING with all but two chunks (the fuzzer cannot forge signatures; the manifest check has its
- * own target). Each input: a snapshot of that state is restored, then the input becomes frames
+ * every input starts in RECEIVING with all but a few chunks (the fuzzer cannot forge signatures;
+ * the manifest check has its own target): the image spans two blocks, the first with units whose
+ * bytes equal the erased value; the window holds the second, and the first was written with
+ * holes (a whole unit, half of a blank unit, a lone chunk) that only repairs fill. (Two blocks,
+ * not more: hashing the image is most of an input's time.) Each input: a snapshot of that state is restored, then the input becomes frames
  * of the update classes from the gateway (data, parity, polls, verify, activate, cancel, begin,
  * manifest parts), each followed by a few milliseconds of processing. Checked: no crash or
  * undefined behaviour, every frame the pack sends decodes, no flash rule is ever broken, and the
@@ -23,7 +26,9 @@
  */
 
 #define RXQ 64u
-#define IMG 3000u
+#define IMG 4400u
+#define HOLES 4u
+static const uint32_t holes[HOLES] = {100u, 101u, 200u, 301u}; /* unit 50; half of blank unit 100; half of unit 150 */
 
 typedef struct fz {
     uint32_t now_ms;
@@ -147,7 +152,10 @@ static void restore(void)
 static int init(void)
 {
     uint8_t payload[IMG];
-    for (uint32_t i = 0; i < IMG; i++) payload[i] = (uint8_t)(i * 7u + 3u);
+    for (uint32_t i = 0; i < IMG; i++) {
+        uint32_t in_block = i % 4096u;
+        payload[i] = in_block >= 1600u && in_block < 1664u ? 0xFFu : (uint8_t)(i * 7u + 3u); /* 4 blank units per block */
+    }
     alfa_fwimg_hdr_t h;
     memset(&h, 0, sizeof(h));
     h.device_type = 1;
@@ -158,7 +166,7 @@ static int init(void)
         return -1;
     }
     const alfa_flash_geom_t fg = {4096u, 2u, 16u, 0xFFu};
-    const alfa_slot_geom_t sg = {8u * 1024u, 1024u, 8u, 0xFFu};
+    const alfa_slot_geom_t sg = {16u * 1024u, 1024u, 8u, 0xFFu};
     if (alfa_flash_sim_init(&z.store, &fg) != 0 || alfa_slot_sim_init(&z.slots, &sg, verify, NULL) != 0) {
         return -1;
     }
@@ -187,6 +195,13 @@ static int init(void)
     /* most of the image already in: inputs can finish it (or spoil it) and reach the verdict */
     uint32_t chunks = (IMG + 7u) / 8u;
     for (uint32_t c = 0; c + 2u < chunks; c++) {
+        int hole = 0;
+        for (uint32_t k = 0; k < HOLES; k++) {
+            hole |= c == holes[k];
+        }
+        if (hole) {
+            continue;
+        }
         uint8_t b[8];
         memcpy(b, image + 128 + 8u * c, 8);
         alfa_can_frame_t f;
@@ -231,10 +246,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     restore();
     uint8_t me = alfa_node_id(&pack.node);
     uint32_t chunks = (IMG + 7u) / 8u;
-    /* The first byte picks a start: as it is (all but two chunks), or those two chunks delivered
-     * first, right (the pack verifies and is READY: the input then acts on a ready pack) or wrong
-     * (the hash check fails and the pack starts the transfer again). */
+    /* The first byte picks a start: as it is (holes and the last two chunks missing), or the
+     * holes repaired and those two chunks delivered, right (the pack verifies and is READY: the
+     * input then acts on a ready pack) or wrong (the hash check fails and the pack starts the
+     * transfer again). */
     uint8_t mode = size > 0u ? (uint8_t)(data[0] % 3u) : 0u;
+    for (uint32_t k = 0; mode != 0u && k < HOLES; k++) {
+        alfa_can_frame_t f;
+        if (alfa_fwu_data_encode(ALFA_NODE_LINUX_GATEWAY, holes[k], image + 128 + 8u * holes[k], &f) == 0) {
+            deliver(&f);
+        }
+        run(1);
+    }
     for (uint32_t c = chunks - 2u; mode != 0u && c < chunks; c++) {
         uint8_t b[8];
         memset(b, 0xFF, 8);
@@ -254,8 +277,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&f, 0, sizeof(f));
         uint8_t sel = d[0] % 16u;
         if (sel < 9u) {
-            /* a data chunk: the right bytes of a chunk, or the input's bytes */
-            uint32_t c = (d[0] & 0x40u) ? chunks - 20u + d[1] % 24u : ((uint32_t)d[1] | (uint32_t)d[2] << 8) % (chunks + 4u);
+            /* a data chunk (near the end, a hole or any): the right bytes of a chunk, or the input's bytes */
+            uint32_t c = (d[0] & 0x40u)   ? chunks - 20u + d[1] % 24u
+                         : (d[0] & 0x20u) ? holes[d[1] % HOLES] + (uint32_t)(d[1] / HOLES) % 3u
+                                          : ((uint32_t)d[1] | (uint32_t)d[2] << 8) % (chunks + 4u);
             uint8_t bytes[8];
             if (d[0] & 0x80u && c < chunks) {
                 memset(bytes, 0xFF, 8);
@@ -265,12 +290,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             if (alfa_fwu_data_encode(ALFA_NODE_LINUX_GATEWAY, c, bytes, &f) != 0) continue;
         } else if (sel < 11u) {
-            if (alfa_fwu_parity_encode(ALFA_NODE_LINUX_GATEWAY, d[1] % 32u, d + 2, &f) != 0) continue;
+            if (alfa_fwu_parity_encode(ALFA_NODE_LINUX_GATEWAY, d[1] % 36u, d + 2, &f) != 0) continue;
         } else if (sel < 15u) {
             alfa_fwu_ctrl_t c = {.src = ALFA_NODE_LINUX_GATEWAY, .dst = (d[1] & 1u) ? ALFA_NODE_BROADCAST : me,
                                  .op = (uint8_t)(1u + d[2] % 6u),
                                  .session = (d[3] & 1u) ? alfa_fwimg_session_id(image) : (uint32_t)d[4] << 8,
-                                 .flags = (uint8_t)(d[5] & 3u), .first_block = 0, .last_block = (uint16_t)(d[6] % 2u),
+                                 .flags = (uint8_t)(d[5] & 3u), .first_block = (uint16_t)(d[6] & 1u), .last_block = (uint16_t)((d[6] & 2u) ? 1u : (d[6] & 1u)),
                                  .want_status = (uint8_t)(d[7] & 1u)};
             if (alfa_fwu_ctrl_encode(&c, &f) != 0) continue;
         } else {

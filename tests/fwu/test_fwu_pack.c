@@ -10,130 +10,38 @@
 
 #include "alfa/otasite.h"
 #include "fwu_keys.h"
+#include "fwu_wire.h"
 
 #define PAYLOAD 9000u /* 1125 chunks: three blocks, the last partial, an odd chunk count */
 #define NCHUNKS ((PAYLOAD + 7u) / 8u)
 
 static fwu_keys_t g_keys;
 static uint8_t g_factory[128 + 1024], g_img[128 + PAYLOAD], g_other[128 + PAYLOAD];
-
-typedef struct tap {
-    uint8_t hb_state;          /* flags of the pack's last heartbeat */
-    alfa_fwu_reply_t last_status;
-    int statuses, nacks;
-    uint32_t nacked;
-} tap_t;
-
-static tap_t g_tap;
-
-static void on_frame(void *ctx, const alfa_can_frame_t *f)
-{
-    tap_t *t = ctx;
-    alfa_fwu_reply_t r;
-    alfa_heartbeat_t hb;
-    if (alfa_proto_classify(f) == ALFA_CLS_HEARTBEAT && alfa_proto_heartbeat_decode(f, &hb) == 0 &&
-        hb.device_type == ALFA_DEV_PACK) {
-        t->hb_state = hb.state;
-    }
-    if (alfa_proto_classify(f) != ALFA_CLS_FWU_REPLY || alfa_fwu_reply_decode(f, &r) != 0) {
-        return;
-    }
-    if (r.op == ALFA_FWU_REP_STATUS) {
-        t->last_status = r;
-        t->statuses++;
-    } else {
-        t->nacks++;
-        if (r.op == ALFA_FWU_REP_NACK_RANGE) {
-            t->nacked += r.count;
-        } else {
-            for (uint32_t k = 0; k < ALFA_FWU_NACK_BITS; k++) {
-                t->nacked += (r.map[k / 8u] >> (k % 8u)) & 1u;
-            }
-        }
-    }
-}
+static fwu_tap_t g_tap;
 
 static ota_site_t *one_pack(void)
 {
-    ota_site_cfg_t c;
-    memset(&c, 0, sizeof(c));
-    c.packs = 1;
-    c.geom = (alfa_slot_geom_t){16u * 1024u, 1024u, 8u, 0xFFu}; /* small sectors, 8-byte programs */
-    c.seed = 3;
-    c.keys = (const uint8_t(*)[65])g_keys.pub;
-    c.nkeys = 1;
-    gw_ota_cfg_defaults(&c.gw);
-    c.factory_image = g_factory;
-    c.factory_len = sizeof(g_factory);
-    ota_site_t *s = ota_site_new(&c);
+    /* small sectors, 8-byte programs */
+    ota_site_t *s = fwu_wire_pack((alfa_slot_geom_t){16u * 1024u, 1024u, 8u, 0xFFu}, (const uint8_t(*)[65])g_keys.pub,
+                                  g_factory, sizeof(g_factory), &g_tap);
     assert_non_null(s);
-    memset(&g_tap, 0, sizeof(g_tap));
-    ota_site_tap(s, on_frame, &g_tap);
-    ota_site_run_ms(s, 6000);
     return s;
 }
 
-static uint8_t node_of(ota_site_t *s) { return alfa_node_id(&ota_site_pack(s, 0)->node); }
-static const alfa_fwu_t *fwu(ota_site_t *s) { return alfa_pack_fwu(ota_site_pack(s, 0)); }
+static uint8_t node_of(ota_site_t *s) { return fwu_wire_node(s); }
+static const alfa_fwu_t *fwu(ota_site_t *s) { return fwu_wire_fwu(s); }
 
-static void send(ota_site_t *s, const alfa_can_frame_t *f)
-{
-    assert_int_equal(ota_site_send(s, f), 0);
-    ota_site_run_ms(s, 1);
-}
-
+/* A CTRL op; a POLL asks for every block and a STATUS. */
 static void ctrl(ota_site_t *s, uint8_t src, uint8_t dst, uint8_t op, uint32_t session, uint8_t flags)
 {
-    alfa_fwu_ctrl_t c;
-    memset(&c, 0, sizeof(c));
-    c.src = src;
-    c.dst = dst;
-    c.op = op;
-    c.session = session;
-    c.flags = op == ALFA_FWU_OP_BEGIN ? flags : 0u;
-    if (op == ALFA_FWU_OP_POLL) {
-        c.first_block = 0;
-        c.last_block = (NCHUNKS - 1u) / ALFA_FWU_BLOCK_CHUNKS;
-        c.want_status = 1;
-    }
-    alfa_can_frame_t f;
-    assert_int_equal(alfa_fwu_ctrl_encode(&c, &f), 0);
-    send(s, &f);
-    ota_site_run_ms(s, 30);
+    assert_int_equal(fwu_wire_ctrl(s, src, dst, op, session, flags, 0, (NCHUNKS - 1u) / ALFA_FWU_BLOCK_CHUNKS), 0);
 }
 
-static void manifest(ota_site_t *s, const uint8_t *img)
-{
-    for (uint8_t p = 0; p < 16u; p++) {
-        alfa_can_frame_t f;
-        assert_int_equal(alfa_fwu_manifest_encode(ALFA_NODE_LINUX_GATEWAY, ALFA_NODE_BROADCAST, p, img + 8u * p, &f), 0);
-        send(s, &f);
-    }
-    ota_site_run_ms(s, 200); /* checks, trailer erased and written */
-}
+static void manifest(ota_site_t *s, const uint8_t *img) { assert_int_equal(fwu_wire_manifest(s, img), 0); }
 
-/* Chunks [from, to) of `img`, skipping those for which drop(c) is true; a parity frame after
- * each group when `parity`. */
 static void chunks(ota_site_t *s, const uint8_t *img, uint32_t from, uint32_t to, int (*drop)(uint32_t), int parity)
 {
-    uint8_t x[8] = {0};
-    for (uint32_t c = from; c < to; c++) {
-        uint8_t d[8];
-        memset(d, 0xFF, 8);
-        memcpy(d, img + 128u + 8u * c, c + 1u == NCHUNKS ? PAYLOAD - 8u * c : 8u);
-        if (c % 16u == 0u) memset(x, 0, 8);
-        for (int j = 0; j < 8; j++) x[j] ^= d[j];
-        alfa_can_frame_t f;
-        if (drop == NULL || !drop(c)) {
-            assert_int_equal(alfa_fwu_data_encode(ALFA_NODE_LINUX_GATEWAY, c, d, &f), 0);
-            send(s, &f);
-        }
-        if (parity && (c % 16u == 15u || c + 1u == NCHUNKS)) {
-            assert_int_equal(alfa_fwu_parity_encode(ALFA_NODE_LINUX_GATEWAY, c / 16u, x, &f), 0);
-            send(s, &f);
-        }
-    }
-    ota_site_run_ms(s, 100);
+    assert_int_equal(fwu_wire_chunks(s, img, PAYLOAD, from, to, drop, parity), 0);
 }
 
 static int setup(void **state)
