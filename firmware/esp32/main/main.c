@@ -28,18 +28,19 @@ static const char *boot_name(alfa_pack_boot_t b)
                                            : "defaults (no settings partition)";
 }
 
-/* The update's story on the console, one line per change of state (the gateway sees it on CAN). */
-static void log_update(uint8_t *shown)
+/* The update's story on the console, one line per change of its state or result (the gateway sees it on CAN). */
+static void log_update(uint16_t *shown)
 {
     const alfa_fwu_t *u = alfa_pack_fwu(&pack);
-    uint8_t st = (uint8_t)alfa_fwu_state(u);
-    if (st == *shown) {
+    uint8_t st = (uint8_t)alfa_fwu_state(u), res = (uint8_t)alfa_fwu_result(u);
+    uint16_t now = (uint16_t)((uint16_t)st << 8 | res);
+    if (now == *shown) {
         return;
     }
-    *shown = st;
+    *shown = now;
     alfa_fw_version_t v = alfa_core_fw_version(alfa_pack_core(&pack));
     ESP_LOGI(TAG, "firmware %u.%u.%u: update %s (%s)", v.major, v.minor, v.patch, alfa_fwu_state_name(st),
-             alfa_fwu_result_name((uint8_t)alfa_fwu_result(u)));
+             alfa_fwu_result_name(res));
 }
 
 static void halt(const char *what, int32_t rc)
@@ -68,7 +69,7 @@ static void pack_task(void *arg)
     alfa_fw_version_t v = alfa_core_fw_version(alfa_pack_core(&pack));
     ESP_LOGI(TAG, "%s %u.%u.%u serial %012" PRIx64 ": %s", ALFA_FW_NAME, v.major, v.minor, v.patch, board.serial,
              boot_name(alfa_pack_boot_state(&pack)));
-    uint8_t shown = ALFA_FWU_ST_IDLE;
+    uint16_t shown = (uint16_t)(ALFA_FWU_ST_IDLE << 8 | ALFA_FWU_R_OK);
     for (;;) {
         log_update(&shown);
         alfa_esp32_wait(&board, ALFA_ESP32_WAKE_MS);
