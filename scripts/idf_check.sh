@@ -151,25 +151,10 @@ mbed_stack() {
       -fcallgraph-info=su -D_GNU_SOURCE "${inc[@]}" -c "$f" -o "$d/$(basename "${f%.c}").o" ||
       { echo "idf-check esp32c3: could not build $f for the stack measure" >&2; exit 1; }
   done
-  python3 - "$d" <<'PY'
-import glob, re, sys
-cost, edges, memo = {}, {}, {}
-for ci in glob.glob(sys.argv[1] + "/*.ci"):
-    text = open(ci).read()
-    for title, label in re.findall(r'node: \{ title: "([^"]+)" label: "([^"]*)"', text):
-        m = re.search(r'(\d+) bytes \(', label)
-        cost[title] = max(cost.get(title, 0), int(m.group(1)) if m else 0)
-    for s, t in re.findall(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"', text):
-        edges.setdefault(s, set()).add(t)
-def deep(f, path=()):
-    if f in path:
-        return 0
-    if f not in memo:
-        memo[f] = cost.get(f, 0) + max([deep(t, path + (f,)) for t in edges.get(f, ())] or [0])
-    return memo[f]
-print("idf-check esp32c3: fw_verify stack %d bytes (alfa_esp32_fw_verify %d + mbedtls_ecdsa_verify %d)"
-      % (deep("alfa_esp32_fw_verify"), cost.get("alfa_esp32_fw_verify", 0), deep("mbedtls_ecdsa_verify")))
-PY
+  python3 scripts/callgraph.py "$d" alfa_esp32_fw_verify mbedtls_ecdsa_verify | {
+    read -r _ total own; read -r _ mbed _
+    echo "idf-check esp32c3: fw_verify stack $total bytes (alfa_esp32_fw_verify $own + mbedtls_ecdsa_verify $mbed)"
+  }
 }
 mbed_stack
 if command -v clang-22 >/dev/null && command -v llc-22 >/dev/null && command -v llvm-mc-22 >/dev/null; then

@@ -43,45 +43,22 @@ read -r text data bss _ < <(riscv64-unknown-elf-size -t "${lobjs[@]}" | tail -1)
 # Deepest stack from the pack task's entry points through the static call graph; an indirect call (a port
 # callback) costs the deepest port-logic function plus the ESP-IDF allowance.
 stack=$(python3 - "$out" "$idf_allowance" "$fw_verify_stack" <<'PY'
-import glob, re, sys
-out, allowance, fw_verify = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-cost, edges = {}, {}
-for ci in glob.glob(out + "/*.ci"):
-    text = open(ci).read()
-    for title, label in re.findall(r'node: \{ title: "([^"]+)" label: "([^"]*)"', text):
-        m = re.search(r'(\d+) bytes \(', label)
-        cost[title] = max(cost.get(title, 0), int(m.group(1)) if m else 0)
-    for s, t in re.findall(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"', text):
-        edges.setdefault(s, set()).add(t)
-memo = {}
-def deep(f, path=()):
-    if f in path:
-        raise SystemExit("recursion through " + f)
-    if f not in memo:
-        memo[f] = cost.get(f, 0) + max([deep(t, path + (f,)) for t in edges.get(f, ())] or [0])
-    return memo[f]
+import sys
+sys.path.insert(0, "scripts")
+from callgraph import Graph
+g, allowance, fw_verify = Graph(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 # A port callback: its ESP-IDF file's frame and driver call (the allowance) over the deepest port-logic
 # function, whose own indirect calls (the partition operations) are ESP-IDF calls too.
-cost["__indirect_call"] = allowance
-port = max(deep(f) for f in cost if f.startswith("alfa_esp32_"))
-memo.clear()
-cost["__indirect_call"] = port + allowance
+g.cost["__indirect_call"] = allowance
+port = max(g.deep(f) for f in list(g.cost) if f.startswith("alfa_esp32_"))
+g.reset()
+g.cost["__indirect_call"] = port + allowance
 # The path to the signature check: the costliest chain from the pack task's entry to check_manifest.
-site = [f for f in cost if f.endswith(":check_manifest")]
+site = [f for f in g.cost if f.endswith(":check_manifest")]
 if len(site) != 1:
     raise SystemExit("size_esp32.sh: check_manifest (the core's fw_verify call) not found: update the script")
-upto = {}
-def to_site(f, path=()):
-    if f == site[0]:
-        return cost.get(f, 0)
-    if f in path:
-        return -1
-    if f not in upto:
-        best = max([to_site(t, path + (f,)) for t in edges.get(f, ())] or [-1])
-        upto[f] = -1 if best < 0 else cost.get(f, 0) + best
-    return upto[f]
-fw_path = to_site("alfa_pack_process") + fw_verify + allowance
-print(max(deep("alfa_pack_init"), deep("alfa_pack_process"), fw_path))
+fw_path = g.upto("alfa_pack_process", site[0]) + fw_verify + allowance
+print(max(g.deep("alfa_pack_init"), g.deep("alfa_pack_process"), fw_path))
 PY
 )
 total=$((pack + port + stack))
