@@ -130,11 +130,11 @@ void isa_nor_init(isa_nor_t *f, uint8_t *mem, uint8_t *map, uint32_t size, uint3
 
 int32_t isa_nor_read(isa_world_t *w, isa_nor_t *f, uint32_t addr, void *buf, uint32_t len)
 {
+    (void)w; /* reads change nothing and are not summed */
     if (addr > f->size || len > f->size - addr) {
         f->rule_breaks++;
         return ALFA_PORT_E_RANGE;
     }
-    (void)w;
     uint8_t *o = buf;
     for (uint32_t i = 0; i < len; i++) {
         o[i] = f->mem[addr + i];
