@@ -8,7 +8,7 @@ pkgs=(
   mosquitto mosquitto-clients libmosquitto-dev
   libmodbus-dev mbpoll python3-pymodbus
   libinih-dev libsystemd-dev libgpiod-dev
-  socat python3 openssl libssl-dev
+  socat python3 openssl libssl-dev libmbedtls-dev
   qemu-system-misc binutils-xtensa-lx106
   libsqlite3-dev chromium
 )

@@ -14,6 +14,12 @@ if [ -z "$idf" ] || [ ! -f "$idf/components/esp_common/include/esp_idf_version.h
   exit 2
 fi
 idf=$(cd "$idf" && pwd)
+if [ ! -f "$idf/components/mbedtls/mbedtls/include/mbedtls/ecdsa.h" ]; then
+  # A git archive of ESP-IDF leaves its submodules empty; fw_verify needs mbedTLS's headers (v3.6.x).
+  echo "idf-check: $idf/components/mbedtls/mbedtls is empty (a submodule): fill it with mbedTLS v3.6.x," >&2
+  echo "  e.g. git --git-dir=<mbedtls mirror> archive v3.6.6 include library | tar -x -C $idf/components/mbedtls/mbedtls" >&2
+  exit 2
+fi
 case "$idf" in "$PWD"/*) echo "idf-check: the ESP-IDF tree must live outside the repository" >&2; exit 2;; esac
 ver=$(awk '/define ESP_IDF_VERSION_(MAJOR|MINOR|PATCH)/ {printf "%s%s", sep, $3; sep="."}' \
       "$idf/components/esp_common/include/esp_idf_version.h")
@@ -85,7 +91,8 @@ incdirs() { # incdirs TARGET ARCH: every component's public headers for this tar
            "$C/esp_rom/include/$t" "$C/freertos/FreeRTOS-Kernel/include" "$C/freertos/config/include" \
            "$C/freertos/config/include/freertos" "$C/freertos/config/$arch/include" \
            "$C/freertos/FreeRTOS-Kernel/portable/$arch/include/freertos" "$C/freertos/esp_additions/include" \
-           "$C/$arch/include" "$C/$arch/$t/include" "$C/newlib/platform_include" "$C/esp_adc/interface"; do
+           "$C/$arch/include" "$C/$arch/$t/include" "$C/newlib/platform_include" "$C/esp_adc/interface" \
+           "$C/mbedtls/port/include" "$C/mbedtls/mbedtls/include"; do
     [ -d "$d" ] && echo "-isystem $d"
   done
   return 0
@@ -95,9 +102,14 @@ check_target() { # check_target TARGET ARCH CORES
   local t=$1 arch=$2 cores=$3 dir="$out/$1" s o objs=()
   mkdir -p "$dir/config"
   sdkconfig "$t" "$arch" "$cores" >"$dir/config/sdkconfig.h"
+  # mbedTLS's configuration (esp_config.h) follows its Kconfig: its defaults, evaluated against the above.
+  python3 scripts/kconfig_defaults.py "$C/mbedtls/Kconfig" "$dir/config/sdkconfig.h" >"$dir/config/mbedtls.h"
+  cat "$dir/config/mbedtls.h" >>"$dir/config/sdkconfig.h"
   # shellcheck disable=SC2207
+  # port/linux/include: alfa/fw_keys.h, the declaration of the generated key list (alfa_fw_keys.c).
   local inc=(-I port/esp32/include -I port/esp32/idf -I core/include -I protocol/include -I firmware/esp32/main
-             -isystem "$dir/config" $(incdirs "$t" "$arch"))
+             -I port/linux/include -isystem "$dir/config" $(incdirs "$t" "$arch")
+             "-DMBEDTLS_CONFIG_FILE=\"mbedtls/esp_config.h\"")
   for s in "${srcs[@]}"; do
     o="$dir/$(echo "$s" | tr '/' '_' | sed 's/\.c$//').o"
     if [ "$arch" = riscv ]; then
@@ -122,6 +134,29 @@ check_target() { # check_target TARGET ARCH CORES
 }
 
 check_target esp32c3 riscv 1
+
+# The signature check's stack on the pack task (esp32c3, -Os): fw_verify's frame over the deepest path of
+# mbedtls_ecdsa_verify, from mbedTLS's own sources with ESP-IDF's configuration (software bignum; calloc
+# and free not counted). Only where the mbedTLS sources are there (a full ESP-IDF checkout has them).
+mbed_stack() {
+  local L=$C/mbedtls/mbedtls/library dir=$out/esp32c3 d=$out/mbedtls f
+  [ -f "$L/ecdsa.c" ] || { echo "idf-check esp32c3: mbedTLS sources absent, fw_verify stack not measured"; return 0; }
+  mkdir -p "$d"
+  # shellcheck disable=SC2207
+  local inc=(-I port/esp32/include -I core/include -I protocol/include -isystem "$dir/config" $(incdirs esp32c3 riscv)
+             -I "$L" "-DMBEDTLS_CONFIG_FILE=\"mbedtls/esp_config.h\"")
+  for f in "$L"/ecdsa.c "$L"/ecp.c "$L"/ecp_curves.c "$L"/bignum.c "$L"/bignum_core.c "$L"/constant_time.c \
+           "$L"/platform_util.c port/esp32/idf/fw_verify_idf.c; do
+    riscv64-unknown-elf-gcc -std=gnu17 -march=rv32imc_zicsr_zifencei -mabi=ilp32 --specs=picolibc.specs -Os \
+      -fcallgraph-info=su -D_GNU_SOURCE "${inc[@]}" -c "$f" -o "$d/$(basename "${f%.c}").o" ||
+      { echo "idf-check esp32c3: could not build $f for the stack measure" >&2; exit 1; }
+  done
+  python3 scripts/callgraph.py "$d" alfa_esp32_fw_verify mbedtls_ecdsa_verify | {
+    read -r _ total own; read -r _ mbed _
+    echo "idf-check esp32c3: fw_verify stack $total bytes (alfa_esp32_fw_verify $own + mbedtls_ecdsa_verify $mbed)"
+  }
+}
+mbed_stack
 if command -v clang-22 >/dev/null && command -v llc-22 >/dev/null && command -v llvm-mc-22 >/dev/null; then
   check_target esp32 xtensa 2
 else

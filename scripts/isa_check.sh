@@ -16,7 +16,7 @@ mkdir -p "$out/host" "$out/rv32" "$out/xtensa"
 # The firmware's sources from one place: every .c under core/src and protocol/src (files added by
 # others are picked up without touching this script).
 mapfile -t fw_srcs < <(find core/src protocol/src -name '*.c' | LC_ALL=C sort)
-harness=("$H/fmt.c" "$H/plant.c" "$H/bmsslave.c" "$H/world.c" "$H/run.c" "$H/day.c")
+harness=("$H/fmt.c" "$H/plant.c" "$H/bmsslave.c" "$H/world.c" "$H/fwslots.c" "$H/fwsend.c" "$H/run.c" "$H/day.c")
 warn=(-std=c11 -Wall -Wextra -Wconversion -Wshadow -Werror)
 inc=(-Icore/include -Iprotocol/include "-I$H")
 qemu_timeout=900

@@ -12,6 +12,10 @@ budget=16384
 # gpio_set_level) and the task's saved context when an interrupt arrives, per the ESP-IDF docs' sizing of
 # task stacks: an allowance, not a measurement (those are ESP-IDF's, not compiled here).
 idf_allowance=1024
+# The signature check (port/esp32/idf/fw_verify_idf.c: mbedtls_ecdsa_verify) is ESP-IDF code too, but deeper
+# than a driver call: what `make idf-check` measures from mbedTLS's sources ("fw_verify stack", esp32c3 -Os),
+# charged at the core's one call of fw_verify (check_manifest) on top of the allowance.
+fw_verify_stack=1440
 flags=(-std=c11 -march=rv32imc -mabi=ilp32 -Os -ffreestanding -nostdlib -ffunction-sections -fdata-sections
        -Wall -Wextra -Wconversion -Wshadow -Werror -fcallgraph-info=su
        -Icore/include -Iprotocol/include -Iport/esp32/include)
@@ -38,31 +42,23 @@ port=$(symsize alfa_size_port)
 read -r text data bss _ < <(riscv64-unknown-elf-size -t "${lobjs[@]}" | tail -1)
 # Deepest stack from the pack task's entry points through the static call graph; an indirect call (a port
 # callback) costs the deepest port-logic function plus the ESP-IDF allowance.
-stack=$(python3 - "$out" "$idf_allowance" <<'PY'
-import glob, re, sys
-out, allowance = sys.argv[1], int(sys.argv[2])
-cost, edges = {}, {}
-for ci in glob.glob(out + "/*.ci"):
-    text = open(ci).read()
-    for title, label in re.findall(r'node: \{ title: "([^"]+)" label: "([^"]*)"', text):
-        m = re.search(r'(\d+) bytes \(', label)
-        cost[title] = max(cost.get(title, 0), int(m.group(1)) if m else 0)
-    for s, t in re.findall(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"', text):
-        edges.setdefault(s, set()).add(t)
-memo = {}
-def deep(f, path=()):
-    if f in path:
-        raise SystemExit("recursion through " + f)
-    if f not in memo:
-        memo[f] = cost.get(f, 0) + max([deep(t, path + (f,)) for t in edges.get(f, ())] or [0])
-    return memo[f]
+stack=$(python3 - "$out" "$idf_allowance" "$fw_verify_stack" <<'PY'
+import sys
+sys.path.insert(0, "scripts")
+from callgraph import Graph
+g, allowance, fw_verify = Graph(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 # A port callback: its ESP-IDF file's frame and driver call (the allowance) over the deepest port-logic
 # function, whose own indirect calls (the partition operations) are ESP-IDF calls too.
-cost["__indirect_call"] = allowance
-port = max(deep(f) for f in cost if f.startswith("alfa_esp32_"))
-memo.clear()
-cost["__indirect_call"] = port + allowance
-print(max(deep("alfa_pack_init"), deep("alfa_pack_process")))
+g.cost["__indirect_call"] = allowance
+port = max(g.deep(f) for f in list(g.cost) if f.startswith("alfa_esp32_"))
+g.reset()
+g.cost["__indirect_call"] = port + allowance
+# The path to the signature check: the costliest chain from the pack task's entry to check_manifest.
+site = [f for f in g.cost if f.endswith(":check_manifest")]
+if len(site) != 1:
+    raise SystemExit("size_esp32.sh: check_manifest (the core's fw_verify call) not found: update the script")
+fw_path = g.upto("alfa_pack_process", site[0]) + fw_verify + allowance
+print(max(g.deep("alfa_pack_init"), g.deep("alfa_pack_process"), fw_path))
 PY
 )
 total=$((pack + port + stack))

@@ -122,6 +122,36 @@ static void rx_ring_keeps_order_counts_drops_and_wraps(void **state)
     assert_int_equal(q.drops, 9);
 }
 
+/* A ring full of update frames still takes a command: the last slots are kept for control traffic. */
+static void update_frames_leave_room_for_commands(void **state)
+{
+    (void)state;
+    static alfa_esp32_can_rx_t q;
+    alfa_esp32_can_rx_init(&q);
+    alfa_can_frame_t data = {.id = ALFA_PROTO_ID(ALFA_CLS_FW_LAST, 0x12, 0x34, 126), .len = 8, .flags = ALFA_CAN_FLAG_EXT};
+    alfa_can_frame_t cmd = {.id = ALFA_PROTO_ID(ALFA_CLS_CMD, 127, 1, 126), .len = 8, .flags = ALFA_CAN_FLAG_EXT}, g;
+    uint32_t taken = 0;
+    for (uint32_t i = 0; i < ALFA_ESP32_CAN_RXQ; i++) {
+        taken += alfa_esp32_can_rx_push(&q, &data) ? 1u : 0u;
+    }
+    assert_int_equal(taken, ALFA_ESP32_CAN_RXQ - ALFA_ESP32_CAN_RX_CONTROL);
+    assert_int_equal(q.update_drops, ALFA_ESP32_CAN_RX_CONTROL);
+    for (uint32_t i = 0; i < ALFA_ESP32_CAN_RX_CONTROL; i++) {
+        assert_true(alfa_esp32_can_rx_push(&q, &cmd));
+    }
+    assert_false(alfa_esp32_can_rx_push(&q, &cmd)); /* full is full */
+    assert_int_equal(q.drops, ALFA_ESP32_CAN_RX_CONTROL + 1u);
+    assert_int_equal(q.update_drops, ALFA_ESP32_CAN_RX_CONTROL);
+    /* a standard frame whose bits happen to read as an update class is not one */
+    alfa_esp32_can_rx_init(&q);
+    alfa_can_frame_t std = {.id = data.id, .len = 8, .flags = 0};
+    for (uint32_t i = 0; i < ALFA_ESP32_CAN_RXQ; i++) {
+        assert_true(alfa_esp32_can_rx_push(&q, &std));
+    }
+    assert_int_equal(alfa_esp32_can_rx_pop(&q, &g), 1);
+    assert_true(alfa_esp32_can_rx_push(&q, &cmd));
+}
+
 static void tx_slots_are_freed_in_order(void **state)
 {
     (void)state;
@@ -153,6 +183,7 @@ int main(void)
         cmocka_unit_test(bad_frames_are_refused),
         cmocka_unit_test(filter_takes_every_defined_class_and_nothing_else),
         cmocka_unit_test(rx_ring_keeps_order_counts_drops_and_wraps),
+        cmocka_unit_test(update_frames_leave_room_for_commands),
         cmocka_unit_test(tx_slots_are_freed_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

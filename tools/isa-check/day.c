@@ -1,4 +1,4 @@
-/* The isa-check day script (21:00 to 21:00 local): commands, a settings write, BMS alarms, the 05:00 day change, a reboot, and what must be seen. */
+/* The isa-check day script (21:00 to 21:00 local): commands, a settings write, BMS alarms, the 05:00 day change, a firmware update, a reboot, and what must be seen. */
 #include "isa.h"
 
 #define CMD(h, m, s, code_, exp_, a_, b_) \
@@ -55,6 +55,13 @@ const isa_event_t isa_day[] = {
     EV(8, 0, 10, ISA_EV_EXPECT_RELAY, POOL, 0),
     CMD(9, 0, 0, ALFA_CMD_SET_GRID_LIMIT, OK, 0, 3),
     EV(9, 0, 10, ISA_EV_EXPECT_WARNING, ALFA_WARN_GRID_LIMIT_REACHED, 0),
+    /* 10:00: a firmware update from the gateway (fwsend.c): 6,000 bytes received, hashed, activated;
+     * the pack restarts into 2.6.0, which confirms itself after its self-test. */
+    EV(9, 59, 0, ISA_EV_EXPECT_FW, 0x020500, ISA_FW_IDLE),
+    EV(10, 0, 0, ISA_EV_FW_UPDATE, 0, 0),
+    EV(10, 5, 0, ISA_EV_EXPECT_FW, ISA_FW_NEW_VERSION, ISA_FW_DONE),
+    EV(10, 5, 0, ISA_EV_EXPECT_BOOT, ALFA_PACK_BOOT_RESTORED, 2),
+    EV(10, 5, 0, ISA_EV_EXPECT_MODE, ALFA_MODE_SELF_CONSUMPTION, 0),
     CMD(11, 0, 0, ALFA_CMD_SET_RELAY_OVERRIDE, OK, POOL, ALFA_OVR_AUTO),
     EV(11, 0, 10, ISA_EV_EXPECT_RELAY, POOL, 1),
     /* Eco from noon, with the 2,500 W limit written last night. */
@@ -92,7 +99,8 @@ const isa_event_t isa_day[] = {
     EV(19, 0, 5, ISA_EV_EXPECT_SETTING, ALFA_SET_MODE, ALFA_MODE_ECO),
     EV(19, 0, 5, ISA_EV_EXPECT_SETTING, ALFA_SET_TOU0_START_MIN, 15 * 60 + 30),
     CMD(19, 30, 0, ALFA_CMD_REBOOT, OK, 0, 0),
-    EV(19, 30, 30, ISA_EV_EXPECT_BOOT, ALFA_PACK_BOOT_RESTORED, 2),
+    EV(19, 30, 30, ISA_EV_EXPECT_BOOT, ALFA_PACK_BOOT_RESTORED, 3),
+    EV(19, 31, 0, ISA_EV_EXPECT_FW, ISA_FW_NEW_VERSION, ISA_FW_DONE), /* a restart keeps the confirmed image */
     CMD(19, 31, 0, ALFA_CMD_READ_SETTINGS, OK, 0, 0),
     EV(19, 31, 5, ISA_EV_EXPECT_SETTING, ALFA_SET_ECO_LIMIT_W, 2500),
     EV(19, 31, 5, ISA_EV_EXPECT_SETTING, ALFA_SET_SC_LOW_PCT, 15),

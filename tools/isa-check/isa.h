@@ -5,9 +5,17 @@
 /*
  * What it is. `isa_run` builds a world — a plant (battery, solar, house, pool pump, water heater,
  * grid), a BMS that answers the pack's real Modbus RTU requests, a scripted gateway on the CAN bus
- * (heartbeat, time, commands, a settings write, grid-import answers) and a 16-KiB NOR flash — and
+ * (heartbeat, time, commands, a settings write, grid-import answers, a firmware update), a 16-KiB NOR
+ * flash for the settings and a 32-KiB one for two firmware slots with ESP-IDF-like boot records — and
  * runs one `alfa_pack_t` in it for 24 simulated hours, through nothing but the pack's public API
- * (alfa_pack_init / alfa_pack_process / alfa_pack_boot_state) and the port callbacks.
+ * (alfa_pack_init / alfa_pack_process / alfa_pack_boot_state / alfa_pack_fwu) and the port callbacks.
+ *
+ * The update (fwsend.c, fwslots.c): at 10:00 the gateway's place sends a 6,000-byte image made here
+ * (deterministic bytes, a real header with the payload's SHA-256) with the protocol library's codecs;
+ * the pack receives it into the update slot, hashes it (SHA-256 on every ISA), activates it, restarts,
+ * the harness's bootloader starts it pending-verify, and the pack confirms it after its self-test.
+ * The signature is not ECDSA here (no crypto on bare metal): fw_verify compares the digest and the
+ * 64 signature bytes with the ones the harness put in the manifest.
  *
  * Why. The same C runs on the host, bare-metal rv32imc under QEMU (the ESP32-C3 ISA) and the
  * ESP32's own Xtensa configuration under QEMU (de212, which traps unaligned accesses). Every output
@@ -60,6 +68,8 @@ typedef enum isa_ev_kind {
     ISA_EV_EXPECT_BOOT,     /* alfa_pack_boot_state == a, boots since start == b */
     ISA_EV_EXPECT_SETTING,  /* the last read_settings answer: setting a == b */
     ISA_EV_EXPECT_IMPORT,   /* telemetry: grid import today >= a and <= b (Wh) */
+    ISA_EV_FW_UPDATE,       /* the gateway starts the firmware update (fwsend.c) */
+    ISA_EV_EXPECT_FW,       /* heartbeat version == a (major << 16 | minor << 8 | patch), sender phase == b */
 } isa_ev_kind_t;
 
 typedef struct isa_event {
@@ -153,6 +163,10 @@ void isa_line_hex(isa_line_t *l, uint32_t v, uint32_t digits);
 void isa_line_2d(isa_line_t *l, uint32_t v);
 void isa_line_end(isa_line_t *l); /* newline, write out, clear */
 
+/* Instructions spent in a port callback are the board's, not the pack's: counted apart. */
+#define CB_BEGIN(w) uint64_t cb_t0_ = isa_instret()
+#define CB_END(w) ((w)->cb_instr += isa_instret() - cb_t0_)
+
 /* ---- the world (world.c): the port, the bus, the flash ---- */
 #define ISA_FLASH_BLOCK 4096u
 #define ISA_FLASH_BLOCKS 4u
@@ -160,6 +174,56 @@ void isa_line_end(isa_line_t *l); /* newline, write out, clear */
 #define ISA_FLASH_SIZE (ISA_FLASH_BLOCK * ISA_FLASH_BLOCKS)
 #define ISA_RXQ 64u
 #define ISA_CMD_PENDING 8u
+
+/* A NOR region with a real part's rules: whole blocks erase to 0xFF, a 16-byte unit is programmed once
+ * between erases (a second program is refused and counted). Every operation goes into the checksum
+ * under the region's tags. */
+typedef struct isa_nor {
+    uint8_t *mem;
+    uint8_t *map;                     /* bit per unit: programmed since its block's erase */
+    uint32_t size, block;
+    uint8_t tag_prog, tag_erase;
+    uint32_t progs, erases, rule_breaks;
+} isa_nor_t;
+
+/* ---- firmware slots (fwslots.c) and the update sender (fwsend.c) ---- */
+#define ISA_FW_SECTOR 4096u
+#define ISA_FW_OTADATA 2u                     /* sectors of boot records (ESP-IDF's otadata) */
+#define ISA_FW_SLOT_SECTORS 3u                /* 8 KiB of payload and the trailer sector */
+#define ISA_FW_SLOT (ISA_FW_SECTOR * ISA_FW_SLOT_SECTORS)
+#define ISA_FW_SIZE (ISA_FW_SECTOR * (ISA_FW_OTADATA + 2u * ISA_FW_SLOT_SECTORS))
+#define ISA_FW_IMAGE 6000u                    /* payload bytes of the update */
+#define ISA_FW_CHUNKS ((ISA_FW_IMAGE + 7u) / 8u)
+#define ISA_FW_NEW_VERSION 0x020600           /* 2.6.0 */
+#define ISA_FW_FRAMES_PER_TICK 8u             /* update frames per 10 ms (the rxq holds 64) */
+
+typedef enum isa_fw_phase {
+    ISA_FW_IDLE = 0, ISA_FW_BEGIN, ISA_FW_MANIFEST, ISA_FW_DATA, ISA_FW_POLL, ISA_FW_REPAIR, ISA_FW_VERIFY,
+    ISA_FW_ACTIVATE, ISA_FW_DONE, ISA_FW_FAILED,
+} isa_fw_phase_t;
+
+typedef struct isa_fwsend {
+    uint8_t phase;                    /* isa_fw_phase_t */
+    uint32_t phase_t;                 /* when it began (timeouts) */
+    uint32_t session;
+    uint32_t next;                    /* next chunk to stream */
+    uint8_t parity[8];
+    uint8_t resend[(ISA_FW_CHUNKS + 7u) / 8u]; /* chunks a NACK asked for */
+    uint8_t st_state, st_result;      /* the pack's last STATUS */
+    uint16_t st_missing;
+    uint32_t statuses, nacks, frames;
+    uint8_t manifest[128];            /* header + the harness's stand-in signature */
+    uint8_t image[ISA_FW_IMAGE];
+    uint8_t digest[32];               /* what fw_verify accepts: the header's digest ... */
+} isa_fwsend_t;
+
+/* Boot records: ESP-IDF's otadata (two entries, the highest valid sequence selects the slot). */
+typedef struct isa_fwslots {
+    isa_nor_t nor;
+    uint8_t running;                  /* slot the pack runs from */
+    uint32_t rollbacks;               /* PENDING found at boot: the bootloader went back */
+    uint32_t verify_calls;
+} isa_fwslots_t;
 
 typedef struct isa_pending_cmd {
     uint8_t used, code, seq, expect;
@@ -184,10 +248,16 @@ typedef struct isa_world {
     uint16_t ct_block[ALFA_CT_COUNT][ISA_CT_SAMPLES];
     uint8_t reboot_req;
     uint32_t boots;
-    /* flash */
+    /* flash: the settings store's region, the firmware slots' region */
+    isa_nor_t store;
     uint8_t flash[ISA_FLASH_SIZE];
     uint8_t flash_prog_map[ISA_FLASH_SIZE / ISA_FLASH_PROG / 8u];
-    uint32_t flash_progs, flash_erases, flash_rule_breaks;
+    alfa_slot_geom_t slot_geom;
+    isa_fwslots_t fw;
+    uint8_t fw_flash[ISA_FW_SIZE];
+    uint8_t fw_prog_map[ISA_FW_SIZE / ISA_FLASH_PROG / 8u];
+    isa_fwsend_t send;
+    uint32_t hb_version;              /* the version in the pack's last heartbeat */
     /* CAN: gateway -> pack queue; the pack's frames are handled as they are sent */
     alfa_can_frame_t rxq[ISA_RXQ];
     uint32_t rxq_head, rxq_tail, rxq_drops;
@@ -216,5 +286,28 @@ void isa_world_command(isa_world_t *w, const isa_event_t *ev);
 void isa_world_gateway_tick(isa_world_t *w);
 /* Report a failed expectation (prints a FAIL line, counts it). */
 void isa_world_fail(isa_world_t *w, const char *what, int32_t got, int32_t want);
+/* Sum a tagged event at the present moment. */
+void isa_world_sum_tag(isa_world_t *w, uint8_t tag);
+
+/* NOR regions (world.c). */
+void isa_nor_init(isa_nor_t *f, uint8_t *mem, uint8_t *map, uint32_t size, uint32_t block, uint8_t tag_prog,
+                  uint8_t tag_erase);
+int32_t isa_nor_read(isa_world_t *w, isa_nor_t *f, uint32_t addr, void *buf, uint32_t len);
+int32_t isa_nor_prog(isa_world_t *w, isa_nor_t *f, uint32_t addr, const void *buf, uint32_t len);
+int32_t isa_nor_erase(isa_world_t *w, isa_nor_t *f, uint32_t block);
+
+/* The firmware slots (fwslots.c): the slot callbacks and fw_verify into w->port, a blank factory
+ * board (slot 0 runs, no boot records); isa_fw_boot is the 2nd-stage bootloader before each start. */
+void isa_fw_init(isa_world_t *w);
+void isa_fw_boot(isa_world_t *w);
+
+/* The update sender at the gateway's place (fwsend.c). */
+void isa_fw_make_image(isa_world_t *w);
+void isa_fw_start(isa_world_t *w);
+/* Its work on the 10-ms grid while an update runs; true while it needs the grid. */
+bool isa_fw_tick(isa_world_t *w);
+bool isa_fw_active(const isa_world_t *w);
+/* An update reply (class 0x41) the pack sent. */
+void isa_fw_on_reply(isa_world_t *w, const alfa_can_frame_t *f);
 
 #endif

@@ -8,6 +8,7 @@ static void boot(isa_world_t *w)
     w->boots++;
     w->reboot_req = 0;
     w->rxq_tail = w->rxq_head; /* a controller that restarts loses what its CAN FIFO held */
+    isa_fw_boot(w);            /* the 2nd-stage bootloader picks the slot */
     alfa_err_t rc = alfa_pack_init(&w->pack, &w->port, &w->cfg);
     if (rc != ALFA_OK) {
         isa_world_fail(w, "alfa_pack_init", rc, ALFA_OK);
@@ -59,6 +60,13 @@ static void apply(isa_world_t *w, const isa_event_t *ev)
     case ISA_EV_EXPECT_SETTING:
         expect_eq(w, "setting read back", ev->a >= 0 && ev->a < (int32_t)ALFA_SET_COUNT ? w->settings_read[ev->a] : 0,
                   ev->b);
+        break;
+    case ISA_EV_FW_UPDATE:
+        isa_fw_start(w);
+        break;
+    case ISA_EV_EXPECT_FW:
+        expect_eq(w, "firmware version (heartbeat)", (int32_t)w->hb_version, ev->a);
+        expect_eq(w, "update sender phase", w->send.phase, ev->b);
         break;
     case ISA_EV_EXPECT_IMPORT:
         if ((int32_t)t->grid_import_today_wh < ev->a || (int32_t)t->grid_import_today_wh > ev->b) {
@@ -121,6 +129,12 @@ static void hour_line(isa_world_t *w)
     isa_line_u32(&l, w->pixels_lit);
     isa_line_str(&l, " seg=");
     isa_line_hex(&l, (uint32_t)w->segments[0] << 16 | (uint32_t)w->segments[1] << 8 | w->segments[2], 6u);
+    isa_line_str(&l, " fw=");
+    isa_line_u32(&l, w->hb_version >> 16);
+    isa_line_str(&l, ".");
+    isa_line_u32(&l, (w->hb_version >> 8) & 0xFFu);
+    isa_line_str(&l, ".");
+    isa_line_u32(&l, w->hb_version & 0xFFu);
     isa_line_str(&l, " boots=");
     isa_line_u32(&l, w->boots);
     isa_line_str(&l, " acks=");
@@ -128,9 +142,9 @@ static void hour_line(isa_world_t *w)
     isa_line_str(&l, "/");
     isa_line_u32(&l, w->acks_refused);
     isa_line_str(&l, " flash=");
-    isa_line_u32(&l, w->flash_progs);
+    isa_line_u32(&l, w->store.progs);
     isa_line_str(&l, "/");
-    isa_line_u32(&l, w->flash_erases);
+    isa_line_u32(&l, w->store.erases);
     isa_line_str(&l, " telem=");
     isa_line_u32(&l, w->telem_records);
     isa_line_str(&l, " sum=");
@@ -157,6 +171,9 @@ static uint32_t next_time(const isa_world_t *w, uint32_t ev_t)
     if (w->import_req_t != 0u && w->import_req_t + ISA_TICK_MS > now && w->import_req_t + ISA_TICK_MS < t) {
         t = w->import_req_t + ISA_TICK_MS;
     }
+    if (isa_fw_active(w) && now + ISA_TICK_MS < t) {
+        t = now + ISA_TICK_MS; /* the update sender works on the 10-ms grid */
+    }
     if (w->bms.resp_len != 0u && !w->bms.resp_notified) {
         uint32_t r = up_to(w->bms.resp_ready_t, ISA_TICK_MS);
         t = r > now && r < t ? r : t;
@@ -179,6 +196,9 @@ int isa_run(void)
             ev++;
         }
         isa_world_gateway_tick(w);
+        if (isa_fw_active(w)) {
+            (void)isa_fw_tick(w); /* whether it goes on is asked again by next_time */
+        }
         if (w->t_ms % ISA_PLANT_MS == 0u) {
             isa_plant_step(&w->plant, w->t_ms, w->t_ms - last_t, w->coils);
             last_t = w->t_ms;
@@ -208,8 +228,8 @@ int isa_run(void)
         w->t_ms = next_time(w, ev < isa_day_count ? isa_day[ev].t_ms : ISA_DAY_MS);
     }
 
-    if (w->flash_rule_breaks != 0u) {
-        isa_world_fail(w, "flash rule breaks", (int32_t)w->flash_rule_breaks, 0);
+    if (w->store.rule_breaks != 0u || w->fw.nor.rule_breaks != 0u) {
+        isa_world_fail(w, "flash rule breaks", (int32_t)(w->store.rule_breaks + w->fw.nor.rule_breaks), 0);
     }
     if (w->rxq_drops != 0u) {
         isa_world_fail(w, "CAN receive queue overflow", (int32_t)w->rxq_drops, 0);
@@ -225,6 +245,14 @@ int isa_run(void)
     isa_line_u32(&l, w->bms.requests);
     isa_line_str(&l, "/");
     isa_line_u32(&l, w->bms.answers);
+    isa_line_str(&l, " update=");
+    isa_line_u32(&l, w->send.frames);
+    isa_line_str(&l, "/");
+    isa_line_u32(&l, w->send.statuses);
+    isa_line_str(&l, "/");
+    isa_line_u32(&l, w->fw.nor.progs);
+    isa_line_str(&l, "/");
+    isa_line_u32(&l, w->fw.nor.erases);
     isa_line_str(&l, " failures=");
     isa_line_u32(&l, (uint32_t)w->failures);
     isa_line_str(&l, " sum=");

@@ -1,13 +1,9 @@
 /* The isa-check world seen by the pack: its port callbacks, a rule-keeping NOR flash and the scripted gateway on the CAN bus. */
 #include "isa.h"
 
-/* Instructions spent in a callback are the board's, not the pack's: counted apart. */
-#define CB_BEGIN(w) uint64_t cb_t0_ = isa_instret()
-#define CB_END(w) ((w)->cb_instr += isa_instret() - cb_t0_)
-
 static isa_world_t *W(void *user) { return (isa_world_t *)user; }
 
-static void sum_tag(isa_world_t *w, uint8_t tag)
+void isa_world_sum_tag(isa_world_t *w, uint8_t tag)
 {
     isa_sum_bytes(&w->sum, &tag, 1u);
     isa_sum_u32(&w->sum, w->t_ms);
@@ -22,7 +18,7 @@ static void cb_relays(void *user, uint8_t mask)
     isa_world_t *w = W(user);
     CB_BEGIN(w);
     w->coils = mask;
-    sum_tag(w, 'R');
+    isa_world_sum_tag(w, 'R');
     isa_sum_bytes(&w->sum, &mask, 1u);
     CB_END(w);
 }
@@ -31,7 +27,7 @@ static void cb_pixels(void *user, const alfa_rgb_t *px, uint8_t count)
 {
     isa_world_t *w = W(user);
     CB_BEGIN(w);
-    sum_tag(w, 'P');
+    isa_world_sum_tag(w, 'P');
     uint8_t lit = 0;
     for (uint8_t i = 0; i < count; i++) {
         uint8_t rgb[3] = {px[i].r, px[i].g, px[i].b};
@@ -46,7 +42,7 @@ static void cb_segments(void *user, const uint8_t seg[ALFA_SEG_DIGITS])
 {
     isa_world_t *w = W(user);
     CB_BEGIN(w);
-    sum_tag(w, 'S');
+    isa_world_sum_tag(w, 'S');
     isa_sum_bytes(&w->sum, seg, ALFA_SEG_DIGITS);
     for (uint32_t i = 0; i < ALFA_SEG_DIGITS; i++) {
         w->segments[i] = seg[i];
@@ -59,7 +55,7 @@ static void cb_leds(void *user, uint8_t mask)
     isa_world_t *w = W(user);
     CB_BEGIN(w);
     w->leds = mask;
-    sum_tag(w, 'L');
+    isa_world_sum_tag(w, 'L');
     isa_sum_bytes(&w->sum, &mask, 1u);
     CB_END(w);
 }
@@ -82,7 +78,7 @@ static void cb_watchdog(void *user)
 {
     isa_world_t *w = W(user);
     w->watchdog_feeds++;
-    sum_tag(w, 'D');
+    isa_world_sum_tag(w, 'D');
 }
 
 static void cb_reboot(void *user) { W(user)->reboot_req = 1; }
@@ -93,7 +89,7 @@ static int32_t cb_serial_write(void *user, const uint8_t *data, uint16_t len)
 {
     isa_world_t *w = W(user);
     CB_BEGIN(w);
-    sum_tag(w, 'W');
+    isa_world_sum_tag(w, 'W');
     isa_sum_bytes(&w->sum, data, len);
     isa_bms_rx(&w->bms, &w->plant, data, len, w->t_ms);
     CB_END(w);
@@ -118,51 +114,93 @@ static int32_t cb_serial_read(void *user, uint8_t *data, uint16_t cap)
     return n;
 }
 
-/* ---------------------------------------------------------------- flash: 4 x 4 KiB, 16-byte units, erased 0xFF */
+/* ---------------------------------------------------------------- NOR regions */
 
-static int32_t cb_flash_read(void *user, uint32_t addr, void *buf, uint32_t len)
+void isa_nor_init(isa_nor_t *f, uint8_t *mem, uint8_t *map, uint32_t size, uint32_t block, uint8_t tag_prog,
+                  uint8_t tag_erase)
 {
-    isa_world_t *w = W(user);
-    if (addr > ISA_FLASH_SIZE || len > ISA_FLASH_SIZE - addr) {
-        w->flash_rule_breaks++;
+    *f = (isa_nor_t){.mem = mem, .map = map, .size = size, .block = block, .tag_prog = tag_prog, .tag_erase = tag_erase};
+    for (uint32_t i = 0; i < size; i++) {
+        mem[i] = 0xFFu;
+    }
+    for (uint32_t i = 0; i < size / ISA_FLASH_PROG / 8u; i++) {
+        map[i] = 0;
+    }
+}
+
+int32_t isa_nor_read(isa_world_t *w, isa_nor_t *f, uint32_t addr, void *buf, uint32_t len)
+{
+    (void)w; /* reads change nothing and are not summed */
+    if (addr > f->size || len > f->size - addr) {
+        f->rule_breaks++;
         return ALFA_PORT_E_RANGE;
     }
     uint8_t *o = buf;
     for (uint32_t i = 0; i < len; i++) {
-        o[i] = w->flash[addr + i];
+        o[i] = f->mem[addr + i];
     }
     return ALFA_PORT_OK;
+}
+
+int32_t isa_nor_prog(isa_world_t *w, isa_nor_t *f, uint32_t addr, const void *buf, uint32_t len)
+{
+    int32_t rc = ALFA_PORT_OK;
+    if (len == 0u || addr % ISA_FLASH_PROG != 0u || len % ISA_FLASH_PROG != 0u || addr > f->size || len > f->size - addr) {
+        rc = ALFA_PORT_E_RANGE;
+    }
+    for (uint32_t u = addr / ISA_FLASH_PROG; rc == ALFA_PORT_OK && u < (addr + len) / ISA_FLASH_PROG; u++) {
+        if (f->map[u / 8u] & (1u << (u % 8u))) {
+            rc = ALFA_PORT_E_REPROG;  /* a unit is programmed once between erases */
+        }
+    }
+    if (rc != ALFA_PORT_OK) {
+        f->rule_breaks++;
+        return rc;
+    }
+    const uint8_t *in = buf;
+    for (uint32_t i = 0; i < len; i++) {
+        f->mem[addr + i] = in[i];
+    }
+    for (uint32_t u = addr / ISA_FLASH_PROG; u < (addr + len) / ISA_FLASH_PROG; u++) {
+        f->map[u / 8u] = (uint8_t)(f->map[u / 8u] | (1u << (u % 8u)));
+    }
+    f->progs++;
+    isa_world_sum_tag(w, f->tag_prog);
+    isa_sum_u32(&w->sum, addr);
+    isa_sum_bytes(&w->sum, buf, len);
+    return ALFA_PORT_OK;
+}
+
+int32_t isa_nor_erase(isa_world_t *w, isa_nor_t *f, uint32_t block)
+{
+    if (block >= f->size / f->block) {
+        f->rule_breaks++;
+        return ALFA_PORT_E_RANGE;
+    }
+    for (uint32_t i = 0; i < f->block; i++) {
+        f->mem[block * f->block + i] = 0xFFu;
+    }
+    for (uint32_t u = block * (f->block / ISA_FLASH_PROG); u < (block + 1u) * (f->block / ISA_FLASH_PROG); u++) {
+        f->map[u / 8u] = (uint8_t)(f->map[u / 8u] & ~(1u << (u % 8u)));
+    }
+    f->erases++;
+    isa_world_sum_tag(w, f->tag_erase);
+    isa_sum_u32(&w->sum, block);
+    return ALFA_PORT_OK;
+}
+
+/* The settings store's region: 4 x 4 KiB, 16-byte units, erased 0xFF. */
+static int32_t cb_flash_read(void *user, uint32_t addr, void *buf, uint32_t len)
+{
+    isa_world_t *w = W(user);
+    return isa_nor_read(w, &w->store, addr, buf, len);
 }
 
 static int32_t cb_flash_prog(void *user, uint32_t addr, const void *buf, uint32_t len)
 {
     isa_world_t *w = W(user);
     CB_BEGIN(w);
-    int32_t rc = ALFA_PORT_OK;
-    if (len == 0u || addr % ISA_FLASH_PROG != 0u || len % ISA_FLASH_PROG != 0u || addr > ISA_FLASH_SIZE ||
-        len > ISA_FLASH_SIZE - addr) {
-        rc = ALFA_PORT_E_RANGE;
-    }
-    for (uint32_t u = addr / ISA_FLASH_PROG; rc == ALFA_PORT_OK && u < (addr + len) / ISA_FLASH_PROG; u++) {
-        if (w->flash_prog_map[u / 8u] & (1u << (u % 8u))) {
-            rc = ALFA_PORT_E_REPROG;  /* a unit is programmed once between erases */
-        }
-    }
-    if (rc != ALFA_PORT_OK) {
-        w->flash_rule_breaks++;
-    } else {
-        const uint8_t *in = buf;
-        for (uint32_t i = 0; i < len; i++) {
-            w->flash[addr + i] = in[i];
-        }
-        for (uint32_t u = addr / ISA_FLASH_PROG; u < (addr + len) / ISA_FLASH_PROG; u++) {
-            w->flash_prog_map[u / 8u] = (uint8_t)(w->flash_prog_map[u / 8u] | (1u << (u % 8u)));
-        }
-        w->flash_progs++;
-        sum_tag(w, 'F');
-        isa_sum_u32(&w->sum, addr);
-        isa_sum_bytes(&w->sum, buf, len);
-    }
+    int32_t rc = isa_nor_prog(w, &w->store, addr, buf, len);
     CB_END(w);
     return rc;
 }
@@ -170,22 +208,10 @@ static int32_t cb_flash_prog(void *user, uint32_t addr, const void *buf, uint32_
 static int32_t cb_flash_erase(void *user, uint32_t block)
 {
     isa_world_t *w = W(user);
-    if (block >= ISA_FLASH_BLOCKS) {
-        w->flash_rule_breaks++;
-        return ALFA_PORT_E_RANGE;
-    }
     CB_BEGIN(w);
-    for (uint32_t i = 0; i < ISA_FLASH_BLOCK; i++) {
-        w->flash[block * ISA_FLASH_BLOCK + i] = 0xFFu;
-    }
-    for (uint32_t u = block * (ISA_FLASH_BLOCK / ISA_FLASH_PROG); u < (block + 1u) * (ISA_FLASH_BLOCK / ISA_FLASH_PROG); u++) {
-        w->flash_prog_map[u / 8u] = (uint8_t)(w->flash_prog_map[u / 8u] & ~(1u << (u % 8u)));
-    }
-    w->flash_erases++;
-    sum_tag(w, 'E');
-    isa_sum_u32(&w->sum, block);
+    int32_t rc = isa_nor_erase(w, &w->store, block);
     CB_END(w);
-    return ALFA_PORT_OK;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- CAN: the gateway's side of the bus */
@@ -225,7 +251,7 @@ static void sum_telemetry(isa_world_t *w, const alfa_telemetry_t *t)
         t->warnings, t->grid_import_today_wh, t->solar_today_wh, t->batt_charge_today_wh,
         t->batt_discharge_today_wh,
     };
-    sum_tag(w, 'T');
+    isa_world_sum_tag(w, 'T');
     for (uint32_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         isa_sum_u32(&w->sum, v[i]);
     }
@@ -260,7 +286,7 @@ static int32_t cb_can_send(void *user, const alfa_can_frame_t *f)
     isa_world_t *w = W(user);
     CB_BEGIN(w);
     w->frames_from_pack++;
-    sum_tag(w, 'C');
+    isa_world_sum_tag(w, 'C');
     isa_sum_u32(&w->sum, f->id);
     uint8_t lf[2] = {f->len, f->flags};
     isa_sum_bytes(&w->sum, lf, 2u);
@@ -271,7 +297,10 @@ static int32_t cb_can_send(void *user, const alfa_can_frame_t *f)
         alfa_heartbeat_t hb;
         if (alfa_proto_heartbeat_decode(f, &hb) == ALFA_PROTO_OK && hb.serial == ISA_SERIAL) {
             w->pack_node = hb.node_id;
+            w->hb_version = alfa_fwimg_version(hb.fw_major, hb.fw_minor, hb.fw_patch);
         }
+    } else if (cls == ALFA_CLS_FWU_REPLY) {
+        isa_fw_on_reply(w, f);
     } else if (cls >= ALFA_CLS_TELEM_0 && cls < ALFA_CLS_TELEM_0 + (int)ALFA_TELEM_PARTS) {
         alfa_telemetry_t t;
         if (alfa_telem_rx_feed(&w->telem_rx, f, &t) == 1) {
@@ -437,9 +466,7 @@ void isa_world_init(isa_world_t *w)
     isa_plant_init(&w->plant);
     isa_bms_init(&w->bms);
     alfa_telem_rx_reset(&w->telem_rx);
-    for (uint32_t i = 0; i < ISA_FLASH_SIZE; i++) {
-        w->flash[i] = 0xFFu;
-    }
+    isa_nor_init(&w->store, w->flash, w->flash_prog_map, ISA_FLASH_SIZE, ISA_FLASH_BLOCK, 'F', 'E');
     w->geom = (alfa_flash_geom_t){.block_size = ISA_FLASH_BLOCK, .block_count = ISA_FLASH_BLOCKS,
                                   .prog_size = ISA_FLASH_PROG, .erased_value = 0xFFu};
     w->port = (alfa_port_t){
@@ -461,5 +488,7 @@ void isa_world_init(isa_world_t *w)
         .watchdog_feed = cb_watchdog,
         .reboot = cb_reboot,
     };
-    w->cfg = (alfa_pack_config_t){.serial = ISA_SERIAL, .device_type = ALFA_DEV_PACK};
+    w->cfg = (alfa_pack_config_t){.serial = ISA_SERIAL, .device_type = ALFA_DEV_PACK, .hw_class = ALFA_HW_CLASS_DEFAULT};
+    isa_fw_init(w);
+    isa_fw_make_image(w);
 }

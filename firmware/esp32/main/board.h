@@ -42,6 +42,10 @@
 #define ALFA_BOARD_LED_RED 15
 #define ALFA_BOARD_LED_ON_LEVEL 1
 
+/* The hardware class this board's firmware images carry (docs/ota.md §1, ALFA_HW_CLASS_DEFAULT): the
+ * pack refuses an image of another class. A board revision these images cannot drive gets a new class. */
+#define ALFA_BOARD_HW_CLASS 1u
+
 #define ALFA_BOARD_SPARE_UART2_TX 21 /* unused by the firmware */
 #define ALFA_BOARD_SPARE_UART2_RX 19
 

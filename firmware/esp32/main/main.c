@@ -11,13 +11,14 @@
 #include "board.h"
 
 #define TAG "alfaspark"
-/* From -fstack-usage (`make size`): the deepest pack_process path plus ESP-IDF's calls and ISR frames. */
+/* From -fstack-usage (`make size`): the deepest pack_process path plus ESP-IDF's calls and ISR frames; the
+ * update's signature check (mbedtls_ecdsa_verify, measured by `make idf-check`) is one of those paths. */
 #define PACK_STACK_BYTES 4096
 #define PACK_PRIORITY 5
 #define RETRY_MS 10000
 
 static alfa_esp32_t board; /* the port's whole state */
-static alfa_pack_t pack;   /* core, settings store, BMS poller, CAN node */
+static alfa_pack_t pack;   /* core, settings store, BMS poller, CAN node, firmware update */
 
 static const char *boot_name(alfa_pack_boot_t b)
 {
@@ -25,6 +26,21 @@ static const char *boot_name(alfa_pack_boot_t b)
            : b == ALFA_PACK_BOOT_FACTORY ? "factory settings (reset)"
            : b == ALFA_PACK_BOOT_DEFAULTS ? "defaults (store blank or corrupt)"
                                            : "defaults (no settings partition)";
+}
+
+/* The update's story on the console, one line per change of its state or result (the gateway sees it on CAN). */
+static void log_update(uint16_t *shown)
+{
+    const alfa_fwu_t *u = alfa_pack_fwu(&pack);
+    uint8_t st = (uint8_t)alfa_fwu_state(u), res = (uint8_t)alfa_fwu_result(u);
+    uint16_t now = (uint16_t)((uint16_t)st << 8 | res);
+    if (now == *shown) {
+        return;
+    }
+    *shown = now;
+    alfa_fw_version_t v = alfa_core_fw_version(alfa_pack_core(&pack));
+    ESP_LOGI(TAG, "firmware %u.%u.%u: update %s (%s)", v.major, v.minor, v.patch, alfa_fwu_state_name(st),
+             alfa_fwu_result_name(res));
 }
 
 static void halt(const char *what, int32_t rc)
@@ -44,14 +60,18 @@ static void pack_task(void *arg)
     if (rc != ALFA_PORT_OK) {
         halt("board bring-up", rc);
     }
-    const alfa_pack_config_t cfg = {.serial = board.serial, .device_type = ALFA_DEV_PACK};
+    const alfa_pack_config_t cfg = {.serial = board.serial, .device_type = ALFA_DEV_PACK, .hw_class = ALFA_BOARD_HW_CLASS};
     alfa_err_t err = alfa_pack_init(&pack, &board.port, &cfg);
     if (err != ALFA_OK) {
         halt("pack start", err);
     }
-    ESP_LOGI(TAG, "%s %u.%u.%u serial %012" PRIx64 ": %s", ALFA_FW_NAME, ALFA_FW_VERSION_MAJOR, ALFA_FW_VERSION_MINOR,
-             ALFA_FW_VERSION_PATCH, board.serial, boot_name(alfa_pack_boot_state(&pack)));
+    /* The running image's version: its slot's signed header, the build's for an image flashed over serial. */
+    alfa_fw_version_t v = alfa_core_fw_version(alfa_pack_core(&pack));
+    ESP_LOGI(TAG, "%s %u.%u.%u serial %012" PRIx64 ": %s", ALFA_FW_NAME, v.major, v.minor, v.patch, board.serial,
+             boot_name(alfa_pack_boot_state(&pack)));
+    uint16_t shown = (uint16_t)(ALFA_FWU_ST_IDLE << 8 | ALFA_FWU_R_OK);
     for (;;) {
+        log_update(&shown);
         alfa_esp32_wait(&board, ALFA_ESP32_WAKE_MS);
         alfa_esp32_poll(&board);
         alfa_pack_process(&pack);

@@ -16,5 +16,8 @@ int32_t alfa_esp32_tm1637_init(alfa_esp32_t *b);
 int32_t alfa_esp32_gpio_init(alfa_esp32_t *b);
 int32_t alfa_esp32_flash_open(alfa_esp32_t *b);
 int32_t alfa_esp32_sys_init(alfa_esp32_t *b);
+int32_t alfa_esp32_ota_open(alfa_esp32_t *b);
+/* esp_partition_read/_read_raw/_write/_erase_range behind the flash adapter (flash.h); ctx = the partition. */
+extern const alfa_esp32_flash_ops_t alfa_esp32_partition_ops;
 
 #endif

@@ -15,7 +15,8 @@ static int32_t op_read_raw(void *ctx, uint32_t off, void *buf, uint32_t len) { r
 static int32_t op_write(void *ctx, uint32_t off, const void *buf, uint32_t len) { return rc_of(esp_partition_write(P(ctx), off, buf, len)); }
 static int32_t op_erase(void *ctx, uint32_t off, uint32_t len) { return rc_of(esp_partition_erase_range(P(ctx), off, len)); }
 
-static const alfa_esp32_flash_ops_t ops = {op_read, op_read_raw, op_write, op_erase};
+/* Any partition through the adapter: ctx = its esp_partition_t (the settings store here, the firmware slots in ota_idf.c). */
+const alfa_esp32_flash_ops_t alfa_esp32_partition_ops = {op_read, op_read_raw, op_write, op_erase};
 
 /* port.h's flash callbacks receive the port's `user` (the board): hand the adapter its own object. */
 static int32_t fl_read(void *user, uint32_t addr, void *buf, uint32_t len)
@@ -36,7 +37,7 @@ int32_t alfa_esp32_flash_open(alfa_esp32_t *b)
         ESP_LOGE(ALFA_ESP32_TAG, "no '%s' partition (data, 0x40): settings will not be kept", ALFASTORE_LABEL);
         return ALFA_PORT_E_IO;
     }
-    int32_t rc = alfa_esp32_flash_init(&b->flash, &ops, (void *)part, (uint32_t)part->size, part->encrypted);
+    int32_t rc = alfa_esp32_flash_init(&b->flash, &alfa_esp32_partition_ops, (void *)part, (uint32_t)part->size, part->encrypted);
     if (rc != ALFA_PORT_OK) {
         ESP_LOGE(ALFA_ESP32_TAG, "'%s' is %u bytes: not a whole number (>= 2) of 4-KiB sectors", ALFASTORE_LABEL,
                  (unsigned)part->size);

@@ -40,6 +40,9 @@ int32_t alfa_esp32_init(alfa_esp32_t *b, const alfa_esp32_pins_t *pins)
     if (rc == ALFA_PORT_OK && alfa_esp32_flash_open(b) != ALFA_PORT_OK) {
         b->port.flash_geom = NULL; /* run without persistence; the pack raises the fault */
     }
+    if (rc == ALFA_PORT_OK && alfa_esp32_ota_open(b) != ALFA_PORT_OK) {
+        b->port.slot_geom = NULL; /* no slots: the pack refuses updates (no_slots) and runs on */
+    }
     rc = rc < 0 ? rc : alfa_esp32_twai_init(b);
     rc = rc < 0 ? rc : alfa_esp32_uart_init(b);
     rc = rc < 0 ? rc : alfa_esp32_adc_start(b);

@@ -1,8 +1,10 @@
 /* Lock-free rings between the TWAI ISR and the pack task (no ESP-IDF headers: host-tested; in IRAM on the board). */
 #include "alfa/esp32/canq.h"
+#include "alfa/proto.h"
 
 _Static_assert((ALFA_ESP32_CAN_RXQ & (ALFA_ESP32_CAN_RXQ - 1u)) == 0u, "power of two: counters wrap cleanly");
 _Static_assert((ALFA_ESP32_CAN_TXQ & (ALFA_ESP32_CAN_TXQ - 1u)) == 0u, "power of two: counters wrap cleanly");
+_Static_assert(ALFA_ESP32_CAN_RX_CONTROL < ALFA_ESP32_CAN_RXQ, "update frames keep some room");
 
 static uint32_t load_acq(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static void store_rel(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
@@ -12,8 +14,12 @@ void alfa_esp32_can_rx_init(alfa_esp32_can_rx_t *q) { *q = (alfa_esp32_can_rx_t)
 bool alfa_esp32_can_rx_push(alfa_esp32_can_rx_t *q, const alfa_can_frame_t *f)
 {
     uint32_t head = q->head;
-    if (head - load_acq(&q->tail) >= ALFA_ESP32_CAN_RXQ) {
+    uint8_t cls = ALFA_PROTO_ID_CLASS(f->id);
+    bool update = (f->flags & ALFA_CAN_FLAG_EXT) != 0u && cls >= ALFA_CLS_FW_FIRST && cls <= ALFA_CLS_FW_LAST;
+    uint32_t room = update ? ALFA_ESP32_CAN_RXQ - ALFA_ESP32_CAN_RX_CONTROL : ALFA_ESP32_CAN_RXQ;
+    if (head - load_acq(&q->tail) >= room) {
         q->drops++;
+        q->update_drops += update ? 1u : 0u;
         return false;
     }
     q->slot[head % ALFA_ESP32_CAN_RXQ] = *f;

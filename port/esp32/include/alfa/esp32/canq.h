@@ -19,13 +19,19 @@
 #include "alfa/can_frame.h"
 
 #define ALFA_ESP32_CAN_RXQ 32u   /* a 50-ms wake-up at full 500 kbit/s load is ~190 frames; ours is <10 */
+/* Slots of the receive ring that firmware-update frames (classes 0x40..0x4F) may not take: while the pack
+ * task erases a flash sector (~45 ms) a transfer at 70 % bus load brings ~100 frames, and the ring fills
+ * with them; a command arriving then still finds room (SPEC.md §11: control traffic keeps priority).
+ * The update's own losses are repaired by its parity frames and NACKs. */
+#define ALFA_ESP32_CAN_RX_CONTROL 8u
 #define ALFA_ESP32_CAN_TXQ 16u   /* a telemetry burst (7) + heartbeat + site totals (4) + acks */
 
 typedef struct alfa_esp32_can_rx {
     alfa_can_frame_t slot[ALFA_ESP32_CAN_RXQ];
     uint32_t head;   /* written by the ISR */
     uint32_t tail;   /* written by the task */
-    uint32_t drops;  /* written by the ISR */
+    uint32_t drops;  /* written by the ISR: frames refused, update frames included */
+    uint32_t update_drops; /* written by the ISR: of which update frames kept out of the reserve */
 } alfa_esp32_can_rx_t;
 
 typedef struct alfa_esp32_can_tx {
@@ -34,7 +40,8 @@ typedef struct alfa_esp32_can_tx {
 } alfa_esp32_can_tx_t;
 
 void alfa_esp32_can_rx_init(alfa_esp32_can_rx_t *q);
-/* ISR side. false (and drops + 1) when the ring is full. */
+/* ISR side. false (and drops + 1) when the ring is full, or for an update frame when only the
+ * ALFA_ESP32_CAN_RX_CONTROL reserved slots are left. */
 bool alfa_esp32_can_rx_push(alfa_esp32_can_rx_t *q, const alfa_can_frame_t *f);
 /* Task side: 1 = a frame was copied to *f, 0 = empty. */
 int32_t alfa_esp32_can_rx_pop(alfa_esp32_can_rx_t *q, alfa_can_frame_t *f);

@@ -15,7 +15,9 @@
  * ring, bus-off recovery), uart485.c (RS-485 half duplex, DE on the UART's RTS pin), adc.c (the four
  * CTs, continuous DMA), ws2812.c (RMT), tm1637.c (bit-banged from a low-priority display task),
  * gpio_out.c (relays and status LEDs with the board's drive polarity), flash.c (the settings store
- * on the raw `alfastore` partition), sys.c (clock, watchdog, restart, serial from the MAC).
+ * on the raw `alfastore` partition), sys.c (clock, watchdog, restart, serial from the MAC), ota.c (the
+ * firmware slots on the two `ota_N` partitions through esp_ota_*, fw_verify with mbedTLS, the restart
+ * that rolls back a trial: ota.h).
  *
  * Interrupts only queue: the TWAI ISR fills `can_rx` and wakes the pack task; the UART, ADC and RMT
  * drivers' own ISRs fill their buffers. Everything else runs in the pack task. No Wi-Fi, no NTP:
@@ -30,6 +32,7 @@
 #include "alfa/esp32/adc.h"
 #include "alfa/esp32/canq.h"
 #include "alfa/esp32/flash.h"
+#include "alfa/esp32/ota.h"
 
 #define ALFA_ESP32_WAKE_MS 50u            /* the pack task's periodic wake-up (plus CAN/UART events) */
 #define ALFA_ESP32_TWAI_FRAME_BYTES 32u   /* >= sizeof(twai_frame_t) on 32-bit targets */
@@ -83,6 +86,9 @@ typedef struct alfa_esp32 {
     /* settings store */
     const void *partition;
     alfa_esp32_flash_t flash;
+    /* firmware slots (port.h's slot callbacks; slot_geom stays NULL when the table has no two ota_N) */
+    const void *ota_part[2];              /* esp_partition_t of [ALFA_SLOT_RUNNING], [ALFA_SLOT_UPDATE] */
+    alfa_esp32_ota_t ota;
     uint32_t errors;                      /* driver calls that failed after init */
 } alfa_esp32_t;
 
