@@ -77,18 +77,79 @@ static uint32_t map_next(const alfa_node_t *n, uint32_t id)
     return 0;
 }
 
-/* Forget everything about node ID `id`. */
+/* The entry of node ID `id`, or NULL when the table holds none. */
+static alfa_node_entry_t *entry_of(alfa_node_t *n, uint32_t id)
+{
+    uint8_t s = id < ALFA_NODE_MAX ? n->slot_of[id] : 0u;
+    return s != 0u ? &n->nodes[s - 1u] : 0;
+}
+
+static const alfa_node_entry_t *entry_get(const alfa_node_t *n, uint32_t id)
+{
+    uint8_t s = id < ALFA_NODE_MAX ? n->slot_of[id] : 0u;
+    return s != 0u ? &n->nodes[s - 1u] : 0;
+}
+
+/* Forget everything about node ID `id`: its slot is free again. */
 static void forget(alfa_node_t *n, uint8_t id)
 {
-    alfa_memset(&n->nodes[id], 0, sizeof(n->nodes[id]));
+    alfa_node_entry_t *e = entry_of(n, id);
+    if (e != 0) {
+        alfa_memset(e, 0, sizeof(*e));
+    }
+    n->slot_of[id] = 0;
     map_clear(n, id);
+}
+
+static void forget_all(alfa_node_t *n)
+{
+    alfa_memset(n->nodes, 0, sizeof(n->nodes));
+    alfa_memset(n->slot_of, 0, sizeof(n->slot_of));
+    alfa_memset(n->used_map, 0, sizeof(n->used_map));
 }
 
 /* Another node's entry is live for the election: heard recently, settled, a pack or an EGW. */
 static bool entry_candidate(const alfa_node_t *n, const alfa_node_entry_t *e)
 {
-    return e_known(e) && e_has(e, ALFA_NODE_E_HEARD_HB) && is_candidate_type(e_type(e)) &&
+    return e != 0 && e_known(e) && e_has(e, ALFA_NODE_E_HEARD_HB) && is_candidate_type(e_type(e)) &&
            !e_has(e, ALFA_NODE_E_CLAIMING) && e_hb_age_ms(n, e) < ALFA_NODE_ELECTION_MS;
+}
+
+/* The entry of `id`, made (empty, with its map bit) when there is none: a free slot, or the slot
+ * of the node heard longest ago when it is older than the election window (never the master's).
+ * NULL when every slot is held by a live node (counted). */
+static alfa_node_entry_t *entry_for(alfa_node_t *n, uint8_t id)
+{
+    alfa_node_entry_t *e = entry_of(n, id);
+    if (e != 0) {
+        return e;
+    }
+    uint32_t slot = ALFA_NODE_SLOTS, oldest = 0;
+    for (uint32_t k = 0; k < ALFA_NODE_SLOTS && slot == ALFA_NODE_SLOTS; k++) {
+        if (!e_has(&n->nodes[k], ALFA_NODE_E_USED)) {
+            slot = k;
+        }
+    }
+    if (slot == ALFA_NODE_SLOTS) {
+        uint8_t victim = 0;
+        for (uint32_t other = map_next(n, 0); other != 0; other = map_next(n, other)) {
+            const alfa_node_entry_t *o = entry_get(n, other);
+            uint32_t age = ticks_since(n->now_ms, o->last_tick);
+            if (other != n->master_id && !entry_candidate(n, o) && (victim == 0 || age > oldest)) {
+                victim = (uint8_t)other;
+                oldest = age;
+            }
+        }
+        if (victim == 0) {
+            n->stats.table_full++;
+            return 0;
+        }
+        slot = (uint32_t)(n->slot_of[victim] - 1u);
+        forget(n, victim);
+    }
+    n->slot_of[id] = (uint8_t)(slot + 1u);
+    map_set(n, id);
+    return &n->nodes[slot];
 }
 
 /* ---------------------------------------------------------------- node IDs */
@@ -98,8 +159,8 @@ static bool id_free_for_me(const alfa_node_t *n, uint8_t id, uint8_t exclude)
     if (id < ALFA_NODE_FIRST || id > ALFA_NODE_LAST || id == exclude) {
         return false;
     }
-    const alfa_node_entry_t *e = &n->nodes[id];
-    return !e_has(e, ALFA_NODE_E_USED) || e_serial(e) == n->serial;
+    const alfa_node_entry_t *e = entry_get(n, id);
+    return e == 0 || !e_has(e, ALFA_NODE_E_USED) || e_serial(e) == n->serial;
 }
 
 /* First free ID from `start` upward, wrapping 125 -> 1; 0 when every ID is taken. */
@@ -202,8 +263,8 @@ bool alfa_node_peer(const alfa_node_t *n, uint8_t id, alfa_node_peer_t *out)
     if (id >= ALFA_NODE_MAX) {
         return false;
     }
-    const alfa_node_entry_t *e = &n->nodes[id];
-    if (!e_known(e)) {
+    const alfa_node_entry_t *e = entry_get(n, id);
+    if (e == 0 || !e_known(e)) {
         return false;
     }
     out->serial = e_serial(e);
@@ -224,8 +285,8 @@ bool alfa_node_trusted(const alfa_node_t *n, uint8_t src, bool from_master)
     if (src == 0 || src >= ALFA_NODE_MAX || src == n->node_id) {
         return false;
     }
-    const alfa_node_entry_t *e = &n->nodes[src];
-    if (e_known(e) && e_type(e) == ALFA_DEV_ENERGY_GATEWAY) {
+    const alfa_node_entry_t *e = entry_get(n, src);
+    if (e != 0 && e_known(e) && e_type(e) == ALFA_DEV_ENERGY_GATEWAY) {
         return true;
     }
     return from_master && src == n->master_id;
@@ -243,7 +304,7 @@ static void elect(alfa_node_t *n)
     uint64_t best_serial = n->serial;
     bool best_egw = n->device_type == ALFA_DEV_ENERGY_GATEWAY;
     for (uint32_t id = map_next(n, 0); id != 0; id = map_next(n, id)) {
-        const alfa_node_entry_t *e = &n->nodes[id];
+        const alfa_node_entry_t *e = entry_get(n, id);
         if (id > ALFA_NODE_LAST || id == n->node_id || !entry_candidate(n, e)) {
             continue;
         }
@@ -270,7 +331,7 @@ bool alfa_node_is_deputy(const alfa_node_t *n)
 {
     uint64_t best = n->serial;
     for (uint32_t id = map_next(n, 0); id != 0; id = map_next(n, id)) {
-        const alfa_node_entry_t *e = &n->nodes[id];
+        const alfa_node_entry_t *e = entry_get(n, id);
         if (id > ALFA_NODE_LAST || id == n->node_id || id == n->master_id || !entry_candidate(n, e)) {
             continue;
         }
@@ -285,7 +346,7 @@ bool alfa_node_is_deputy(const alfa_node_t *n)
 
 static void on_heartbeat(alfa_node_t *n, const alfa_heartbeat_t *hb)
 {
-    alfa_node_entry_t *e = &n->nodes[hb->node_id];
+    alfa_node_entry_t *e = entry_of(n, hb->node_id);
     bool claiming = (hb->state & ALFA_HB_CLAIMING) != 0;
     if (hb->node_id == n->node_id && hb->serial != n->serial && n->phase != ALFA_NODE_PHASE_LISTEN) {
         /* Two nodes on one ID: a claiming node yields to a settled one; else the lower serial. */
@@ -299,7 +360,7 @@ static void on_heartbeat(alfa_node_t *n, const alfa_heartbeat_t *hb)
     } else if (hb->node_id == n->node_id) {
         return;
     }
-    if (e_has(e, ALFA_NODE_E_USED) && e_serial(e) != hb->serial) {
+    if (e != 0 && e_has(e, ALFA_NODE_E_USED) && e_serial(e) != hb->serial) {
         /* An ID held in the table by a settled node stays its own for the 2-min TTL: a newcomer
          * claiming it never replaces the entry, and if the owner is silent the master tells the
          * newcomer to move on (a live owner's own heartbeats make the newcomer yield). */
@@ -317,14 +378,18 @@ static void on_heartbeat(alfa_node_t *n, const alfa_heartbeat_t *hb)
             return;
         }
         forget(n, hb->node_id); /* a different node now: forget the old one's data */
+        e = 0;
     }
-    if (claiming && !(e_has(e, ALFA_NODE_E_USED) && e_has(e, ALFA_NODE_E_CLAIMING))) {
+    if (claiming && !(e != 0 && e_has(e, ALFA_NODE_E_USED) && e_has(e, ALFA_NODE_E_CLAIMING))) {
         n->stats.joins_heard++; /* a node starts a claim: it (re)joined the bus */
+    }
+    e = entry_for(n, hb->node_id);
+    if (e == 0) {
+        return; /* every slot held by a live node: this one is not followed (counted) */
     }
     uint8_t type = hb->device_type <= 3u ? hb->device_type : 0u;
     e->flags = (uint8_t)(ALFA_NODE_E_USED | ALFA_NODE_E_HEARD_HB | (claiming ? ALFA_NODE_E_CLAIMING : 0u) |
                          ((uint32_t)type << ALFA_NODE_E_TYPE_SHIFT));
-    map_set(n, hb->node_id);
     e_set_serial(e, hb->serial);
     alfa_put_le16(e->hb_tick, hb_tick(n->now_ms));
     e->last_tick = age_tick(n->now_ms);
@@ -349,11 +414,12 @@ static void on_id_in_use(alfa_node_t *n, const alfa_can_frame_t *f)
         return;
     }
     forget(n, n->node_id);
-    alfa_node_entry_t *e = &n->nodes[n->node_id];
-    e->flags = ALFA_NODE_E_USED | ALFA_NODE_E_RESERVED;
-    map_set(n, n->node_id);
-    e_set_serial(e, m.owner_serial);
-    e->last_tick = age_tick(n->now_ms);
+    alfa_node_entry_t *e = entry_for(n, n->node_id);
+    if (e != 0) { /* without a slot the ID is not reserved, but we move all the same */
+        e->flags = ALFA_NODE_E_USED | ALFA_NODE_E_RESERVED;
+        e_set_serial(e, m.owner_serial);
+        e->last_tick = age_tick(n->now_ms);
+    }
     move_id(n);
 }
 
@@ -399,8 +465,9 @@ bool alfa_node_on_frame(alfa_node_t *n, const alfa_can_frame_t *f, uint32_t now_
         n->stats.rx_ignored++; /* another node on our ID: settled by heartbeats */
         return false;
     }
-    if (e_known(&n->nodes[src])) {
-        n->nodes[src].last_tick = age_tick(now_ms);
+    alfa_node_entry_t *se = entry_of(n, src);
+    if (se != 0 && e_known(se)) {
+        se->last_tick = age_tick(now_ms);
     }
     if (cls == ALFA_CLS_ID_IN_USE) {
         on_id_in_use(n, f);
@@ -480,7 +547,7 @@ static void check_can_state(alfa_node_t *n)
 static void expire_entries(alfa_node_t *n)
 {
     for (uint32_t id = map_next(n, 0); id != 0; id = map_next(n, id)) {
-        alfa_node_entry_t *e = &n->nodes[id];
+        alfa_node_entry_t *e = entry_of(n, id);
         if (ticks_since(n->now_ms, e->last_tick) >= TTL_TICKS) {
             forget(n, (uint8_t)id);
         } else if (e_has(e, ALFA_NODE_E_HEARD_HB) && e_hb_age_ms(n, e) >= HB_FORGET_MS) {
@@ -505,8 +572,7 @@ void alfa_node_process(alfa_node_t *n, uint32_t now_ms)
     if (n->next_house_ms != 0 && (int32_t)(now_ms - n->next_house_ms) >= (int32_t)ALFA_NODE_TTL_MS) {
         /* Not called for minutes: the table's short tick counts may have wrapped; all of it is
          * older than the TTL anyway. */
-        alfa_memset(n->nodes, 0, sizeof(n->nodes));
-        alfa_memset(n->used_map, 0, sizeof(n->used_map));
+        forget_all(n);
     }
     if (due(now_ms, n->next_house_ms)) {
         /* The table walks are done a few times a second, not on every call. */
@@ -538,7 +604,7 @@ void alfa_node_process(alfa_node_t *n, uint32_t now_ms)
         (void)alfa_core_warning_report(n->core, ALFA_WARN_NODE_ID_CONFLICT, false); /* a known bit */
     }
     if (n->phase == ALFA_NODE_PHASE_RUN && n->master_id != 0 && n->master_id != n->node_id &&
-        !entry_candidate(n, &n->nodes[n->master_id])) {
+        !entry_candidate(n, entry_get(n, n->master_id))) {
         n->house_due = 1; /* the master fell silent: fail over now, not at the next housekeeping */
     }
     if (n->house_due) {

@@ -111,7 +111,9 @@ static void store_result(alfa_pack_t *p, int rc)
     }
 }
 
-static void pack_store(alfa_pack_t *p, uint32_t now_ms)
+/* Not inlined (nor pack_receive): their buffers would sit in alfa_pack_process's frame, under the
+ * signature check's deep stack too (scripts/size_esp32.sh). */
+__attribute__((noinline)) static void pack_store(alfa_pack_t *p, uint32_t now_ms)
 {
     uint32_t gen = alfa_core_settings_generation(&p->core);
     if (gen != p->settings_gen_saved) {
@@ -193,7 +195,7 @@ void alfa_pack_bms_result(alfa_pack_t *p, const alfa_bms_result_t *r)
 /* The pack owns the receive queue: every frame goes to the node first (who is alive, heartbeats,
  * ID notices), then to the duty its class belongs to. A bound per call keeps one call short when
  * a flood arrives (the rest waits in the port's queue). */
-static void pack_receive(alfa_pack_t *p, uint32_t now_ms)
+__attribute__((noinline)) static void pack_receive(alfa_pack_t *p, uint32_t now_ms)
 {
     alfa_can_frame_t f;
     for (uint32_t k = 0; k < PACK_RX_PER_CALL; k++) {

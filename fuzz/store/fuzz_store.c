@@ -10,7 +10,7 @@
 /* Small regions so the fuzzer's inputs (up to 4 KiB by default) cover them whole. */
 static const alfa_flash_geom_t fuzz_geoms[] = {
     {256u, 2u, 1u, 0xFFu},  {256u, 3u, 4u, 0x00u},   {512u, 2u, 16u, 0xFFu},
-    {1024u, 2u, 8u, 0x00u}, {1024u, 3u, 256u, 0xFFu}, {512u, 4u, 2u, 0xFFu},
+    {1024u, 2u, 8u, 0x00u}, {1024u, 3u, 32u, 0xFFu}, {512u, 4u, 2u, 0xFFu},
 };
 
 static int boot(alfa_port_t *port, alfa_store_t *st, uint8_t *blob, uint32_t *len, alfa_store_found_t *found)

@@ -461,6 +461,55 @@ static void test_garbage_frames_change_nothing(void **state)
     free(s);
 }
 
+/* Heartbeats of fake packs with IDs first..last (serials below the real pack's), sent by the tool. */
+static void fake_range_heartbeats(alfa_cansite_t *s, uint8_t first, uint8_t last)
+{
+    for (uint32_t id = first; id <= last; id++) {
+        alfa_heartbeat_t hb = {.node_id = (uint8_t)id, .device_type = ALFA_DEV_PACK, .serial = 0x1000u + id,
+                               .fw_major = 2, .fw_minor = 5};
+        alfa_can_frame_t f;
+        assert_int_equal(alfa_proto_heartbeat_encode(&hb, &f), 0);
+        assert_int_equal(alfa_cansite_tool_send(s, &f), 0);
+    }
+}
+
+static uint32_t known_in(const alfa_node_t *n, uint8_t first, uint8_t last)
+{
+    uint32_t k = 0;
+    for (uint32_t id = first; id <= last; id++) {
+        alfa_node_peer_t peer;
+        k += alfa_node_peer(n, (uint8_t)id, &peer) ? 1u : 0u;
+    }
+    return k;
+}
+
+/* The node keeps ALFA_NODE_SLOTS other nodes: a 49th live one is counted, not followed, and
+ * never pushes a live one out; once some fall silent past the election window, newcomers take
+ * their slots. The pack stays master throughout. */
+static void test_node_table_full_and_room_again(void **state)
+{
+    (void)state;
+    alfa_cansite_t *s = site_with(1, 7);
+    alfa_cansite_run_ms(s, 6000);
+    alfa_node_t *n = &s->packs[0].pack.node;
+    assert_true(alfa_node_is_master(n));
+    for (int k = 0; k < 4; k++) { /* 60 live fakes, IDs 10..69 */
+        fake_range_heartbeats(s, 10, 69);
+        alfa_cansite_run_ms(s, 1000);
+    }
+    assert_int_equal(known_in(n, 10, 69), ALFA_NODE_SLOTS);
+    assert_int_equal(known_in(n, 10, 57), ALFA_NODE_SLOTS); /* the first heard hold their slots */
+    assert_true(n->stats.table_full > 0u);
+    assert_true(alfa_node_is_master(n));
+    for (int k = 0; k < 6; k++) { /* 10..29 fall silent; 30..69 go on */
+        fake_range_heartbeats(s, 30, 69);
+        alfa_cansite_run_ms(s, 1000);
+    }
+    assert_int_equal(known_in(n, 30, 69), 40u);
+    assert_true(alfa_node_is_master(n));
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_bus_off_fault_and_recovery),
         cmocka_unit_test(test_read_settings_reboot_factory_reset_identify),
         cmocka_unit_test(test_garbage_frames_change_nothing),
+        cmocka_unit_test(test_node_table_full_and_room_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

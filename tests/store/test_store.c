@@ -23,7 +23,7 @@ typedef struct rig {
 
 static const alfa_flash_geom_t geom_esp32 = {4096u, 4u, 16u, 0xFFu};
 static const alfa_flash_geom_t geom_tiny = {256u, 3u, 1u, 0xFFu};
-static const alfa_flash_geom_t geom_wide = {2048u, 2u, 256u, 0x00u};
+static const alfa_flash_geom_t geom_wide = {2048u, 2u, 32u, 0x00u}; /* 256-bit flash words, erased to 0 */
 
 static void fill(uint8_t *b, uint32_t len, uint32_t version)
 {
@@ -310,7 +310,7 @@ static void test_bad_arguments_and_geometries_refused(void **state)
         {4096u, 2u, 0u, 0xFFu},   /* no program unit */
         {1000u, 2u, 16u, 0xFFu},  /* program unit does not divide the block */
         {4096u, 2u, 16u, 0x55u},  /* erased value neither 0xFF nor 0x00 */
-        {256u, 2u, 256u, 0xFFu},  /* even a reset record (2 units) does not fit a block */
+        {32u, 2u, 32u, 0xFFu},    /* even a reset record (2 units) does not fit a block */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         alfa_port_t port;

@@ -403,7 +403,7 @@ int main(int argc, char **argv)
     } plan[] = {
         {{4096u, 4u, 16u, 0xFFu}, 400u, 60u},
         {{256u, 3u, 1u, 0xFFu}, 60u, 20u},
-        {{2048u, 2u, 256u, 0x00u}, 60u, 20u},
+        {{2048u, 2u, 32u, 0x00u}, 60u, 20u},
         {{512u, 2u, 8u, 0x00u}, 60u, 0u},
         {{8192u, 2u, 32u, 0xFFu}, 200u, 0u},
     };

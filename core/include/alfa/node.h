@@ -76,8 +76,12 @@ typedef struct alfa_node_config {
 #define ALFA_NODE_E_CLAIMING 0x08u      /* its last heartbeat had ALFA_HB_CLAIMING */
 #define ALFA_NODE_E_TYPE_SHIFT 4u       /* bits 4..5: device type of its last heartbeat */
 
-/* What the node knows of another node (index = its node ID), kept compact: the whole pack context
- * must stay small on the ESP32. */
+/* What the node knows of another node, kept compact: the whole pack context must stay small on
+ * the ESP32. Entries are held for ALFA_NODE_SLOTS IDs at once (a site's packs and its gateway;
+ * site.h keeps 48 packs too), found through slot_of[]: a table indexed by all 127 IDs would be
+ * mostly empty. When every slot is taken, a node not heard for the election window makes room
+ * for a new one; a live one never does (the newcomer is counted in stats.table_full). */
+#define ALFA_NODE_SLOTS 48u
 typedef struct alfa_node_entry {
     uint8_t serial[6];         /* 48-bit serial, little-endian */
     uint8_t hb_tick[2];        /* last heartbeat, 4-ms ticks, little-endian */
@@ -90,6 +94,7 @@ typedef struct alfa_node_stats {
     uint32_t rx_frames, rx_bad, rx_ignored, tx_frames, tx_fail;
     uint32_t id_moves, claims, bus_off_events;
     uint32_t joins_heard;      /* CLAIMING heartbeats of other nodes starting a claim */
+    uint32_t table_full;       /* a node could not be kept: every slot held by a live node */
 } alfa_node_stats_t;
 
 typedef struct alfa_node {
@@ -121,13 +126,14 @@ typedef struct alfa_node {
     uint8_t bus_off;
     uint32_t recover_ms;
 
-    alfa_node_entry_t nodes[ALFA_NODE_MAX];
-    uint32_t used_map[(ALFA_NODE_MAX + 31u) / 32u]; /* bit id: nodes[id] is in use; the periodic
+    alfa_node_entry_t nodes[ALFA_NODE_SLOTS];       /* the entries, in no order */
+    uint8_t slot_of[ALFA_NODE_MAX];                 /* node ID -> its entry + 1 (0: none) */
+    uint32_t used_map[(ALFA_NODE_MAX + 31u) / 32u]; /* bit id: the ID has an entry; the periodic
                                                       * table walks visit only these */
     alfa_node_stats_t stats;
 } alfa_node_t;
-/* The node takes at most 1.5 KiB of the pack's context on the 32-bit target. */
-_Static_assert(sizeof(void *) != 4u || sizeof(alfa_node_t) <= 1536u, "alfa_node_t within 1.5 KiB");
+/* The node takes at most 800 bytes of the pack's context on the 32-bit target. */
+_Static_assert(sizeof(void *) != 4u || sizeof(alfa_node_t) <= 800u, "alfa_node_t within 800 bytes");
 
 /* Start a node for the pack whose core is `core`. Reads the stored node ID (setting node_id) to
  * prefer it. Sends nothing yet. ALFA_E_INVAL for NULL arguments, a port without can_send /

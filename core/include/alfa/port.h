@@ -157,8 +157,9 @@ typedef struct alfa_port {
     /* ---- CT sampling ---- */
     /* The latest complete block of raw ADC samples (12-bit, unsigned, with the CT's DC bias) of
      * channel `ct` (ALFA_CT_*), or NULL when none is ready. `*count` gets the number of samples,
-     * `*rate_hz` the sampling rate. The buffer belongs to the port and stays valid until the
-     * next call for that channel. */
+     * `*rate_hz` the sampling rate. The buffer belongs to the port; the core reads it before it
+     * returns from the call that asked and keeps no pointer, so the buffer only has to stay valid
+     * until the port is next called or fed. */
     const uint16_t *(*adc_block)(void *user, uint8_t ct, uint16_t *count, uint16_t *rate_hz);
 
     /* ---- RS-485 serial to the BMS (Modbus RTU) ---- */

@@ -37,8 +37,8 @@
 
 /* Largest blob the store keeps; the settings blob is ALFA_SETTINGS_BLOB_SIZE (164 bytes today). */
 #define ALFA_STORE_BLOB_MAX 256u
-/* Largest program unit supported (bytes); the ESP32's encrypted flash uses 16. */
-#define ALFA_STORE_PROG_MAX 256u
+/* Largest program unit supported (bytes): the ESP32's encrypted flash uses 16, 256-bit flash words (STM32H7) 32. */
+#define ALFA_STORE_PROG_MAX 32u
 /* Quiet period after the last change before the write starts: an app sending five settings in
  * a second makes one write. Two seconds is short enough that a pack losing power right after a
  * change rarely loses it, and long enough to cover a burst of MQTT/CAN commands. */

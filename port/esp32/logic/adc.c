@@ -30,7 +30,6 @@ int32_t alfa_esp32_adc_init(alfa_esp32_adc_t *a, alfa_esp32_adc_format_t format,
             return ALFA_PORT_E_RANGE;
         }
         a->ct_of_hw[hw_channel[ct]] = (uint8_t)ct;
-        a->lent[ct] = ALFA_ESP32_ADC_NONE;
     }
     a->filling = 0;
     a->ready = ALFA_ESP32_ADC_NONE;
@@ -74,14 +73,11 @@ uint16_t alfa_esp32_adc_sample(const alfa_esp32_adc_t *a, uint32_t raw_sum, uint
     return (uint16_t)(code < 1 ? 1 : code > 4094 ? 4094 : code);
 }
 
+/* The set to fill next: the one that is not the newest complete set. */
 static uint8_t free_set(const alfa_esp32_adc_t *a)
 {
     for (uint8_t s = 0; s < ALFA_ESP32_ADC_SETS; s++) {
-        int busy = s == a->ready;
-        for (uint32_t ct = 0; ct < ALFA_ESP32_ADC_CHANNELS; ct++) {
-            busy |= a->lent[ct] == s;
-        }
-        if (!busy) {
+        if (s != a->ready) {
             return s;
         }
     }
@@ -164,7 +160,6 @@ const uint16_t *alfa_esp32_adc_block(alfa_esp32_adc_t *a, uint8_t ct, uint16_t *
     if (a == 0 || ct >= ALFA_ESP32_ADC_CHANNELS || count == 0 || rate_hz == 0) {
         return 0;
     }
-    a->lent[ct] = a->ready; /* the block handed out before is released by this call */
     if (a->ready == ALFA_ESP32_ADC_NONE) {
         return 0;
     }

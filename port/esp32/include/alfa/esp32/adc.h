@@ -16,10 +16,11 @@
  * gain assumes (ALFA_CT_GAIN_DEFAULT_UA). A group with a conversion at a rail (0 or 4095) stays at
  * that rail, so the core still sees a clipped waveform as "CT out of range".
  *
- * Block sets: three sets of four blocks. One is being filled, one is the newest complete set, one may
- * still be lent to the core: port.h promises a block stays valid until the next call for its
- * channel, so a set handed out is never refilled before every channel has moved on. The whole context
- * is plain data, fed from the pack task (never from an interrupt).
+ * Block sets: two sets of four blocks, one being filled and the newest complete one. The core reads
+ * a block within the call that asked for it and keeps no pointer (port.h adc_block), and the sets
+ * are fed by the pack task between its calls of alfa_pack_process, never during one: the set handed
+ * out is refilled only by a later alfa_esp32_adc_feed, once the core is done with it. The whole
+ * context is plain data, fed from the pack task (never from an interrupt).
  */
 
 #include <stdint.h>
@@ -30,7 +31,7 @@
 #define ALFA_ESP32_ADC_DECIM 4u
 #define ALFA_ESP32_CT_RATE_HZ (ALFA_ESP32_ADC_CONV_HZ / ALFA_ESP32_ADC_CHANNELS / ALFA_ESP32_ADC_DECIM)
 #define ALFA_ESP32_CT_SAMPLES 125u
-#define ALFA_ESP32_ADC_SETS 3u
+#define ALFA_ESP32_ADC_SETS 2u
 #define ALFA_ESP32_ADC_KNOTS 17u            /* calibration points, every 256 raw codes */
 #define ALFA_ESP32_ADC_FULL_MV 3300u        /* the ideal converter the core's gain assumes */
 #define ALFA_ESP32_ADC_NONE 0xFFu
@@ -50,7 +51,6 @@ typedef struct alfa_esp32_adc {
     uint8_t acc_rail[ALFA_ESP32_ADC_CHANNELS];  /* bit0: a conversion at 0, bit1: at 4095 */
     uint8_t filling;                            /* set being filled, or NONE (all busy) */
     uint8_t ready;                              /* newest complete set, or NONE */
-    uint8_t lent[ALFA_ESP32_ADC_CHANNELS];      /* set the core holds per channel, or NONE */
     uint16_t fill_n[ALFA_ESP32_ADC_CHANNELS];
     uint32_t sets_done;
     uint32_t dropped;                           /* samples dropped while no set was free */
