@@ -380,27 +380,28 @@ static void check_gateway(soak_t *k, const sim_pack_info_t *info)
     for (unsigned i = 0; i < k->n; i++) {
         const gw_pack_t *g = gw_core_pack(k->gw, info[i].serial);
         pack_track_t *t = &k->p[i];
-        if (g == NULL || !g->have_telem || !g->e_valid) {
+        alfa_telemetry_t x;
+        uint16_t day = 0;
+        if (g == NULL || !gw_pack_today(g, &x, &day)) {
             continue;
         }
-        const alfa_telemetry_t *x = &g->telem;
-        uint32_t wh[4] = {x->grid_import_today_wh, x->solar_today_wh, x->batt_charge_today_wh, x->batt_discharge_today_wh};
-        if (g->e_day > alfa_siteday_day(&k->day)) {
-            report(k, SOAK_TODAY, "pack %u's published day %u is ahead of the site's %u", i + 1, g->e_day,
+        uint32_t wh[4] = {x.grid_import_today_wh, x.solar_today_wh, x.batt_charge_today_wh, x.batt_discharge_today_wh};
+        if (day > alfa_siteday_day(&k->day)) {
+            report(k, SOAK_TODAY, "pack %u's published day %u is ahead of the site's %u", i + 1, day,
                    alfa_siteday_day(&k->day));
         }
-        if (t->gw_have && g->e_day == t->gw_day) {
+        if (t->gw_have && day == t->gw_day) {
             for (unsigned c = 0; c < 4; c++) {
                 if (wh[c] < t->gw_wh[c]) {
                     report(k, SOAK_TODAY, "pack %u's published counter %u went down from %u to %u Wh within day %u", i + 1, c,
-                           t->gw_wh[c], wh[c], g->e_day);
+                           t->gw_wh[c], wh[c], day);
                 }
             }
-        } else if (t->gw_have && g->e_day < t->gw_day) {
-            report(k, SOAK_TODAY, "pack %u's published day went back from %u to %u", i + 1, t->gw_day, g->e_day);
+        } else if (t->gw_have && day < t->gw_day) {
+            report(k, SOAK_TODAY, "pack %u's published day went back from %u to %u", i + 1, t->gw_day, day);
         }
         t->gw_have = 1;
-        t->gw_day = g->e_day;
+        t->gw_day = day;
         memcpy(t->gw_wh, wh, sizeof(wh));
     }
 }

@@ -232,7 +232,7 @@ static int setup_slots(daemon_t *d)
 /* The launcher: the installed binary starts the slot the boot records choose, or runs itself. */
 static void launch(daemon_t *d, char **argv)
 {
-    if (!d->has_slots || d->slots.running >= 0) {
+    if (!d->has_slots || alfa_slot_file_running(&d->slots) >= 0) {
         return;
     }
     char path[PATH_MAX], why[160];
@@ -250,7 +250,10 @@ static void launch(daemon_t *d, char **argv)
     execv(path, argv);
     logf_(d, 0, "firmware: cannot start %s: %s; it is marked aborted, the installed binary runs", path, strerror(errno));
     unsetenv(ALFA_SLOT_FILE_ENV);
-    alfa_slot_file_abort(&d->slots, k);
+    if (alfa_slot_file_abort(&d->slots, k) < 0) {
+        logf_(d, 0, "firmware: the boot records could not be written (%s): the next start tries slot %c again",
+              strerror(errno), k == 0 ? 'a' : 'b');
+    }
 }
 
 /* ---- set-up ---- */
@@ -379,7 +382,7 @@ static void build_port(daemon_t *d)
         .reboot = p_reboot,
     };
     if (d->has_slots) {
-        d->port.slot_geom = &d->slots.geom;
+        d->port.slot_geom = alfa_slot_file_geom(&d->slots);
         d->port.slot_begin = p_slot_begin;
         d->port.slot_erase = p_slot_erase;
         d->port.slot_write = p_slot_write;
