@@ -268,8 +268,10 @@ static int cmd_export_c(int argc, char **argv)
         uint8_t p[ALFA_FW_KEY_SIZE];
         if (alfa_fw_pub_load(argv[i], p) < 0) {
             fprintf(stderr, "alfaspark-sign: %s is not a P-256 public key\n", argv[i]);
-            fclose(f);
-            remove(argv[1]);
+            fclose(f); /* the file is being thrown away */
+            if (remove(argv[1]) != 0) {
+                fprintf(stderr, "alfaspark-sign: %s is left incomplete: remove it\n", argv[1]);
+            }
             return 1;
         }
         fprintf(f, "    /* %s, key id %08" PRIx32 " */\n    {", argv[i], alfa_fwimg_key_id(p));

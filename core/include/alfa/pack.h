@@ -140,6 +140,7 @@ const alfa_bms_result_t *alfa_pack_last_poll(const alfa_pack_t *p);
 
 /* The parts, for the daemon, the simulator and tests (read only unless their API says so). */
 static inline alfa_core_t *alfa_pack_core(alfa_pack_t *p) { return &p->core; }
+static inline const alfa_core_t *alfa_pack_core_const(const alfa_pack_t *p) { return &p->core; }
 static inline const alfa_node_t *alfa_pack_node(const alfa_pack_t *p) { return &p->node; }
 static inline const alfa_site_t *alfa_pack_site(const alfa_pack_t *p) { return &p->site; }
 static inline const alfa_tlm_t *alfa_pack_tlm(const alfa_pack_t *p) { return &p->tlm; }
