@@ -546,6 +546,8 @@ void alfa_core_identify(alfa_core_t *c, uint16_t seconds)
     refresh_indicators(c, now);
 }
 
+bool alfa_core_identifying(const alfa_core_t *c) { return c->identify != 0u; }
+
 alfa_err_t alfa_core_set_fw_version(alfa_core_t *c, alfa_fw_version_t v)
 {
     if (v.major > 0x1Fu || v.minor > 0x3Fu || v.patch > 0x1Fu) {

@@ -258,6 +258,8 @@ alfa_fw_version_t alfa_core_fw_version(const alfa_core_t *c);
 
 /* Blink every LED and the bar for `seconds` (0 stops). */
 void alfa_core_identify(alfa_core_t *c, uint16_t seconds);
+/* The identify blink is on now. */
+bool alfa_core_identifying(const alfa_core_t *c);
 /* A firmware update is in progress: red LED blinks. */
 void alfa_core_set_fw_update(alfa_core_t *c, bool in_progress);
 /* The last frame computed and pushed (pixels, segments, status LEDs). */
