@@ -71,8 +71,9 @@ static void writer(int fd, long frames)
             t.p_grid_w = (int32_t)(cycle % 5000);
             t.soc_pct = (uint8_t)(cycle % 101);
             t.grid_import_today_wh = cycle;
-            alfa_proto_heartbeat_encode(&hb, &fr[0]);
-            alfa_proto_telem_encode(&t, (uint8_t)(p + 1), &fr[1]);
+            if (alfa_proto_heartbeat_encode(&hb, &fr[0]) != 0 || alfa_proto_telem_encode(&t, (uint8_t)(p + 1), &fr[1]) != 0) {
+                _exit(3); /* the writer's own frames are bad: the reader then sees too few and says so */
+            }
             for (unsigned k = 0; k < ALFA_TELEM_PARTS + 1 && sent < frames; k++, sent++) {
                 int len = alfa_slcan_format(&fr[k], buf + n, sizeof buf - n);
                 if (len < 0) _exit(3);
@@ -205,7 +206,12 @@ static int bench_latency(int n)
         char payload[64];
         snprintf(payload, sizeof payload, "{\"id\":%d,\"seconds\":1}", i);
         double t0 = wall_s();
-        mosquitto_publish(cli.m, NULL, "alfaspark/bench/pack/000000000042/cmd/identify", (int)strlen(payload), payload, 0, false);
+        int prc = mosquitto_publish(cli.m, NULL, "alfaspark/bench/pack/000000000042/cmd/identify", (int)strlen(payload),
+                                    payload, 0, false);
+        if (prc != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "latency: command %d not published: %s\n", i, mosquitto_strerror(prc));
+            goto out;
+        }
         while (hx_bus_count(bus, ALFA_CLS_CMD, -1) == before) {
             if (wall_s() - t0 > 2.0) {
                 fprintf(stderr, "latency: command %d never reached CAN\n", i);

@@ -355,7 +355,7 @@ int32_t alfa_bms_process(alfa_bms_t *bms, uint32_t now_ms, alfa_bms_result_t *ou
     return 0;
 }
 
-const alfa_mb_stats_t *alfa_bms_link_stats(const alfa_bms_t *bms) { return alfa_mb_stats(&bms->mb); }
+const alfa_mb_t *alfa_bms_link(const alfa_bms_t *bms) { return &bms->mb; }
 
 int alfa_bms_busy(const alfa_bms_t *bms) { return bms != (void *)0 && bms->polling; }
 

@@ -124,6 +124,8 @@ static void reset_state(alfa_slcan_t *s, int fd, int own, uint32_t bitrate_code)
     s->bitrate_code = bitrate_code;
 }
 
+void alfa_slcan_init(alfa_slcan_t *s) { reset_state(s, -1, 0, 6u); }
+
 /* Queue raw bytes; 0 or ALFA_PORT_E_FULL (nothing queued). */
 static int queue_bytes(alfa_slcan_t *s, const char *p, size_t n)
 {

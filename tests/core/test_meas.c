@@ -111,7 +111,7 @@ static void ct_out_of_range_is_a_debounced_warning(void **state)
     (void)state;
     uint16_t n = make_sine(60000, 2048, 50, 800, 0); /* 60 A on a 50 A CT: clipped */
     bool bad = false;
-    (void)alfa_meas_ct_rms_ma(blk, n, 4000, 50, ALFA_CT_GAIN_DEFAULT_UA, 0, &bad);
+    (void)alfa_meas_ct_rms_ma(blk, n, 4000, 50, ALFA_CT_GAIN_DEFAULT_UA, 0, &bad); /* a value: the flag is the point */
     assert_true(bad);
 
     pack_t p;

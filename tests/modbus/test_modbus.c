@@ -343,7 +343,7 @@ static void retry_recovers_and_counts_as_good(void **state)
     assert_int_equal(r.attempts, 4);
     assert_int_equal(r.failures_in_row, 0);
     assert_int_equal(r.reading.cell_max_mv, 3342);
-    const alfa_mb_stats_t *st = alfa_bms_link_stats(&bms);
+    const alfa_mb_stats_t *st = alfa_mb_stats(alfa_bms_link(&bms));
     assert_int_equal(st->attempts[ALFA_MB_CRC], 3);
     assert_int_equal(st->attempts[ALFA_MB_OK], 1);
 }
@@ -505,7 +505,7 @@ static void io_error_is_a_failed_poll(void **state)
     assert_int_equal(r.err, ALFA_E_IO);
     assert_int_equal(r.reading.v_pack_mv, 0);
     /* The reads that only discard stale bytes before each attempt failed too: counted. */
-    assert_true(alfa_bms_link_stats(&bms)->drain_errors >= 2);
+    assert_true(alfa_mb_stats(alfa_bms_link(&bms))->drain_errors >= 2);
 }
 
 /* --- values out of range --------------------------------------------------------------------- */

@@ -238,7 +238,7 @@ static alfa_bms_result_t poll_real(alfa_serial_t *ser, uint8_t address, uint8_t 
         if (alfa_bms_process(&bms, now_ms_cb(NULL), &r) == 1) {
             return r;
         }
-        (void)alfa_serial_wait(ser, 1);
+        assert_true(alfa_serial_wait(ser, 1) >= 0);
     }
     fail_msg("poll did not finish");
     return r;
@@ -329,7 +329,7 @@ static void our_master_vs_libmodbus_slave(void **state)
     assert_int_equal(r.attempts, 2);
     assert_true(s.served >= 5);
     slave_stop(&s);
-    alfa_serial_close(&ser);
+    assert_int_equal(alfa_serial_close(&ser), 0);
     close(m);
 }
 
@@ -351,7 +351,7 @@ static void libmodbus_slave_exception_understood(void **state)
     assert_int_equal(r.attempts, 1);
     assert_int_equal(r.reading.v_pack_mv, 0);
     slave_stop(&s);
-    alfa_serial_close(&ser);
+    assert_int_equal(alfa_serial_close(&ser), 0);
     close(m);
 }
 
@@ -586,7 +586,7 @@ static void serial_rejects_bad_settings(void **state)
             assert_int_equal(alfa_serial_wait(&ser, 1000), 1);
             assert_int_equal(alfa_serial_read(&ser, in, sizeof(in)), 2);
             assert_int_equal(alfa_serial_read(&ser, in, sizeof(in)), 0);
-            alfa_serial_close(&ser);
+            assert_int_equal(alfa_serial_close(&ser), 0);
         }
     }
     close(m);

@@ -254,7 +254,9 @@ int main(int argc, char **argv)
     rc = alfa_bms_init(&bms, &port, &bc, now_ms_cb(NULL));
     if (rc < 0) {
         fprintf(stderr, "alfaspark-bms-probe: bad configuration (%s)\n", alfa_err_name(rc));
-        (void)alfa_serial_close(&ser); /* nothing was sent: the driver enable was never raised */
+        if (alfa_serial_close(&ser) < 0) {
+            fprintf(stderr, "alfaspark-bms-probe: %s: the driver enable stayed on\n", device);
+        }
         return 2;
     }
     struct sigaction sa;

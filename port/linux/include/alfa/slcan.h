@@ -72,6 +72,10 @@ int alfa_slcan_close(alfa_slcan_t *s);
  * and parse complete lines. Returns 0, or ALFA_PORT_E_IO when the device failed (hang-up). */
 int alfa_slcan_poll(alfa_slcan_t *s);
 
+/* A channel without a device (fd -1): alfa_slcan_feed takes bytes, alfa_slcan_recv gives the
+ * frames queued and then ALFA_PORT_E_IO (no device to poll). For fuzzing and other transports. */
+void alfa_slcan_init(alfa_slcan_t *s);
+
 /* Feed bytes as if read from the device: lines are assembled and parsed, frames queued for
  * alfa_slcan_recv. Used by alfa_slcan_poll; exposed for fuzzing and for other transports. */
 void alfa_slcan_feed(alfa_slcan_t *s, const uint8_t *bytes, size_t n);
