@@ -396,7 +396,8 @@ int main(int argc, char **argv)
         sim_bridge_summary(bridge, stdout);
     }
     int result = (alfa_scn_engine_failure_count(&eng) == 0 && action_errors == 0) ? 0 : 1;
-    if (tf != NULL && fclose(tf) != 0) {
+    int trace_failed = tf != NULL && ferror(tf) != 0; /* a write on the way failed (a full disk) */
+    if (tf != NULL && (fclose(tf) != 0 || trace_failed)) {
         fprintf(stderr, "alfaspark-sim: the trace %s is incomplete: %s\n", trace, strerror(errno));
         result = 1;
     }

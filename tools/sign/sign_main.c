@@ -279,7 +279,13 @@ static int cmd_export_c(int argc, char **argv)
         fprintf(f, "},\n");
     }
     fprintf(f, "};\nconst size_t alfa_fw_key_count = %d;\n", argc - 2);
-    return fclose(f) == 0 ? 0 : 1;
+    /* A write that failed on the way (a full disk) leaves the error flag; fclose reports the rest. */
+    int write_failed = ferror(f) != 0;
+    if (fclose(f) != 0 || write_failed) {
+        fprintf(stderr, "alfaspark-sign: cannot write %s\n", argv[1]);
+        return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
