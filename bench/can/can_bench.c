@@ -35,9 +35,9 @@ static alfa_cansite_t *site_of(uint32_t n, uint64_t seed)
 static double bus_load_pct(uint32_t n)
 {
     alfa_cansite_t *s = site_of(n, 100u + n);
-    uint64_t busy0 = s->bus.busy_us_total, t0 = s->bus.now_us;
+    uint64_t busy0 = alfa_canbus_busy_us(&s->bus), t0 = alfa_canbus_now_us(&s->bus);
     alfa_cansite_run_ms(s, 60000);
-    double pct = 100.0 * (double)(s->bus.busy_us_total - busy0) / (double)(s->bus.now_us - t0);
+    double pct = 100.0 * (double)(alfa_canbus_busy_us(&s->bus) - busy0) / (double)(alfa_canbus_now_us(&s->bus) - t0);
     free(s);
     return pct;
 }
@@ -72,8 +72,7 @@ static double all_acks_ms(void)
     alfa_cansite_t *s = site_of(32, 7);
     ack_watch_t w;
     memset(&w, 0, sizeof(w));
-    s->bus.observer = watch;
-    s->bus.observer_ctx = &w;
+    alfa_canbus_set_observer(&s->bus, watch, &w);
     alfa_cmd_t c;
     memset(&c, 0, sizeof(c));
     c.code = ALFA_CMD_SET_MODE;
@@ -105,18 +104,18 @@ static double failover_ms(void)
         alfa_cansite_run_ms(s, phase * 211u); /* cut at different points of the heartbeat period */
         uint32_t old = 0;
         for (uint32_t i = 0; i < s->n_packs; i++) {
-            if (alfa_node_is_master(&s->packs[i].pack.node)) {
+            if (alfa_node_is_master(alfa_pack_node(&s->packs[i].pack))) {
                 old = i;
             }
         }
         alfa_canbus_set_connected(s->packs[old].can, 0);
-        uint64_t t0 = s->bus.now_us;
+        uint64_t t0 = alfa_canbus_now_us(&s->bus);
         uint64_t t_new = 0;
         for (uint32_t ms = 0; ms < 10000 && t_new == 0; ms++) {
             alfa_cansite_run_ms(s, 1);
             for (uint32_t i = 0; i < s->n_packs; i++) {
-                if (i != old && alfa_node_is_master(&s->packs[i].pack.node)) {
-                    t_new = s->bus.now_us;
+                if (i != old && alfa_node_is_master(alfa_pack_node(&s->packs[i].pack))) {
+                    t_new = alfa_canbus_now_us(&s->bus);
                 }
             }
         }

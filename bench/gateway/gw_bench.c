@@ -71,8 +71,9 @@ static void writer(int fd, long frames)
             t.p_grid_w = (int32_t)(cycle % 5000);
             t.soc_pct = (uint8_t)(cycle % 101);
             t.grid_import_today_wh = cycle;
-            alfa_proto_heartbeat_encode(&hb, &fr[0]);
-            alfa_proto_telem_encode(&t, (uint8_t)(p + 1), &fr[1]);
+            if (alfa_proto_heartbeat_encode(&hb, &fr[0]) != 0 || alfa_proto_telem_encode(&t, (uint8_t)(p + 1), &fr[1]) != 0) {
+                _exit(3); /* the writer's own frames are bad: the reader then sees too few and says so */
+            }
             for (unsigned k = 0; k < ALFA_TELEM_PARTS + 1 && sent < frames; k++, sent++) {
                 int len = alfa_slcan_format(&fr[k], buf + n, sizeof buf - n);
                 if (len < 0) _exit(3);
@@ -109,9 +110,9 @@ static int bench_ingest(long frames)
     alfa_slcan_t sl;
     if (alfa_slcan_open(&sl, path, 6u) != 0) return 1;
     struct termios tio;
-    tcgetattr(master, &tio);
+    if (tcgetattr(master, &tio) < 0) return 1;
     cfmakeraw(&tio);
-    tcsetattr(master, TCSANOW, &tio);
+    if (tcsetattr(master, TCSANOW, &tio) < 0) return 1;
     counter_t cnt = {0, 0};
     gw_cfg_t cfg;
     gw_cfg_defaults(&cfg);
@@ -125,7 +126,7 @@ static int bench_ingest(long frames)
     double c0 = cpu_s(), w0 = wall_s();
     long got = 0;
     alfa_can_frame_t f;
-    struct pollfd p = {sl.fd, POLLIN, 0};
+    struct pollfd p = {alfa_slcan_fd(&sl), POLLIN, 0};
     while (got < frames) {
         int32_t rc = alfa_slcan_recv(&sl, &f);
         if (rc == 1) {
@@ -144,12 +145,12 @@ static int bench_ingest(long frames)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     if (got < frames) {
-        fprintf(stderr, "ingest: only %ld of %ld frames arrived (garbage %u, overflow %u)\n", got, frames, sl.n_garbage,
-                sl.n_rx_overflow);
+        fprintf(stderr, "ingest: only %ld of %ld frames arrived (garbage %u, overflow %u)\n", got, frames,
+                alfa_slcan_stats(&sl)->n_garbage, alfa_slcan_stats(&sl)->n_rx_overflow);
         return 1;
     }
     fprintf(stderr, "ingest: %ld frames, %ld records -> %ld publishes (%zu bytes of JSON); cpu %.3f s, wall %.3f s\n", got,
-            (long)core.stats.telem_records, cnt.publishes, cnt.bytes, c1 - c0, w1 - w0);
+            (long)gw_core_stats(&core)->telem_records, cnt.publishes, cnt.bytes, c1 - c0, w1 - w0);
     /* frames per second of CPU time of this process: decode -> state -> publish on one core,
      * independent of how busy the shared machine is */
     printf("bench gw_ingest_fps %.0f frames/s\n", (double)got / (c1 - c0));
@@ -205,7 +206,12 @@ static int bench_latency(int n)
         char payload[64];
         snprintf(payload, sizeof payload, "{\"id\":%d,\"seconds\":1}", i);
         double t0 = wall_s();
-        mosquitto_publish(cli.m, NULL, "alfaspark/bench/pack/000000000042/cmd/identify", (int)strlen(payload), payload, 0, false);
+        int prc = mosquitto_publish(cli.m, NULL, "alfaspark/bench/pack/000000000042/cmd/identify", (int)strlen(payload),
+                                    payload, 0, false);
+        if (prc != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "latency: command %d not published: %s\n", i, mosquitto_strerror(prc));
+            goto out;
+        }
         while (hx_bus_count(bus, ALFA_CLS_CMD, -1) == before) {
             if (wall_s() - t0 > 2.0) {
                 fprintf(stderr, "latency: command %d never reached CAN\n", i);

@@ -316,8 +316,8 @@ static void finish_poll(alfa_bms_t *bms, uint32_t now_ms, alfa_bms_result_t *out
 
 int32_t alfa_bms_process(alfa_bms_t *bms, uint32_t now_ms, alfa_bms_result_t *out)
 {
-    if (bms == (void *)0 || bms->mb.port == (void *)0) {
-        return 0;
+    if (bms == (void *)0 || bms->cfg.profile == (void *)0) {
+        return 0; /* not initialised: only a successful alfa_bms_init sets the profile */
     }
     if (!bms->polling && (int32_t)(now_ms - bms->next_poll_ms) >= 0) {
         const alfa_bms_profile_t *p = bms->cfg.profile;
@@ -354,6 +354,8 @@ int32_t alfa_bms_process(alfa_bms_t *bms, uint32_t now_ms, alfa_bms_result_t *ou
     }
     return 0;
 }
+
+const alfa_mb_t *alfa_bms_link(const alfa_bms_t *bms) { return &bms->mb; }
 
 int alfa_bms_busy(const alfa_bms_t *bms) { return bms != (void *)0 && bms->polling; }
 

@@ -12,9 +12,10 @@ static bool due(uint32_t now_ms, uint32_t at_ms) { return (int32_t)(now_ms - at_
 
 static uint32_t now_of(const alfa_core_t *c) { return c->port->now_ms(c->port->user); }
 
-static void push_relays(alfa_core_t *c, bool force)
+/* Give the port the relays `closed` (the decision's mask) as energised coils. */
+static void push_relays(alfa_core_t *c, uint8_t closed, bool force)
 {
-    uint8_t energised = (uint8_t)((c->ctrl.closed ^ (uint8_t)c->settings.relay_polarity) & RELAYS_ALL);
+    uint8_t energised = (uint8_t)((closed ^ (uint8_t)c->settings.relay_polarity) & RELAYS_ALL);
     if (force || !c->relays_pushed_valid || energised != c->relays_pushed) {
         c->port->relays_set(c->port->user, energised);
         c->relays_pushed = energised;
@@ -25,7 +26,7 @@ static void push_relays(alfa_core_t *c, bool force)
 uint16_t alfa_core_warnings(const alfa_core_t *c)
 {
     uint16_t w = c->ext_warnings;
-    if (c->ctrl.eco_warn && c->settings.mode == ALFA_MODE_ECO) {
+    if (alfa_ctrl_eco_warning(&c->ctrl) && c->settings.mode == ALFA_MODE_ECO) {
         w |= 1u << ALFA_WARN_LOADS_LIMIT;
     }
     if (c->grid_limit_latched) {
@@ -90,13 +91,12 @@ static void decide(alfa_core_t *c, uint32_t now, bool cycle)
         .p_home_w = c->p_home_w,
         .p_pool_w = c->p_pool_w,
         .p_heater_w = c->p_heater_w,
-        .time_valid = c->clock.valid,
-        .minute_of_day = c->clock.valid ? alfa_time_minute_of_day(local_s) : 0,
+        .time_valid = alfa_time_valid(&c->clock),
+        .minute_of_day = alfa_time_valid(&c->clock) ? alfa_time_minute_of_day(local_s) : 0,
         .grid_limit_reached = c->grid_limit_latched != 0u,
         .fault_action = alfa_fault_grid_action(&c->faults),
     };
-    (void)alfa_ctrl_decide(&c->ctrl, &in);
-    push_relays(c, cycle);
+    push_relays(c, alfa_ctrl_decide(&c->ctrl, &in), cycle);
     refresh_indicators(c, now);
 }
 
@@ -115,9 +115,16 @@ static void daily_reset(alfa_core_t *c)
     c->import_base_wh = 0;
 }
 
+/* Apply the fault debounces now. alfa_fault_process returns only whether the active set changed
+ * (not an error): every caller decides the relays and indicators afresh right after anyway. */
+static void debounce_faults(alfa_core_t *c, uint32_t now)
+{
+    (void)alfa_fault_process(&c->faults, now);
+}
+
 static void check_day(alfa_core_t *c, uint32_t now)
 {
-    if (alfa_siteday_tick(&c->day, c->clock.valid, alfa_time_local_s(&c->clock, now), now)) {
+    if (alfa_siteday_tick(&c->day, alfa_time_valid(&c->clock), alfa_time_local_s(&c->clock, now), now)) {
         daily_reset(c);
     }
 }
@@ -129,7 +136,7 @@ static void check_grid_limit(alfa_core_t *c)
         c->site_limit_reached = 0;
         return;
     }
-    if (c->e_grid.wh >= (uint32_t)c->settings.grid_limit_kwh * 1000u || c->site_limit_reached) {
+    if (alfa_energy_wh(&c->e_grid) >= (uint32_t)c->settings.grid_limit_kwh * 1000u || c->site_limit_reached) {
         c->grid_limit_latched = 1;
     }
 }
@@ -190,8 +197,8 @@ static void run_cycle(alfa_core_t *c, uint32_t now)
     }
     check_grid_limit(c);
     alfa_fault_input(&c->faults, ALFA_FAULT_CT_RANGE, c->ct_bad != 0u, now);
-    alfa_fault_input(&c->faults, ALFA_FAULT_TIME_NOT_SET, !c->clock.valid, now);
-    (void)alfa_fault_process(&c->faults, now);
+    alfa_fault_input(&c->faults, ALFA_FAULT_TIME_NOT_SET, !alfa_time_valid(&c->clock), now);
+    debounce_faults(c, now);
     decide(c, now, true);
     c->ran = 1;
     c->cycle++;
@@ -231,9 +238,9 @@ alfa_err_t alfa_core_init(alfa_core_t *c, const alfa_port_t *port, const alfa_co
     alfa_fault_init(&c->faults);
     alfa_fault_input(&c->faults, ALFA_FAULT_TIME_NOT_SET, true, now);
     alfa_fault_input(&c->faults, ALFA_FAULT_SETTINGS_CORRUPT, cfg->settings_corrupt, now);
-    (void)alfa_fault_process(&c->faults, now);
+    debounce_faults(c, now);
     alfa_ctrl_init(&c->ctrl, BOOT_CLOSED);
-    push_relays(c, true);
+    push_relays(c, alfa_ctrl_closed(&c->ctrl), true);
     refresh_indicators(c, now);
     return ALFA_OK;
 }
@@ -257,17 +264,12 @@ void alfa_core_process(alfa_core_t *c)
     }
 }
 
-alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_core_bms_in_t *in)
+/* One BMS event whose values, if `flags` has ALFA_CORE_BMS_VALUES, are plausible. */
+static void bms_apply(alfa_core_t *c, const alfa_core_bms_in_t *in, uint8_t flags)
 {
-    if (c == NULL || in == NULL) {
-        return ALFA_E_INVAL;
-    }
     const alfa_bms_reading_t *r = &in->reading;
-    if ((in->flags & ALFA_CORE_BMS_VALUES) && (r->v_pack_mv == 0u || r->v_pack_mv > ALFA_V_PACK_MAX_MV)) {
-        return ALFA_E_RANGE;
-    }
     uint32_t now = now_of(c);
-    if (in->flags & ALFA_CORE_BMS_VALUES) {
+    if (flags & ALFA_CORE_BMS_VALUES) {
         uint32_t v_filt = alfa_soc_filter_add(&c->soc_filter, r->v_pack_mv);
         if ((r->present & ALFA_BMS_HAS_SOC) && r->soc_pct <= 100u) {
             c->soc_pct = r->soc_pct; /* the profile trusts the BMS's own SOC */
@@ -280,13 +282,13 @@ alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_core_bms_in_t *in)
         c->bms_valid = 1;
         c->batt_known = 1;
     }
-    if (in->flags & ALFA_CORE_BMS_ALARMS) {
+    if (flags & ALFA_CORE_BMS_ALARMS) {
         for (uint32_t b = 0; b < 8u; b++) {
             alfa_fault_input(&c->faults, ALFA_FAULT_CELL_OV + b, (r->alarms >> b) & 1u, now);
         }
         c->bms_warnings = r->warnings;
     }
-    bool lost = (in->flags & ALFA_CORE_BMS_COMM_LOST) != 0u;
+    bool lost = (flags & ALFA_CORE_BMS_COMM_LOST) != 0u;
     if (lost) {
         /* Battery unknown: nothing may be integrated or shown from a stale figure. */
         c->batt_known = 0;
@@ -294,11 +296,28 @@ alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_core_bms_in_t *in)
         c->v_pack_mv = 0;
         c->i_batt_ma = 0;
     }
-    c->bms_degraded = (in->flags & ALFA_CORE_BMS_DEGRADED) != 0u;
+    c->bms_degraded = (flags & ALFA_CORE_BMS_DEGRADED) != 0u;
     alfa_fault_input(&c->faults, ALFA_FAULT_BMS_COMM_LOST, lost, now);
-    (void)alfa_fault_process(&c->faults, now); /* only "did the set change": decide() runs anyway */
+    debounce_faults(c, now);
     decide(c, now, false);
+}
+
+alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_core_bms_in_t *in)
+{
+    if (c == NULL || in == NULL) {
+        return ALFA_E_INVAL;
+    }
+    const alfa_bms_reading_t *r = &in->reading;
+    if ((in->flags & ALFA_CORE_BMS_VALUES) && (r->v_pack_mv == 0u || r->v_pack_mv > ALFA_V_PACK_MAX_MV)) {
+        return ALFA_E_RANGE;
+    }
+    bms_apply(c, in, in->flags);
     return ALFA_OK;
+}
+
+void alfa_core_bms_status(alfa_core_t *c, const alfa_core_bms_in_t *in)
+{
+    bms_apply(c, in, (uint8_t)(in->flags & ~ALFA_CORE_BMS_VALUES));
 }
 
 alfa_err_t alfa_core_set_time(alfa_core_t *c, int64_t unix_s, int16_t utc_offset_min)
@@ -309,35 +328,35 @@ alfa_err_t alfa_core_set_time(alfa_core_t *c, int64_t unix_s, int16_t utc_offset
         return (alfa_err_t)rc;
     }
     alfa_fault_input(&c->faults, ALFA_FAULT_TIME_NOT_SET, false, now);
-    (void)alfa_fault_process(&c->faults, now); /* only "did the set change": decide() runs anyway */
+    debounce_faults(c, now);
     check_day(c, now); /* a time that crosses 05:00 turns the day now, not at the next cycle */
     decide(c, now, false);
     return ALFA_OK;
 }
 
-bool alfa_core_time_valid(const alfa_core_t *c) { return c->clock.valid; }
+bool alfa_core_time_valid(const alfa_core_t *c) { return alfa_time_valid(&c->clock); }
 
-alfa_err_t alfa_core_fault_report(alfa_core_t *c, uint32_t fault_bit, bool condition)
+/* A fault condition from outside: `bit` is one of the constants below, a row of the table. */
+static void outside_fault(alfa_core_t *c, uint32_t bit, bool condition)
 {
-    if (fault_bit >= ALFA_FAULT_COUNT) {
-        return ALFA_E_INVAL;
-    }
     uint32_t now = now_of(c);
-    alfa_fault_input(&c->faults, fault_bit, condition, now);
-    (void)alfa_fault_process(&c->faults, now);
+    alfa_fault_input(&c->faults, bit, condition, now);
+    debounce_faults(c, now);
     decide(c, now, false);
-    return ALFA_OK;
 }
 
-alfa_err_t alfa_core_warning_report(alfa_core_t *c, uint32_t warning_bit, bool active)
+void alfa_core_can_bus_off(alfa_core_t *c, bool bus_off) { outside_fault(c, ALFA_FAULT_CAN_BUS_OFF, bus_off); }
+
+void alfa_core_settings_corrupt(alfa_core_t *c, bool corrupt)
 {
-    if (warning_bit != ALFA_WARN_NODE_ID_CONFLICT) {
-        return ALFA_E_INVAL;
-    }
-    uint16_t m = (uint16_t)(1u << warning_bit);
+    outside_fault(c, ALFA_FAULT_SETTINGS_CORRUPT, corrupt);
+}
+
+void alfa_core_node_id_conflict(alfa_core_t *c, bool active)
+{
+    uint16_t m = (uint16_t)(1u << ALFA_WARN_NODE_ID_CONFLICT);
     c->ext_warnings = active ? (uint16_t)(c->ext_warnings | m) : (uint16_t)(c->ext_warnings & ~m);
     refresh_indicators(c, now_of(c));
-    return ALFA_OK;
 }
 
 /* The one commit of every settings change (core.h): `next` has been validated. The side effects
@@ -474,21 +493,22 @@ void alfa_core_site_grid_limit(alfa_core_t *c, uint32_t site_import_wh, bool rea
     decide(c, now_of(c), false);
 }
 
-uint32_t alfa_core_grid_import_today_wh(const alfa_core_t *c) { return c->e_grid.wh; }
+uint32_t alfa_core_grid_import_today_wh(const alfa_core_t *c) { return alfa_energy_wh(&c->e_grid); }
 
 void alfa_core_restore_grid_import(alfa_core_t *c, uint32_t wh, uint16_t day)
 {
     if (day != alfa_siteday_day(&c->day)) {
         return;
     }
-    alfa_dayfig_t f = {.wh = c->e_grid.wh, .base_wh = c->import_base_wh, .recovering = c->import_recovering != 0u};
+    alfa_dayfig_t f = {.wh = alfa_energy_wh(&c->e_grid), .base_wh = c->import_base_wh,
+                       .recovering = c->import_recovering != 0u};
     if (c->import_recovering == 1u) {
         c->import_recovering = 2;
     }
     if (!alfa_dayfig_merge(&f, wh)) {
         return;
     }
-    c->e_grid.wh = f.wh;
+    alfa_energy_set_wh(&c->e_grid, f.wh);
     c->import_base_wh = f.base_wh;
     check_grid_limit(c);
     decide(c, now_of(c), false);
@@ -496,15 +516,15 @@ void alfa_core_restore_grid_import(alfa_core_t *c, uint32_t wh, uint16_t day)
 
 bool alfa_core_wall_time(const alfa_core_t *c, int64_t *unix_s, int16_t *utc_offset_min)
 {
-    if (!c->clock.valid) {
+    if (!alfa_time_valid(&c->clock)) {
         return false;
     }
     int64_t local_s = alfa_time_local_s(&c->clock, now_of(c));
     if (unix_s != NULL) {
-        *unix_s = local_s - (int64_t)c->clock.utc_offset_min * 60;
+        *unix_s = local_s - (int64_t)alfa_time_utc_offset_min(&c->clock) * 60;
     }
     if (utc_offset_min != NULL) {
-        *utc_offset_min = c->clock.utc_offset_min;
+        *utc_offset_min = alfa_time_utc_offset_min(&c->clock);
     }
     return true;
 }
@@ -525,6 +545,8 @@ void alfa_core_identify(alfa_core_t *c, uint16_t seconds)
     c->identify_until_ms = now + (uint32_t)seconds * 1000u;
     refresh_indicators(c, now);
 }
+
+bool alfa_core_identifying(const alfa_core_t *c) { return c->identify != 0u; }
 
 alfa_err_t alfa_core_set_fw_version(alfa_core_t *c, alfa_fw_version_t v)
 {
@@ -558,26 +580,26 @@ void alfa_core_telemetry(const alfa_core_t *c, alfa_telemetry_t *out)
     out->v_pack_mv = c->batt_known ? c->v_pack_mv : 0u;
     out->i_batt_ma = c->batt_known ? c->i_batt_ma : 0;
     out->soc_pct = c->soc_pct;
-    out->relays_closed = c->ctrl.closed;
+    out->relays_closed = alfa_ctrl_closed(&c->ctrl);
     out->mode = (uint8_t)c->settings.mode;
     out->is_master = c->is_master;
-    out->faults = c->faults.active;
+    out->faults = alfa_fault_active(&c->faults);
     out->warnings = alfa_core_warnings(c);
     out->day = alfa_siteday_day(&c->day);
-    out->grid_import_today_wh = c->e_grid.wh;
-    out->solar_today_wh = c->e_solar.wh;
-    out->batt_charge_today_wh = c->e_charge.wh;
-    out->batt_discharge_today_wh = c->e_discharge.wh;
+    out->grid_import_today_wh = alfa_energy_wh(&c->e_grid);
+    out->solar_today_wh = alfa_energy_wh(&c->e_solar);
+    out->batt_charge_today_wh = alfa_energy_wh(&c->e_charge);
+    out->batt_discharge_today_wh = alfa_energy_wh(&c->e_discharge);
 }
 
-uint8_t alfa_core_relays_closed(const alfa_core_t *c) { return c->ctrl.closed; }
+uint8_t alfa_core_relays_closed(const alfa_core_t *c) { return alfa_ctrl_closed(&c->ctrl); }
 
 alfa_why_t alfa_core_relay_why(const alfa_core_t *c, uint32_t relay)
 {
-    return relay < ALFA_RELAY_COUNT ? (alfa_why_t)c->ctrl.why[relay] : ALFA_WHY_DEFAULT;
+    return relay < ALFA_RELAY_COUNT ? alfa_ctrl_why(&c->ctrl, relay) : ALFA_WHY_DEFAULT;
 }
 
-uint32_t alfa_core_faults(const alfa_core_t *c) { return c->faults.active; }
+uint32_t alfa_core_faults(const alfa_core_t *c) { return alfa_fault_active(&c->faults); }
 
 uint64_t alfa_core_serial(const alfa_core_t *c) { return c->serial; }
 

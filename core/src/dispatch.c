@@ -326,3 +326,5 @@ void alfa_dispatch_process(alfa_dispatch_t *d, uint32_t now_ms)
         d->port->reboot(d->port->user);
     }
 }
+
+const alfa_dispatch_stats_t *alfa_dispatch_stats(const alfa_dispatch_t *d) { return &d->stats; }

@@ -111,14 +111,20 @@ int32_t alfa_mb_init(alfa_mb_t *mb, const alfa_port_t *port, const alfa_mb_confi
     return ALFA_OK;
 }
 
-/* Read and throw away whatever the port has; returns 1 if anything came. */
+/* Read and throw away whatever the port has; returns 1 if anything came (a value, not an error:
+ * a read failure is counted in stats.drain_errors here, and the next attempt's own read reports a
+ * port that stays broken as ALFA_MB_IO). */
 static int drain(alfa_mb_t *mb)
 {
     uint8_t scratch[32];
     int any = 0;
     for (int guard = 0; guard < 64; guard++) {
         int32_t n = mb->port->serial_read(mb->port->user, scratch, (uint16_t)sizeof(scratch));
-        if (n <= 0) {
+        if (n < 0) {
+            mb->stats.drain_errors++;
+            break;
+        }
+        if (n == 0) {
             break;
         }
         mb->stats.stray_bytes += (uint32_t)n;
@@ -141,7 +147,7 @@ int32_t alfa_mb_read_start(alfa_mb_t *mb, uint8_t addr, uint8_t fc, uint16_t sta
         count == 0u || count > ALFA_MB_REGS_MAX || (uint32_t)start + count > 0x10000u) {
         return ALFA_E_INVAL;
     }
-    (void)drain(mb);
+    (void)drain(mb); /* only whether stale bytes were there: they are counted, never answers */
     mb->addr = addr;
     mb->fc = fc;
     mb->count = count;
@@ -323,7 +329,7 @@ static void learn_late(alfa_mb_t *mb, uint32_t now_ms)
 static int32_t send_step(alfa_mb_t *mb, uint32_t now_ms)
 {
     if (mb->tx_off == 0u) {
-        (void)drain(mb);
+        (void)drain(mb); /* only whether stale bytes were there: they are counted, never answers */
         mb->attempt++;
         mb->rx_len = 0u;
         mb->got_any = 0u;

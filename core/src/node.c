@@ -8,15 +8,29 @@
 static bool due(uint32_t now, uint32_t t) { return (int32_t)(now - t) >= 0; }
 static uint32_t since(uint32_t now, uint32_t t) { return now - t; }
 
-int32_t alfa_node_send(alfa_node_t *n, const alfa_can_frame_t *f)
+/* Count the outcome of one frame handed to the port (or refused by its encoder). */
+static void count_tx(alfa_node_t *n, int32_t rc)
 {
-    int32_t rc = n->port->can_send(n->port->user, f);
     if (rc < 0) {
         n->stats.tx_fail++;
     } else {
         n->stats.tx_frames++;
     }
+}
+
+int32_t alfa_node_send(alfa_node_t *n, const alfa_can_frame_t *f)
+{
+    int32_t rc = n->port->can_send(n->port->user, f);
+    count_tx(n, rc);
     return rc;
+}
+
+/* The node's own frames (heartbeat, ID notice): `encoded` is the encoder's result. A frame that
+ * could not be encoded or sent is counted in stats.tx_fail and needs nothing more: the next
+ * heartbeat or notice repeats what it said. */
+static void send_own(alfa_node_t *n, int encoded, const alfa_can_frame_t *f)
+{
+    count_tx(n, encoded < 0 ? (int32_t)encoded : n->port->can_send(n->port->user, f));
 }
 
 static bool is_candidate_type(uint8_t t) { return t == ALFA_DEV_PACK || t == ALFA_DEV_ENERGY_GATEWAY; }
@@ -203,7 +217,7 @@ static void move_id(alfa_node_t *n)
     n->stats.id_moves++;
     n->conflict_warn = 1;
     n->conflict_until_ms = n->now_ms + ALFA_NODE_CONFLICT_WARN_MS;
-    (void)alfa_core_warning_report(n->core, ALFA_WARN_NODE_ID_CONFLICT, true); /* a known bit: cannot fail */
+    alfa_core_node_id_conflict(n->core, true);
     enter_claiming(n);
 }
 
@@ -371,9 +385,7 @@ static void on_heartbeat(alfa_node_t *n, const alfa_heartbeat_t *hb)
             if (n->is_master && owner_silent) {
                 alfa_id_in_use_t m = {.src = n->node_id, .dst = hb->node_id, .owner_serial = e_serial(e)};
                 alfa_can_frame_t f;
-                if (alfa_proto_id_in_use_encode(&m, &f) == 0) {
-                    (void)alfa_node_send(n, &f); /* lost: the next heartbeat or notice repeats it */
-                }
+                send_own(n, alfa_proto_id_in_use_encode(&m, &f), &f);
             }
             return;
         }
@@ -501,18 +513,7 @@ static void send_heartbeat(alfa_node_t *n)
     alfa_heartbeat_t hb = {.node_id = n->node_id, .device_type = n->device_type, .state = state,
                            .serial = n->serial, .fw_major = v.major, .fw_minor = v.minor, .fw_patch = v.patch};
     alfa_can_frame_t f;
-    if (alfa_proto_heartbeat_encode(&hb, &f) == 0) {
-        (void)alfa_node_send(n, &f); /* lost: the next heartbeat or notice repeats it */
-    }
-}
-
-/* ALFA_FAULT_CAN_BUS_OFF is a row of the core's fault table (model.h): the core cannot refuse it. */
-static void report_fault(alfa_node_t *n, uint32_t bit, bool on)
-{
-    alfa_err_t rc = alfa_core_fault_report(n->core, bit, on);
-    if (rc < 0) {
-        n->stats.rx_bad++; /* unreachable with a known bit; counted rather than hidden */
-    }
+    send_own(n, alfa_proto_heartbeat_encode(&hb, &f), &f);
 }
 
 static void check_can_state(alfa_node_t *n)
@@ -526,7 +527,7 @@ static void check_can_state(alfa_node_t *n)
             n->bus_off = 1;
             n->stats.bus_off_events++;
             n->recover_ms = n->now_ms;
-            report_fault(n, ALFA_FAULT_CAN_BUS_OFF, true);
+            alfa_core_can_bus_off(n->core, true);
             if (n->port->can_recover != 0) {
                 n->port->can_recover(n->port->user);
             }
@@ -536,7 +537,7 @@ static void check_can_state(alfa_node_t *n)
         }
     } else if (n->bus_off) {
         n->bus_off = 0;
-        report_fault(n, ALFA_FAULT_CAN_BUS_OFF, false);
+        alfa_core_can_bus_off(n->core, false);
         if (n->phase == ALFA_NODE_PHASE_RUN) {
             enter_claiming(n); /* we missed traffic: check our ID again */
         }
@@ -601,7 +602,7 @@ void alfa_node_process(alfa_node_t *n, uint32_t now_ms)
     }
     if (n->conflict_warn && due(now_ms, n->conflict_until_ms)) {
         n->conflict_warn = 0;
-        (void)alfa_core_warning_report(n->core, ALFA_WARN_NODE_ID_CONFLICT, false); /* a known bit */
+        alfa_core_node_id_conflict(n->core, false);
     }
     if (n->phase == ALFA_NODE_PHASE_RUN && n->master_id != 0 && n->master_id != n->node_id &&
         !entry_candidate(n, entry_get(n, n->master_id))) {
@@ -616,3 +617,5 @@ void alfa_node_process(alfa_node_t *n, uint32_t now_ms)
         send_heartbeat(n);
     }
 }
+
+const alfa_node_stats_t *alfa_node_stats(const alfa_node_t *n) { return &n->stats; }

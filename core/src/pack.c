@@ -111,6 +111,21 @@ static void store_result(alfa_pack_t *p, int rc)
     }
 }
 
+/* Write the pending record now, a flash operation at a time (bounded); every failure counted. */
+static alfa_err_t pack_flush(alfa_pack_t *p, uint32_t now_ms)
+{
+    int rc = alfa_store_flush(&p->store);
+    store_result(p, rc);
+    for (uint32_t i = 0; rc >= 0 && i < PACK_REBOOT_FLUSH_OPS; i++) {
+        rc = alfa_store_process(&p->store, now_ms);
+        store_result(p, rc);
+        if (rc == 0) {
+            return ALFA_OK; /* nothing left to write */
+        }
+    }
+    return rc < 0 ? (alfa_err_t)rc : ALFA_E_BUSY;
+}
+
 /* Not inlined (nor pack_receive): their buffers would sit in alfa_pack_process's frame, under the
  * signature check's deep stack too (scripts/size_esp32.sh). */
 __attribute__((noinline)) static void pack_store(alfa_pack_t *p, uint32_t now_ms)
@@ -132,22 +147,18 @@ __attribute__((noinline)) static void pack_store(alfa_pack_t *p, uint32_t now_ms
         }
     }
     if (alfa_dispatch_reboot_pending(&p->dispatch) || alfa_fwu_reboot_pending(&p->fwu)) {
-        /* A reboot is coming: what was acknowledged must be on flash first. */
-        store_result(p, alfa_store_flush(&p->store));
-        for (uint32_t i = 0; i < PACK_REBOOT_FLUSH_OPS; i++) {
-            int rc = alfa_store_process(&p->store, now_ms);
-            store_result(p, rc);
-            if (rc <= 0) {
-                break;
-            }
+        /* A reboot is coming: what was acknowledged must be on flash first. A failure is counted
+         * (stats.store_errors, store_err) and the record stays pending: nothing more can be done
+         * before a reboot the pack does not own, and the next call tries again. */
+        if (pack_flush(p, now_ms) < 0) {
+            p->stats.flush_failed++;
         }
     } else {
         store_result(p, alfa_store_process(&p->store, now_ms));
     }
     if (p->corrupt_pending && alfa_store_stats(&p->store)->records_written > 0 && !alfa_store_busy(&p->store)) {
         p->corrupt_pending = 0;
-        /* A fault row of the core's own table: the core cannot refuse it. */
-        (void)alfa_core_fault_report(&p->core, ALFA_FAULT_SETTINGS_CORRUPT, false);
+        alfa_core_settings_corrupt(&p->core, false);
     }
 }
 
@@ -169,11 +180,10 @@ alfa_err_t alfa_pack_bms_to_core(alfa_core_t *c, const alfa_bms_result_t *r)
         in.flags |= ALFA_CORE_BMS_DEGRADED;
     }
     alfa_err_t rc = alfa_core_bms_input(c, &in);
-    if (rc < 0) {
+    if (rc == ALFA_E_RANGE) {
         /* The core judged the values implausible where the BMS layer did not (they share
-         * ALFA_V_PACK_MAX_MV, so this is a mismatch): the alarms still act. */
-        in.flags &= (uint8_t)~ALFA_CORE_BMS_VALUES;
-        (void)alfa_core_bms_input(c, &in); /* without values the core accepts every input */
+         * ALFA_V_PACK_MAX_MV, so this is a mismatch): the rest of the event still acts. */
+        alfa_core_bms_status(c, &in);
     }
     return rc;
 }
@@ -275,3 +285,21 @@ alfa_pack_boot_t alfa_pack_boot_state(const alfa_pack_t *p)
 {
     return (alfa_pack_boot_t)p->boot;
 }
+
+alfa_err_t alfa_pack_flush(alfa_pack_t *p)
+{
+    if (!p->has_store) {
+        return ALFA_OK; /* nothing is kept: nothing can be left unwritten */
+    }
+    alfa_err_t rc = pack_flush(p, p->port->now_ms(p->port->user));
+    if (rc < 0) {
+        p->stats.flush_failed++;
+    }
+    return rc;
+}
+
+const alfa_pack_stats_t *alfa_pack_stats(const alfa_pack_t *p) { return &p->stats; }
+
+uint32_t alfa_pack_polls(const alfa_pack_t *p) { return p->polls; }
+
+const alfa_bms_result_t *alfa_pack_last_poll(const alfa_pack_t *p) { return &p->last_poll; }

@@ -510,3 +510,5 @@ void alfa_site_process(alfa_site_t *s, uint32_t now_ms)
         send_answers(s);
     }
 }
+
+const alfa_site_stats_t *alfa_site_stats(const alfa_site_t *s) { return &s->stats; }

@@ -590,7 +590,7 @@ int alfa_store_process(alfa_store_t *st, uint32_t now_ms)
         if (erase_block(st, st->wipe_block) < 0) {
             /* Flash now holds the old record (still winning) and maybe the new one: learn the
              * truth from flash, keep the blob pending, and wait for the caller. */
-            (void)scan(st);
+            (void)scan(st); /* its result says only whether any data is on flash, which boot needs */
             st->wrap = 0u;
             st->step = ALFA_STORE_STEP_IDLE;
             st->stats.write_failures++;

@@ -106,3 +106,5 @@ void alfa_tlm_process(alfa_tlm_t *t, uint32_t now_ms)
     }
     t->stats.sent++;
 }
+
+const alfa_tlm_stats_t *alfa_tlm_stats(const alfa_tlm_t *t) { return &t->stats; }

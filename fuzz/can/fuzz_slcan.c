@@ -10,16 +10,14 @@ static alfa_slcan_t s;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    memset(&s, 0, sizeof(s));
-    s.fd = -1;
+    alfa_slcan_init(&s);
     /* In two pieces, so that lines split across reads are exercised too. */
     size_t cut = size > 0 ? data[0] % (size + 1u) : 0;
     alfa_slcan_feed(&s, data, cut);
     alfa_slcan_feed(&s, data + cut, size - cut);
-    while (s.rxq_count > 0) {
-        alfa_can_frame_t f = s.rxq[s.rxq_head];
-        s.rxq_head = (s.rxq_head + 1u) % ALFA_SLCAN_RXQ;
-        s.rxq_count--;
+    alfa_can_frame_t f;
+    int32_t rc;
+    while ((rc = alfa_slcan_recv(&s, &f)) == 1) {
         /* Every frame that came out is valid and survives a format/parse round trip. */
         if (f.len > 8u || f.id > ((f.flags & ALFA_CAN_FLAG_EXT) ? 0x1FFFFFFFu : 0x7FFu)) {
             __builtin_trap();
@@ -31,6 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             g.flags != f.flags || ((f.flags & ALFA_CAN_FLAG_RTR) == 0 && memcmp(g.data, f.data, f.len) != 0)) {
             __builtin_trap();
         }
+    }
+    if (rc != ALFA_PORT_E_IO) {
+        __builtin_trap(); /* the queue ran dry: only then does recv look for the (absent) device */
     }
     return 0;
 }

@@ -22,7 +22,7 @@ static void check(const alfa_core_t *c, const alfa_test_port_t *tp)
     }
     uint8_t closed = alfa_core_relays_closed(c);
     /* rank 1: a reached limit always holds the grid open */
-    if (c->grid_limit_latched && (closed & 1u)) {
+    if ((alfa_core_warnings(c) & (1u << ALFA_WARN_GRID_LIMIT_REACHED)) && (closed & 1u)) {
         abort();
     }
     /* the port always shows the core's decision through the polarity */
@@ -75,9 +75,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         }
-        case 2:
-            (void)alfa_core_set_time(&core, 1577836800LL + (int64_t)(uint32_t)v * 7, (int16_t)(a * 8 - 720));
+        case 2: {
+            int64_t unix_s = 1577836800LL + (int64_t)(uint32_t)v * 7;
+            int16_t off_min = (int16_t)(a * 8 - 720);
+            bool in_range = unix_s <= ALFA_TIME_MAX_UNIX && off_min <= ALFA_UTC_OFFSET_MAX_MIN;
+            if ((alfa_core_set_time(&core, unix_s, off_min) == ALFA_OK) != in_range) {
+                abort(); /* refused exactly outside the documented range */
+            }
             break;
+        }
         case 3:
             alfa_test_port_run(&tp, &core, (uint32_t)v % 8000u, 100u + a * 10u);
             break;
@@ -93,10 +99,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             alfa_core_set_master(&core, a & 1u);
             alfa_core_set_fw_update(&core, a & 2u);
             alfa_core_identify(&core, (uint16_t)(a % 5u));
-            (void)alfa_core_fault_report(&core, a % 16u, (a & 0x10u) != 0u);
+            if (a & 0x20u) {
+                alfa_core_can_bus_off(&core, (a & 0x10u) != 0u);
+            } else {
+                alfa_core_settings_corrupt(&core, (a & 0x10u) != 0u);
+            }
+            alfa_core_node_id_conflict(&core, (a & 0x40u) != 0u);
             break;
         default:
-            (void)alfa_core_set_mode(&core, a % 6u, v & 1);
+            if ((alfa_core_set_mode(&core, a % 6u, v & 1) == ALFA_OK) != (a % 6u < ALFA_MODE_COUNT)) {
+                abort(); /* refused exactly for a mode that does not exist */
+            }
             break;
         }
         check(&core, &tp);

@@ -182,7 +182,7 @@ static int init(void)
         return -1;
     }
     run(5000); /* settled on the bus: it has a node ID */
-    uint8_t me = alfa_node_id(&pack.node);
+    uint8_t me = alfa_node_id(alfa_pack_node(&pack));
     ctrl(ALFA_FWU_OP_BEGIN, me, ALFA_FWU_BEGIN_FEC);
     run(5);
     for (uint8_t p = 0; p < 16u; p++) {
@@ -210,7 +210,7 @@ static int init(void)
         }
         run(1);
     }
-    if (alfa_fwu_state(&pack.fwu) != ALFA_FWU_ST_RECEIVING) {
+    if (alfa_fwu_state(alfa_pack_fwu(&pack)) != ALFA_FWU_ST_RECEIVING) {
         return -1;
     }
     save();
@@ -220,7 +220,7 @@ static int init(void)
 /* READY only for the signed payload, byte for byte. */
 static void check_ready(void)
 {
-    if (alfa_fwu_state(&pack.fwu) == ALFA_FWU_ST_READY) {
+    if (alfa_fwu_state(alfa_pack_fwu(&pack)) == ALFA_FWU_ST_READY) {
         uint8_t slot[IMG];
         if (alfa_slot_sim_read(&z.slots, ALFA_SLOT_UPDATE, 0, slot, IMG) != 0 || memcmp(slot, image + 128, IMG) != 0) {
             __builtin_trap();
@@ -244,7 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     }
     restore();
-    uint8_t me = alfa_node_id(&pack.node);
+    uint8_t me = alfa_node_id(alfa_pack_node(&pack));
     uint32_t chunks = (IMG + 7u) / 8u;
     /* The first byte picks a start: as it is (holes and the last two chunks missing), or the
      * holes repaired and those two chunks delivered, right (the pack verifies and is READY: the

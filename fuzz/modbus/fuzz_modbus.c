@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (r.err == 0) {
         /* accepted only if the delivered bytes really held that answer */
-        if (!really_there(body, f.off, addr, ALFA_MB_FC_READ_HOLDING, 8, bms.mb.result.regs)) {
+        if (!really_there(body, f.off, addr, ALFA_MB_FC_READ_HOLDING, 8, alfa_mb_result(alfa_bms_link(&bms))->regs)) {
             abort();
         }
     } else if (r.reading.v_pack_mv != 0 || r.reading.i_batt_ma != 0 || r.reading.present != 0) {

@@ -54,7 +54,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (uint32_t k = 0; k < records && at < size; k++) {
             uint32_t n = 1u + data[at++] % 96u;
             if (data[at - 1u] == 0xFFu) {
-                (void)alfa_store_factory_reset(st, now);
+                if (alfa_store_factory_reset(st, now) != ALFA_OK) {
+                    abort(); /* only queues in RAM: a refusal is a bug */
+                }
             } else {
                 for (uint32_t i = 0; i < n; i++) {
                     blob[i] = at + i < size ? data[at + i] : (uint8_t)i;

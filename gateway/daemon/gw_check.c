@@ -13,7 +13,7 @@
 static uint32_t mono_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail: a clock Linux always has, a valid pointer */
     return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
@@ -56,7 +56,12 @@ static void check_broker(gw_config_t *c)
             mosquitto_destroy(m);
             return;
         }
-        mosquitto_tls_insecure_set(m, c->tls_insecure != 0);
+        rc = mosquitto_tls_insecure_set(m, c->tls_insecure != 0);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            gw_config_error(c, "tls: the client refuses tls.insecure: %s", mosquitto_strerror(rc));
+            mosquitto_destroy(m);
+            return;
+        }
     }
     rc = mosquitto_connect_async(m, c->mqtt_host, c->mqtt_port, 10);
     int err = errno;
@@ -78,8 +83,9 @@ static void check_broker(gw_config_t *c)
                         "/etc/mosquitto/alfaspark.passwd %s PASSWORD` then `systemctl reload mosquitto`",
                         c->mqtt_host, c->mqtt_port, c->mqtt_username[0] ? c->mqtt_username : "(none)",
                         mosquitto_connack_string(connack), c->mqtt_username[0] ? c->mqtt_username : "USER");
-    } else {
-        mosquitto_disconnect(m);
+    } else if ((rc = mosquitto_disconnect(m)) != MOSQ_ERR_SUCCESS) {
+        /* The login was checked; only the goodbye failed: the broker drops the check's client. */
+        fprintf(stderr, "alfaspark-gateway: note: the check's disconnect from the broker failed: %s\n", mosquitto_strerror(rc));
     }
     mosquitto_destroy(m);
 }
@@ -87,12 +93,17 @@ static void check_broker(gw_config_t *c)
 int gw_check_config(gw_config_t *c, const char *config, int syntax_only)
 {
     if (!syntax_only) {
+        /* Each returns the count of problems so far, all of them in c->errors: checked below. */
         gw_config_require_site(c);
         gw_config_read_password(c);
         gw_config_check_env(c);
-        mosquitto_lib_init();
-        check_broker(c);
-        mosquitto_lib_cleanup();
+        int rc = mosquitto_lib_init();
+        if (rc == MOSQ_ERR_SUCCESS) {
+            check_broker(c);
+        } else {
+            gw_config_error(c, "mqtt: the MQTT library cannot start: %s", mosquitto_strerror(rc));
+        }
+        (void)mosquitto_lib_cleanup(); /* always MOSQ_ERR_SUCCESS (mosquitto.h): a value, not an error */
     }
     const char *what = syntax_only ? "configuration syntax" : "configuration";
     if (c->n_errors) {

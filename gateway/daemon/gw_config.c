@@ -184,7 +184,8 @@ static void set_special(gw_config_t *c, const char *key, const char *v)
     }
 }
 
-static int set_option(gw_config_t *c, const char *section, const char *key, const char *v, const char *where)
+/* Apply one option; every problem goes to c->errors. */
+static void set_option(gw_config_t *c, const char *section, const char *key, const char *v, const char *where)
 {
     for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
         const opt_t *o = &opts[k];
@@ -218,10 +219,9 @@ static int set_option(gw_config_t *c, const char *section, const char *key, cons
             set_special(c, key, v);
             break;
         }
-        return 0;
+        return;
     }
     err(c, "%sunknown option %s.%s", where, section, key);
-    return -1;
 }
 
 typedef struct load_ctx {

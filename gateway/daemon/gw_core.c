@@ -1047,3 +1047,15 @@ void gw_core_process(gw_core_t *gw, const gw_now_t *now)
         }
     }
 }
+
+uint64_t gw_pack_serial(const gw_pack_t *p) { return p->serial; }
+
+int gw_pack_today(const gw_pack_t *p, alfa_telemetry_t *out, uint16_t *day)
+{
+    if (!p->have_telem || !p->e_valid) return 0;
+    *out = p->telem;
+    *day = p->e_day;
+    return 1;
+}
+
+const gw_stats_t *gw_core_stats(const gw_core_t *gw) { return &gw->stats; }

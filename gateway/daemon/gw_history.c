@@ -66,6 +66,20 @@ static void db_error(gw_hist_t *h, const char *what)
 }
 
 const char *gw_hist_errmsg(const gw_hist_t *h) { return h->errmsg; }
+
+/* Make a statement ready to bind and step again. sqlite3_reset returns the result of the last
+ * step once more (handled where it was stepped), not an error of its own: nothing to check. */
+static void stmt_rewind(sqlite3_stmt *st) { (void)sqlite3_reset(st); }
+
+/* Free a statement (NULL is fine). sqlite3_finalize frees it whatever it returns; the code only
+ * repeats the last step's result, handled where it was stepped. */
+static void stmt_free(sqlite3_stmt *st) { (void)sqlite3_finalize(st); }
+
+/* Bind parameter `i` unless an earlier bind failed: `*rc` keeps the first failure. */
+static void bind_i64(sqlite3_stmt *st, int i, int64_t v, int *rc)
+{
+    if (*rc == SQLITE_OK) *rc = sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
 const gw_hist_stats_t *gw_hist_stats(const gw_hist_t *h) { return &h->stats; }
 
 static const char schema_sql[] =
@@ -120,10 +134,12 @@ int gw_hist_open(gw_hist_t **out, const gw_hist_cfg_t *cfg, uint32_t now_ms, cha
     if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(h->db, delete_sql, -1, &h->del, NULL);
     if (rc != SQLITE_OK) {
         if (err && cap) snprintf(err, cap, "history: %s: %s", cfg->path, h->db ? sqlite3_errmsg(h->db) : "cannot open");
-        sqlite3_finalize(h->ins);
-        sqlite3_finalize(h->sel);
-        sqlite3_finalize(h->del);
-        sqlite3_close(h->db);
+        stmt_free(h->ins);
+        stmt_free(h->sel);
+        stmt_free(h->del);
+        /* Every statement is finalized, so close frees the handle; the failure that matters is
+         * the one being reported. */
+        (void)sqlite3_close(h->db);
         free(h->pending);
         free(h);
         return GW_HIST_E_DB;
@@ -137,9 +153,9 @@ int gw_hist_close(gw_hist_t *h)
 {
     if (h == NULL) return GW_HIST_E_INVAL;
     int rc = gw_hist_flush(h, 1, h->last_flush_ms);
-    sqlite3_finalize(h->ins);
-    sqlite3_finalize(h->sel);
-    sqlite3_finalize(h->del);
+    stmt_free(h->ins);
+    stmt_free(h->sel);
+    stmt_free(h->del);
     /* closing the last connection checkpoints the WAL into the database file */
     if (sqlite3_close(h->db) != SQLITE_OK && rc == GW_HIST_OK) rc = GW_HIST_E_DB;
     free(h->pending);
@@ -244,15 +260,15 @@ int gw_hist_add(gw_hist_t *h, uint64_t pack, const gw_hist_sample_t *s)
 static int write_row(gw_hist_t *h, const row_t *r)
 {
     sqlite3_stmt *st = h->ins;
-    int i = 1;
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, i++, (sqlite3_int64)r->pack);
-    sqlite3_bind_int64(st, i++, r->t);
-    sqlite3_bind_int64(st, i++, r->n);
-    for (unsigned k = 0; k < GW_HIST_AVG_COUNT; k++) sqlite3_bind_int64(st, i++, r->sum[k]);
-    for (unsigned k = 0; k < GW_HIST_ENERGIES; k++) sqlite3_bind_int64(st, i++, r->e_wh[k]);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
+    int i = 1, rc = SQLITE_OK;
+    stmt_rewind(st);
+    bind_i64(st, i++, (int64_t)r->pack, &rc);
+    bind_i64(st, i++, r->t, &rc);
+    bind_i64(st, i++, r->n, &rc);
+    for (unsigned k = 0; k < GW_HIST_AVG_COUNT; k++) bind_i64(st, i++, r->sum[k], &rc);
+    for (unsigned k = 0; k < GW_HIST_ENERGIES; k++) bind_i64(st, i++, r->e_wh[k], &rc);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    stmt_rewind(st);
     return rc == SQLITE_DONE ? GW_HIST_OK : GW_HIST_E_DB;
 }
 
@@ -274,16 +290,21 @@ int gw_hist_flush(gw_hist_t *h, int with_open, uint32_t now_ms)
     int rc = sqlite3_exec(h->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) == SQLITE_OK ? GW_HIST_OK : GW_HIST_E_DB;
     for (uint32_t k = 0; rc == GW_HIST_OK && k < h->n_pending; k++) rc = write_row(h, &h->pending[k]);
     if (rc == GW_HIST_OK) {
-        sqlite3_reset(h->del);
-        sqlite3_bind_int64(h->del, 1, h->newest_t - (int64_t)h->cfg.keep_days * 86400);
-        if (sqlite3_step(h->del) != SQLITE_DONE) rc = GW_HIST_E_DB;
-        sqlite3_reset(h->del);
+        int src = SQLITE_OK;
+        stmt_rewind(h->del);
+        bind_i64(h->del, 1, h->newest_t - (int64_t)h->cfg.keep_days * 86400, &src);
+        if (src != SQLITE_OK || sqlite3_step(h->del) != SQLITE_DONE) rc = GW_HIST_E_DB;
+        stmt_rewind(h->del);
     }
     if (rc == GW_HIST_OK && sqlite3_exec(h->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) rc = GW_HIST_E_DB;
     if (rc != GW_HIST_OK) {
         db_error(h, "history write");
-        /* nothing of this batch is in the file: the rows stay pending for the next try */
-        if (!sqlite3_get_autocommit(h->db)) (void)sqlite3_exec(h->db, "ROLLBACK;", NULL, NULL, NULL); /* the batch failed already; a failed rollback leaves SQLite's own recovery */
+        /* nothing of this batch is in the file: the rows stay pending for the next try. A failed
+         * rollback is counted; the transaction it leaves open makes the next BEGIN fail, and that
+         * failure rolls back again. */
+        if (!sqlite3_get_autocommit(h->db) && sqlite3_exec(h->db, "ROLLBACK;", NULL, NULL, NULL) != SQLITE_OK) {
+            h->stats.rollback_errors++;
+        }
         h->stats.flush_errors++;
         return rc;
     }
@@ -502,12 +523,14 @@ int gw_hist_query(gw_hist_t *h, const char *req, size_t len, int16_t utc_offset_
 
     /* the file, then what is still in memory */
     sqlite3_stmt *st = h->sel;
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)q.pack);
-    sqlite3_bind_int64(st, 2, q.from_s);
-    sqlite3_bind_int64(st, 3, q.to_s);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = SQLITE_OK;
+    stmt_rewind(st);
+    bind_i64(st, 1, (int64_t)q.pack, &rc);
+    bind_i64(st, 2, q.from_s, &rc);
+    bind_i64(st, 3, q.to_s, &rc);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) break;
         row_t r;
         r.pack = q.pack;
         r.t = sqlite3_column_int64(st, 0);
@@ -516,7 +539,7 @@ int gw_hist_query(gw_hist_t *h, const char *req, size_t len, int16_t utc_offset_
         for (unsigned k = 0; k < GW_HIST_ENERGIES; k++) r.e_wh[k] = sqlite3_column_int64(st, 2 + (int)GW_HIST_AVG_COUNT + (int)k);
         add_row(&q, &r);
     }
-    sqlite3_reset(st);
+    stmt_rewind(st);
     if (rc != SQLITE_DONE) {
         db_error(h, "history read");
         free(q.slots);

@@ -41,6 +41,8 @@ typedef struct daemon_ctx {
     gw_hist_t *hist;              /* NULL without history.path */
     char *hist_answer;            /* GW_HIST_ANSWER_MAX bytes */
     int hist_error_logged;
+    int can_recover_rc;           /* last result of a bus-off recovery: a new failure is logged once */
+    int notify_failed;            /* sd_notify failed once (logged once) */
 } daemon_ctx_t;
 
 static volatile sig_atomic_t g_stop; /* set by SIGTERM/SIGINT: the only global, owned by main */
@@ -54,7 +56,7 @@ static void on_signal(int sig)
 static uint32_t mono_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail: a clock Linux always has, a valid pointer */
     return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
@@ -73,12 +75,12 @@ static void now_of(const daemon_ctx_t *d, gw_now_t *now)
     now->ms = mono_ms();
     now->unix_s = (int64_t)time(NULL);
     now->clock_synced = clock_synced();
-    if (d->cfg.utc_offset_auto) {
-        struct tm tm;
-        time_t t = (time_t)now->unix_s;
-        localtime_r(&t, &tm);
+    struct tm tm;
+    time_t t = (time_t)now->unix_s;
+    if (d->cfg.utc_offset_auto && localtime_r(&t, &tm) != NULL) {
         now->utc_offset_min = (int16_t)(tm.tm_gmtoff / 60);
     } else {
+        /* Configured, or a time localtime cannot convert (the offset the configuration gives). */
         now->utc_offset_min = (int16_t)d->cfg.utc_offset_min;
     }
 }
@@ -101,6 +103,17 @@ static void log_line(void *user, int level, const char *msg)
         snprintf(m_, sizeof m_, __VA_ARGS__);                                                      \
         log_line((d), (lvl), m_);                                                                  \
     } while (0)
+
+/* Tell systemd (READY, WATCHDOG, STATUS...). 0 without NOTIFY_SOCKET (not under systemd) is no
+ * failure; a refusal is logged once: under a watchdog, systemd would restart us for it. */
+static void notify(daemon_ctx_t *d, const char *state)
+{
+    int rc = sd_notify(0, state);
+    if (rc < 0 && !d->notify_failed) {
+        d->notify_failed = 1;
+        LOG(d, GW_LOG_ERR, "systemd notification failed: %s", strerror(-rc));
+    }
+}
 
 /* Every fault and warning event the core publishes is also a log line, by name: the journal then
  * tells the same story as the MQTT event stream, even when no client was listening. */
@@ -152,7 +165,7 @@ static void io_record(void *user, const struct gw_pack *pack, const alfa_telemet
     h.ts_s = packs_unix_s;
     uint64_t serial = 0;
     if (pack != NULL && t != NULL) {
-        serial = pack->serial;
+        serial = gw_pack_serial(pack);
         const int32_t v[GW_HIST_AVG_COUNT] = {t->soc_pct, t->p_solar_w, t->p_home_w, t->p_grid_w, t->p_batt_w, t->p_pool_w, t->p_heater_w};
         memcpy(h.avg, v, sizeof v);
         h.have_energy = 1;
@@ -194,7 +207,7 @@ static uint32_t io_tx_backlog(void *user)
 {
     daemon_ctx_t *d = user;
     /* An SLCAN frame line is at most 27 characters ("T" id dlc data "\r"). */
-    return d->can_open && d->can.kind == ALFA_LINCAN_SLCAN ? (d->can.b.slcan.tx_len + 26u) / 27u : 0u;
+    return d->can_open ? (alfa_lincan_tx_pending(&d->can) + 26u) / 27u : 0u;
 }
 
 static void state_path(const daemon_ctx_t *d, const char *name, char *out, size_t cap)
@@ -275,7 +288,7 @@ static void on_connect(struct mosquitto *mosq, void *user, int rc)
     now_of(d, &now);
     gw_core_on_connect(d->core, &now);
     gw_ota_on_connect(d->ota);
-    sd_notify(0, "STATUS=connected to the broker");
+    notify(d, "STATUS=connected to the broker");
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *user, int rc)
@@ -304,12 +317,34 @@ static void on_message(struct mosquitto *mosq, void *user, const struct mosquitt
     gw_core_on_mqtt(d->core, msg->topic, msg->payload, len, &now);
 }
 
+/* The result of a mosquitto loop call: a lost connection drops the socket and reconnects with
+ * back-off; no connection (any more) is a disconnect. */
+static void mqtt_check(daemon_ctx_t *d, int rc)
+{
+    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
+        /* The socket is gone or broken; NO_CONN from disconnect only says it already was. */
+        int drc = mosquitto_disconnect(d->mosq);
+        if (drc != MOSQ_ERR_SUCCESS && drc != MOSQ_ERR_NO_CONN) {
+            LOG(d, GW_LOG_DEBUG, "disconnect after a lost connection: %s", mosquitto_strerror(drc));
+        }
+        if (d->mqtt_connected) on_disconnect(d->mosq, d, rc);
+        d->next_connect_ms = mono_ms() + d->connect_backoff_ms;
+    } else if (rc == MOSQ_ERR_NO_CONN && d->mqtt_connected) {
+        on_disconnect(d->mosq, d, rc);
+    }
+}
+
 static int mqtt_setup(daemon_ctx_t *d)
 {
     d->mosq = mosquitto_new(d->cfg.mqtt_client_id, true, d);
     if (d->mosq == NULL) return -1;
-    mosquitto_int_option(d->mosq, MOSQ_OPT_PROTOCOL_VERSION, d->cfg.mqtt_protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
-    mosquitto_int_option(d->mosq, MOSQ_OPT_TCP_NODELAY, 1); /* commands must not wait for Nagle */
+    int orc = mosquitto_int_option(d->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                                   d->cfg.mqtt_protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    if (orc == MOSQ_ERR_SUCCESS) orc = mosquitto_int_option(d->mosq, MOSQ_OPT_TCP_NODELAY, 1); /* commands must not wait for Nagle */
+    if (orc != MOSQ_ERR_SUCCESS) {
+        LOG(d, GW_LOG_ERR, "MQTT client option refused: %s", mosquitto_strerror(orc));
+        return -1;
+    }
     mosquitto_connect_callback_set(d->mosq, on_connect);
     mosquitto_disconnect_callback_set(d->mosq, on_disconnect);
     mosquitto_message_callback_set(d->mosq, on_message);
@@ -330,7 +365,11 @@ static int mqtt_setup(daemon_ctx_t *d)
             LOG(d, GW_LOG_ERR, "TLS setup failed: %s", mosquitto_strerror(rc));
             return -1;
         }
-        mosquitto_tls_insecure_set(d->mosq, d->cfg.tls_insecure != 0);
+        rc = mosquitto_tls_insecure_set(d->mosq, d->cfg.tls_insecure != 0);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            LOG(d, GW_LOG_ERR, "TLS setup failed: %s", mosquitto_strerror(rc));
+            return -1;
+        }
     }
     return 0;
 }
@@ -415,7 +454,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (config == NULL && access("/etc/alfaspark/gateway.ini", R_OK) == 0) config = "/etc/alfaspark/gateway.ini";
-    if (config) gw_config_load(&d->cfg, config); /* problems are collected in cfg.errors */
+    /* The gw_config_* calls below return the count of problems so far, each of which is also in
+     * cfg.errors: the count is checked once they all ran (cfg.n_errors), not after each. */
+    if (config) gw_config_load(&d->cfg, config);
     for (int i = 1; i < argc; i++) {
         char buf[GW_CFG_STR + 32];
         const char *a = argv[i];
@@ -461,11 +502,16 @@ int main(int argc, char **argv)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    /* sigaction and signal fail only for a signal number that does not exist (EINVAL). */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    mosquitto_lib_init();
+    int lrc = mosquitto_lib_init();
+    if (lrc != MOSQ_ERR_SUCCESS) {
+        LOG(d, GW_LOG_ERR, "MQTT library: %s", mosquitto_strerror(lrc));
+        return 1;
+    }
     if (mqtt_setup(d) < 0) {
         LOG(d, GW_LOG_ERR, "MQTT client setup failed");
         return 1;
@@ -514,7 +560,7 @@ int main(int argc, char **argv)
     uint64_t wd_usec = 0;
     int wd = sd_watchdog_enabled(0, &wd_usec) > 0;
     uint32_t wd_last = now.ms;
-    sd_notify(0, "READY=1\nSTATUS=starting");
+    notify(d, "READY=1\nSTATUS=starting");
     LOG(d, GW_LOG_INFO, "site %s, CAN %s, broker %s:%d", d->cfg.core.site, d->cfg.can, d->cfg.mqtt_host, d->cfg.mqtt_port);
 
     while (!g_stop) {
@@ -535,7 +581,7 @@ int main(int argc, char **argv)
             ci = n;
             pfd[n].fd = alfa_lincan_fd(&d->can);
             pfd[n].events = POLLIN;
-            if (d->can.kind == ALFA_LINCAN_SLCAN && d->can.b.slcan.tx_len > 0) pfd[n].events |= POLLOUT;
+            if (alfa_lincan_tx_pending(&d->can) > 0) pfd[n].events |= POLLOUT;
             pfd[n++].revents = 0;
         }
         uint32_t wait = gw_ota_wait_ms(d->ota);
@@ -549,14 +595,7 @@ int main(int argc, char **argv)
             if (pfd[mi].revents & (POLLIN | POLLHUP | POLLERR)) rc = mosquitto_loop_read(d->mosq, 1);
             if (rc == MOSQ_ERR_SUCCESS && (pfd[mi].revents & POLLOUT)) rc = mosquitto_loop_write(d->mosq, 1);
             if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_loop_misc(d->mosq);
-            if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
-                /* connection lost: drop the socket, reconnect with back-off */
-                mosquitto_disconnect(d->mosq);
-                if (d->mqtt_connected) on_disconnect(d->mosq, d, rc);
-                d->next_connect_ms = mono_ms() + d->connect_backoff_ms;
-            } else if (rc == MOSQ_ERR_NO_CONN && d->mqtt_connected) {
-                on_disconnect(d->mosq, d, rc);
-            }
+            mqtt_check(d, rc);
         }
         if (ci >= 0) {
             now_of(d, &now);
@@ -570,13 +609,21 @@ int main(int argc, char **argv)
                 }
                 if (r < 0) {
                     LOG(d, GW_LOG_ERR, "CAN %s failed; reopening", d->cfg.can);
-                    alfa_lincan_close(&d->can);
+                    if (alfa_lincan_close(&d->can) < 0) {
+                        LOG(d, GW_LOG_DEBUG, "CAN %s: the adapter did not hear the close command", d->cfg.can);
+                    }
                     d->can_open = 0;
                     d->next_can_open_ms = now.ms + 1000u;
                 }
                 break;
             }
-            if (d->can_open && alfa_lincan_state(&d->can) == ALFA_CAN_BUS_OFF) alfa_lincan_recover(&d->can);
+            if (d->can_open && alfa_lincan_state(&d->can) == ALFA_CAN_BUS_OFF) {
+                int rrc = alfa_lincan_recover(&d->can);
+                if (rrc < 0 && rrc != d->can_recover_rc) {
+                    LOG(d, GW_LOG_WARN, "CAN %s is bus-off and could not be restarted (%d): trying again", d->cfg.can, rrc);
+                }
+                d->can_recover_rc = rrc;
+            }
         }
         now_of(d, &now);
         gw_core_process(core, &now);
@@ -586,26 +633,38 @@ int main(int argc, char **argv)
         }
         gw_ota_process(d->ota, now.ms);
         /* flush what process() published before sleeping in poll again */
-        if (d->mqtt_connected && mosquitto_want_write(d->mosq)) mosquitto_loop_write(d->mosq, 1);
+        if (d->mqtt_connected && mosquitto_want_write(d->mosq)) mqtt_check(d, mosquitto_loop_write(d->mosq, 1));
         if (wd && (uint32_t)(now.ms - wd_last) >= wd_usec / 2000u) {
-            sd_notify(0, "WATCHDOG=1");
+            notify(d, "WATCHDOG=1");
             wd_last = now.ms;
         }
     }
     LOG(d, GW_LOG_INFO, "stopping");
-    sd_notify(0, "STOPPING=1");
+    notify(d, "STOPPING=1");
     if (d->mqtt_connected) {
+        /* "offline" by our own message, or else by the broker's will: a clean disconnect cancels
+         * the will, so it is sent only once the message has left. */
         char topic[160];
         snprintf(topic, sizeof topic, "alfaspark/%s/gateway/status", d->cfg.core.site);
-        mosquitto_publish(d->mosq, NULL, topic, 7, "offline", 1, true);
-        for (int k = 0; k < 20 && mosquitto_want_write(d->mosq); k++) mosquitto_loop_write(d->mosq, 1);
-        mosquitto_disconnect(d->mosq);
+        const char *why = NULL;
+        int prc = mosquitto_publish(d->mosq, NULL, topic, 7, "offline", 1, true);
+        for (int k = 0; prc == MOSQ_ERR_SUCCESS && k < 20 && mosquitto_want_write(d->mosq); k++) {
+            prc = mosquitto_loop_write(d->mosq, 1);
+        }
+        if (prc != MOSQ_ERR_SUCCESS) why = mosquitto_strerror(prc);
+        else if (mosquitto_want_write(d->mosq)) why = "still queued";
+        else if ((prc = mosquitto_disconnect(d->mosq)) != MOSQ_ERR_SUCCESS) why = mosquitto_strerror(prc);
+        if (why != NULL) {
+            LOG(d, GW_LOG_WARN, "the \"offline\" status did not leave cleanly (%s): the broker's will says it", why);
+        }
     }
     mosquitto_destroy(d->mosq);
-    mosquitto_lib_cleanup();
+    (void)mosquitto_lib_cleanup(); /* always MOSQ_ERR_SUCCESS (mosquitto.h): a value, not an error */
     if (d->hist && gw_hist_close(d->hist) < 0) LOG(d, GW_LOG_ERR, "history: the last records could not be written");
     free(d->hist_answer);
-    if (d->can_open) alfa_lincan_close(&d->can);
+    if (d->can_open && alfa_lincan_close(&d->can) < 0) {
+        LOG(d, GW_LOG_DEBUG, "CAN %s: the adapter did not hear the close command", d->cfg.can);
+    }
     gw_ota_free(d->ota);
     free(core);
     free(d);

@@ -15,7 +15,9 @@ static void publish(gw_ota_t *o, const char *suffix, const char *payload, int re
     char topic[160];
     snprintf(topic, sizeof(topic), "alfaspark/%s/ota/%s", o->cfg.site, suffix);
     if (o->io.publish != NULL) {
-        (void)o->io.publish(o->io.user, topic, payload, strlen(payload), retain); /* retried at the next change */
+        if (o->io.publish(o->io.user, topic, payload, strlen(payload), retain) < 0) {
+            o->stats.publish_fail++; /* the daemon logged why; the next change publishes again */
+        }
     }
 }
 

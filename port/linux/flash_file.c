@@ -96,7 +96,7 @@ int alfa_flash_file_open(alfa_flash_file_t *ff, const char *path, const alfa_fla
 void alfa_flash_file_close(alfa_flash_file_t *ff)
 {
     if (ff != NULL && ff->fd >= 0) {
-        close(ff->fd);
+        close(ff->fd); /* every program and erase was fsynced: close has nothing left to report */
         ff->fd = -1;
     }
 }

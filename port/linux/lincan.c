@@ -31,17 +31,19 @@ int alfa_lincan_open(alfa_lincan_t *c, const char *spec)
     return rc;
 }
 
-void alfa_lincan_close(alfa_lincan_t *c)
+int alfa_lincan_close(alfa_lincan_t *c)
 {
     if (c == NULL) {
-        return;
+        return ALFA_PORT_OK;
     }
+    int rc = ALFA_PORT_OK;
     if (c->kind == ALFA_LINCAN_SLCAN) {
-        alfa_slcan_close(&c->b.slcan);
+        rc = alfa_slcan_close(&c->b.slcan);
     } else if (c->kind == ALFA_LINCAN_SOCKETCAN) {
         alfa_socketcan_close(&c->b.socketcan);
     }
     c->kind = ALFA_LINCAN_NONE;
+    return rc;
 }
 
 int alfa_lincan_fd(const alfa_lincan_t *c)
@@ -50,10 +52,10 @@ int alfa_lincan_fd(const alfa_lincan_t *c)
         return -1;
     }
     if (c->kind == ALFA_LINCAN_SLCAN) {
-        return c->b.slcan.fd;
+        return alfa_slcan_fd(&c->b.slcan);
     }
     if (c->kind == ALFA_LINCAN_SOCKETCAN) {
-        return c->b.socketcan.fd;
+        return alfa_socketcan_fd(&c->b.socketcan);
     }
     return -1;
 }
@@ -97,11 +99,21 @@ alfa_can_state_t alfa_lincan_state(const alfa_lincan_t *c)
     return ALFA_CAN_BUS_OFF;
 }
 
-void alfa_lincan_recover(alfa_lincan_t *c)
+int alfa_lincan_recover(alfa_lincan_t *c)
 {
     if (c != NULL && c->kind == ALFA_LINCAN_SLCAN) {
-        alfa_slcan_recover(&c->b.slcan);
-    } else if (c != NULL && c->kind == ALFA_LINCAN_SOCKETCAN) {
-        alfa_socketcan_recover(&c->b.socketcan);
+        return alfa_slcan_recover(&c->b.slcan);
     }
+    if (c != NULL && c->kind == ALFA_LINCAN_SOCKETCAN) {
+        alfa_socketcan_recover(&c->b.socketcan); /* only forgets the state: cannot fail */
+        return ALFA_PORT_OK;
+    }
+    return ALFA_PORT_E_IO;
+}
+
+alfa_lincan_kind_t alfa_lincan_kind(const alfa_lincan_t *c) { return c == NULL ? ALFA_LINCAN_NONE : c->kind; }
+
+uint32_t alfa_lincan_tx_pending(const alfa_lincan_t *c)
+{
+    return c != NULL && c->kind == ALFA_LINCAN_SLCAN ? alfa_slcan_tx_pending(&c->b.slcan) : 0u;
 }

@@ -117,7 +117,9 @@ static int setup(alfa_serial_t *s, const alfa_serial_cfg_t *cfg)
             return -errno;
         }
     }
-    (void)tcflush(s->fd, TCIOFLUSH);
+    if (tcflush(s->fd, TCIOFLUSH) < 0) {
+        return -errno;
+    }
     s->baud = cfg->baud;
     s->bits_per_char = (uint8_t)(1 + 8 + (cfg->parity != 'N') + cfg->stop_bits);
 
@@ -188,19 +190,23 @@ int alfa_serial_attach(alfa_serial_t *s, int fd, const alfa_serial_cfg_t *cfg)
     return rc;
 }
 
-void alfa_serial_close(alfa_serial_t *s)
+int alfa_serial_close(alfa_serial_t *s)
 {
     if (s == NULL || s->fd < 0) {
-        return;
+        return 0;
     }
+    int rc = 0;
     if (s->de == ALFA_SERIAL_DE_RTS && s->de_active) {
-        (void)tcdrain(s->fd);
-        (void)set_rts(s->fd, 0);
+        /* The last request must leave the wire before DE drops. */
+        if (tcdrain(s->fd) < 0 || set_rts(s->fd, 0) < 0) {
+            rc = -errno;
+        }
     }
     if (s->owns_fd) {
-        close(s->fd);
+        close(s->fd); /* a tty: what was written has been drained above */
     }
     s->fd = -1;
+    return rc;
 }
 
 /* RTS mode: drop DE once the last stop bit has left the shift register. */
@@ -218,7 +224,10 @@ static void de_service(alfa_serial_t *s)
         empty = ioctl(s->fd, TIOCOUTQ, &queued) == 0 && queued == 0;
     }
     if (empty) {
-        (void)set_rts(s->fd, 0);
+        if (set_rts(s->fd, 0) < 0) {
+            s->errors++; /* DE stays up (the BMS could not answer): tried again at the next call */
+            return;
+        }
         s->de_active = 0;
     }
 }
@@ -288,3 +297,11 @@ int32_t alfa_serial_port_read(void *user, uint8_t *data, uint16_t cap)
     int32_t n = alfa_serial_read((alfa_serial_t *)user, data, cap);
     return n < 0 ? ALFA_PORT_E_IO : n;
 }
+
+int alfa_serial_fd(const alfa_serial_t *s) { return s == NULL ? -1 : s->fd; }
+
+alfa_serial_de_t alfa_serial_de(const alfa_serial_t *s) { return s->de; }
+
+uint32_t alfa_serial_baud(const alfa_serial_t *s) { return s->baud; }
+
+uint8_t alfa_serial_bits_per_char(const alfa_serial_t *s) { return s->bits_per_char; }

@@ -124,6 +124,8 @@ static void reset_state(alfa_slcan_t *s, int fd, int own, uint32_t bitrate_code)
     s->bitrate_code = bitrate_code;
 }
 
+void alfa_slcan_init(alfa_slcan_t *s) { reset_state(s, -1, 0, 6u); }
+
 /* Queue raw bytes; 0 or ALFA_PORT_E_FULL (nothing queued). */
 static int queue_bytes(alfa_slcan_t *s, const char *p, size_t n)
 {
@@ -135,13 +137,12 @@ static int queue_bytes(alfa_slcan_t *s, const char *p, size_t n)
     return ALFA_PORT_OK;
 }
 
-static void queue_open_sequence(alfa_slcan_t *s)
+/* Queue the whole restart or nothing (half of it would leave the channel closed): a close first,
+ * because an adapter left open refuses a bitrate change. 0 or ALFA_PORT_E_FULL. */
+static int queue_open_sequence(alfa_slcan_t *s)
 {
-    char sb[4] = {'S', hexdig[s->bitrate_code & 0xFu], '\r', 0};
-    /* A close first, because an adapter left open refuses a bitrate change. */
-    (void)queue_bytes(s, "C\r", 2);
-    (void)queue_bytes(s, sb, 3);
-    (void)queue_bytes(s, "O\r", 2);
+    const char seq[7] = {'C', '\r', 'S', hexdig[s->bitrate_code & 0xFu], '\r', 'O', '\r'};
+    return queue_bytes(s, seq, sizeof seq);
 }
 
 int alfa_slcan_attach(alfa_slcan_t *s, int fd, uint32_t bitrate_code)
@@ -154,8 +155,8 @@ int alfa_slcan_attach(alfa_slcan_t *s, int fd, uint32_t bitrate_code)
         return ALFA_PORT_E_IO;
     }
     reset_state(s, fd, 0, bitrate_code);
-    queue_open_sequence(s);
-    return alfa_slcan_poll(s);
+    int rc = queue_open_sequence(s);
+    return rc < 0 ? rc : alfa_slcan_poll(s);
 }
 
 int alfa_slcan_open(alfa_slcan_t *s, const char *path, uint32_t bitrate_code)
@@ -169,13 +170,16 @@ int alfa_slcan_open(alfa_slcan_t *s, const char *path, uint32_t bitrate_code)
     }
     struct termios tio;
     if (tcgetattr(fd, &tio) == 0) {
+        /* A tty that stays cooked would echo our commands and translate '\r': refuse it. (Not a
+         * tty at all, tcgetattr fails: there is no line discipline to set.) */
         cfmakeraw(&tio);
-        cfsetispeed(&tio, B115200);
-        cfsetospeed(&tio, B115200);
         tio.c_cflag |= CLOCAL | CREAD;
         tio.c_cc[VMIN] = 0;
         tio.c_cc[VTIME] = 0;
-        (void)tcsetattr(fd, TCSANOW, &tio);
+        if (cfsetispeed(&tio, B115200) < 0 || cfsetospeed(&tio, B115200) < 0 || tcsetattr(fd, TCSANOW, &tio) < 0) {
+            close(fd);
+            return ALFA_PORT_E_IO;
+        }
     }
     int rc = alfa_slcan_attach(s, fd, bitrate_code);
     if (rc < 0) {
@@ -186,28 +190,31 @@ int alfa_slcan_open(alfa_slcan_t *s, const char *path, uint32_t bitrate_code)
     return ALFA_PORT_OK;
 }
 
-void alfa_slcan_close(alfa_slcan_t *s)
+int alfa_slcan_close(alfa_slcan_t *s)
 {
     if (s == NULL || s->fd < 0) {
-        return;
+        return ALFA_PORT_OK;
     }
-    (void)queue_bytes(s, "C\r", 2);
-    (void)alfa_slcan_poll(s);
+    int rc = queue_bytes(s, "C\r", 2);
+    if (rc == ALFA_PORT_OK) {
+        rc = alfa_slcan_poll(s);
+    }
     if (s->own_fd) {
-        close(s->fd);
+        close(s->fd); /* a tty: nothing of ours is left in it to lose */
     }
     s->fd = -1;
+    return rc;
 }
 
 static void push_rx(alfa_slcan_t *s, const alfa_can_frame_t *f)
 {
     if (s->rxq_count == ALFA_SLCAN_RXQ) {
-        s->n_rx_overflow++; /* the oldest frame is kept; the newest is dropped and counted */
+        s->stats.n_rx_overflow++; /* the oldest frame is kept; the newest is dropped and counted */
         return;
     }
     s->rxq[(s->rxq_head + s->rxq_count) % ALFA_SLCAN_RXQ] = *f;
     s->rxq_count++;
-    s->n_rx_frames++;
+    s->stats.n_rx_frames++;
 }
 
 static void handle_line(alfa_slcan_t *s, const char *line, size_t len)
@@ -222,7 +229,7 @@ static void handle_line(alfa_slcan_t *s, const char *line, size_t len)
         return;
     }
     if (rc == 0 && (line[0] == 'z' || line[0] == 'Z') && len == 1) {
-        s->n_tx_acks++;
+        s->stats.n_tx_acks++;
         return;
     }
     if (rc == 0 && line[0] == 'F' && len == 3 && hexn(&line[1], 2) >= 0) {
@@ -236,7 +243,7 @@ static void handle_line(alfa_slcan_t *s, const char *line, size_t len)
         }
         return;
     }
-    s->n_garbage++;
+    s->stats.n_garbage++;
 }
 
 void alfa_slcan_feed(alfa_slcan_t *s, const uint8_t *bytes, size_t n)
@@ -248,7 +255,7 @@ void alfa_slcan_feed(alfa_slcan_t *s, const uint8_t *bytes, size_t n)
         uint8_t c = bytes[i];
         if (c == '\a') {
             /* BEL: the adapter refused the last command; it ends no line of ours. */
-            s->n_adapter_errors++;
+            s->stats.n_adapter_errors++;
             continue;
         }
         if (c == '\r' || c == '\n') {
@@ -264,7 +271,7 @@ void alfa_slcan_feed(alfa_slcan_t *s, const uint8_t *bytes, size_t n)
             continue;
         }
         if (c < 0x20 || c > 0x7E || s->line_len >= ALFA_SLCAN_LINE_MAX) {
-            s->n_garbage++;
+            s->stats.n_garbage++;
             s->discarding = 1;
             s->line_len = 0;
             continue;
@@ -338,12 +345,15 @@ int32_t alfa_slcan_send(alfa_slcan_t *s, const alfa_can_frame_t *frame)
     if (n < 0) {
         return ALFA_PORT_E_RANGE;
     }
-    (void)flush_tx(s);
-    int rc = queue_bytes(s, line, (size_t)n);
+    int rc = flush_tx(s); /* room first; a device that failed fails the frame now */
     if (rc < 0) {
         return rc;
     }
-    s->n_tx_frames++;
+    rc = queue_bytes(s, line, (size_t)n);
+    if (rc < 0) {
+        return rc;
+    }
+    s->stats.n_tx_frames++;
     rc = flush_tx(s);
     return rc < 0 ? rc : ALFA_PORT_OK;
 }
@@ -373,20 +383,33 @@ alfa_can_state_t alfa_slcan_state(const alfa_slcan_t *s)
     return s == NULL ? ALFA_CAN_BUS_OFF : s->state;
 }
 
-void alfa_slcan_request_status(alfa_slcan_t *s)
-{
-    if (s != NULL && s->fd >= 0) {
-        (void)queue_bytes(s, "F\r", 2);
-        (void)flush_tx(s);
-    }
-}
-
-void alfa_slcan_recover(alfa_slcan_t *s)
+int alfa_slcan_request_status(alfa_slcan_t *s)
 {
     if (s == NULL || s->fd < 0) {
-        return;
+        return ALFA_PORT_E_IO;
     }
-    queue_open_sequence(s);
-    s->state = ALFA_CAN_ERROR_ACTIVE;
-    alfa_slcan_request_status(s);
+    if (queue_bytes(s, "F\r", 2) < 0) {
+        s->stats.n_tx_full++;
+        return ALFA_PORT_E_FULL;
+    }
+    return flush_tx(s);
 }
+
+int alfa_slcan_recover(alfa_slcan_t *s)
+{
+    if (s == NULL || s->fd < 0) {
+        return ALFA_PORT_E_IO;
+    }
+    if (queue_open_sequence(s) < 0) {
+        s->stats.n_tx_full++;
+        return ALFA_PORT_E_FULL;
+    }
+    s->state = ALFA_CAN_ERROR_ACTIVE;
+    return alfa_slcan_request_status(s);
+}
+
+int alfa_slcan_fd(const alfa_slcan_t *s) { return s == NULL ? -1 : s->fd; }
+
+uint32_t alfa_slcan_tx_pending(const alfa_slcan_t *s) { return s == NULL ? 0u : s->tx_len; }
+
+const alfa_slcan_stats_t *alfa_slcan_stats(const alfa_slcan_t *s) { return &s->stats; }

@@ -238,13 +238,17 @@ int alfa_slot_file_boot(alfa_slot_file_t *s, char *path, size_t cap, char *why, 
     return -1;
 }
 
-void alfa_slot_file_abort(alfa_slot_file_t *s, int slot)
+int32_t alfa_slot_file_abort(alfa_slot_file_t *s, int slot)
 {
     rec_t r[2];
     read_recs(s, r);
     r[slot].state = ALFA_SLOT_ABORTED;
-    (void)write_recs(s, r); /* at worst the next start tries it once more and fails the same way */
+    return write_recs(s, r);
 }
+
+int alfa_slot_file_running(const alfa_slot_file_t *s) { return s->running; }
+
+const alfa_slot_geom_t *alfa_slot_file_geom(const alfa_slot_file_t *s) { return &s->geom; }
 
 /* ---------------------------------------------------------------- port callbacks */
 

@@ -143,6 +143,8 @@ alfa_can_state_t alfa_socketcan_state(const alfa_socketcan_t *c)
     return c == NULL ? ALFA_CAN_BUS_OFF : c->state;
 }
 
+int alfa_socketcan_fd(const alfa_socketcan_t *c) { return c == NULL ? -1 : c->fd; }
+
 void alfa_socketcan_recover(alfa_socketcan_t *c)
 {
     if (c != NULL && c->state == ALFA_CAN_BUS_OFF) {

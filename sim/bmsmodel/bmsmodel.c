@@ -346,3 +346,5 @@ uint64_t alfa_bmsm_next_us(const alfa_bmsm_t *m)
     }
     return UINT64_MAX;
 }
+
+uint32_t alfa_bmsm_char_us(const alfa_bmsm_t *m) { return m->char_us; }

@@ -415,3 +415,41 @@ void alfa_canbus_recover(alfa_canbus_node_t *node)
         }
     }
 }
+
+void alfa_canbus_set_error_ppm(alfa_canbus_t *bus, uint32_t ppm) { bus->error_ppm = ppm; }
+
+void alfa_canbus_set_observer(alfa_canbus_t *bus, alfa_canbus_observer_fn fn, void *ctx)
+{
+    bus->observer = fn;
+    bus->observer_ctx = ctx;
+}
+
+uint64_t alfa_canbus_now_us(const alfa_canbus_t *bus) { return bus->now_us; }
+uint64_t alfa_canbus_busy_us(const alfa_canbus_t *bus) { return bus->busy_us_total; }
+uint64_t alfa_canbus_error_frames(const alfa_canbus_t *bus) { return bus->n_error_frames; }
+
+int alfa_canbus_node_connected(const alfa_canbus_node_t *node) { return node->connected; }
+uint32_t alfa_canbus_node_tx_backlog(const alfa_canbus_node_t *node) { return node->tx_count; }
+
+void alfa_canbus_node_clear_tx(alfa_canbus_node_t *node) { node->tx_count = 0; }
+
+void alfa_canbus_node_clear_queues(alfa_canbus_node_t *node)
+{
+    node->tx_count = 0;
+    node->rx_count = 0;
+}
+
+void alfa_canbus_node_power_off(alfa_canbus_node_t *node)
+{
+    alfa_canbus_node_clear_queues(node);
+    node->tec = 0;
+    node->rec = 0;
+    node->bus_off = 0;
+    node->recover_at_us = 0;
+}
+
+void alfa_canbus_node_force_bus_off(alfa_canbus_node_t *node)
+{
+    node->bus_off = 1;
+    node->recover_at_us = 0;
+}

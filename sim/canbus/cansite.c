@@ -6,7 +6,7 @@
 static uint32_t p_now_ms(void *user)
 {
     const alfa_cansite_pack_t *p = user;
-    return (uint32_t)(p->site->bus.now_us / 1000u);
+    return (uint32_t)(alfa_canbus_now_us(&p->site->bus) / 1000u);
 }
 
 static void p_relays(void *user, uint8_t mask)
@@ -208,11 +208,7 @@ void alfa_cansite_store_node_id(alfa_cansite_pack_t *p, uint8_t node_id) { prelo
 void alfa_cansite_reboot(alfa_cansite_pack_t *p)
 {
     /* RAM is gone; the CAN controller restarts with empty queues. */
-    p->can->tx_count = 0;
-    p->can->rx_count = 0;
-    p->can->tec = 0;
-    p->can->rec = 0;
-    p->can->bus_off = 0;
+    alfa_canbus_node_power_off(p->can);
     boot(p);
 }
 
@@ -242,7 +238,7 @@ static void step_pack(alfa_cansite_pack_t *p, uint32_t now)
 void alfa_cansite_run_ms(alfa_cansite_t *s, uint32_t ms)
 {
     for (uint32_t k = 0; k < ms; k++) {
-        uint64_t t = s->bus.now_us + ALFA_CANSITE_STEP_US;
+        uint64_t t = alfa_canbus_now_us(&s->bus) + ALFA_CANSITE_STEP_US;
         alfa_canbus_run_until(&s->bus, t);
         uint32_t now = (uint32_t)(t / 1000u);
         for (uint32_t i = 0; i < s->n_packs; i++) {
@@ -251,7 +247,7 @@ void alfa_cansite_run_ms(alfa_cansite_t *s, uint32_t ms)
     }
 }
 
-uint32_t alfa_cansite_now_ms(const alfa_cansite_t *s) { return (uint32_t)(s->bus.now_us / 1000u); }
+uint32_t alfa_cansite_now_ms(const alfa_cansite_t *s) { return (uint32_t)(alfa_canbus_now_us(&s->bus) / 1000u); }
 
 int alfa_cansite_command(alfa_cansite_t *s, alfa_cmd_t *cmd)
 {

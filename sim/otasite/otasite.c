@@ -61,7 +61,7 @@ struct ota_site {
     ota_site_stats_t stats;
 };
 
-static uint32_t now_ms_of(const ota_site_t *s) { return (uint32_t)(s->bus.now_us / 1000u); }
+static uint32_t now_ms_of(const ota_site_t *s) { return (uint32_t)(alfa_canbus_now_us(&s->bus) / 1000u); }
 
 /* ---------------------------------------------------------------- a pack's port */
 
@@ -80,7 +80,7 @@ static int32_t p_serial_write(void *u, const uint8_t *d, uint16_t n)
 {
     ota_pack_t *p = u;
     if (!bms_silent(p)) {
-        alfa_bmsm_rx(&p->bms, d, n, p->site->bus.now_us);
+        alfa_bmsm_rx(&p->bms, d, n, alfa_canbus_now_us(&p->site->bus));
     }
     return n;
 }
@@ -162,12 +162,7 @@ static void pack_boot(ota_pack_t *p)
 static void pack_connect(ota_pack_t *p)
 {
     if (!p->powered) {
-        p->can->tx_count = 0;
-        p->can->rx_count = 0;
-        p->can->tec = 0;
-        p->can->rec = 0;
-        p->can->bus_off = 0;
-        p->can->recover_at_us = 0;
+        alfa_canbus_node_power_off(p->can);
     }
     alfa_canbus_set_connected(p->can, p->powered);
 }
@@ -244,7 +239,7 @@ static int g_publish(void *u, const char *t, const char *pl, size_t len, int ret
     return 0;
 }
 static int32_t g_send(void *u, const alfa_can_frame_t *f) { return alfa_canbus_send(((ota_site_t *)u)->gw_node, f); }
-static uint32_t g_backlog(void *u) { return ((ota_site_t *)u)->gw_node->tx_count; }
+static uint32_t g_backlog(void *u) { return alfa_canbus_node_tx_backlog(((ota_site_t *)u)->gw_node); }
 
 static file_t *file_of(ota_site_t *s, const char *name, int create)
 {
@@ -332,7 +327,7 @@ static void gw_receive(ota_site_t *s, uint32_t now)
                         s->lat = nl;
                         s->cap_lat = cap;
                     }
-                    s->lat[s->n_lat++] = (uint32_t)(s->bus.now_us - c->sent_us);
+                    s->lat[s->n_lat++] = (uint32_t)(alfa_canbus_now_us(&s->bus) - c->sent_us);
                     c->acks_wanted = 0;
                 }
                 break;
@@ -367,8 +362,7 @@ ota_site_t *ota_site_new(const ota_site_cfg_t *cfg)
     }
     s->cfg = *cfg;
     alfa_canbus_init(&s->bus, cfg->seed);
-    s->bus.observer = observer;
-    s->bus.observer_ctx = s;
+    alfa_canbus_set_observer(&s->bus, observer, s);
     for (uint32_t i = 0; i < cfg->packs; i++) {
         s->n = i + 1u;
         if (pack_setup(s, &s->packs[i], i) != 0) {
@@ -406,7 +400,7 @@ void ota_site_free(ota_site_t *s)
 void ota_site_run_ms(ota_site_t *s, uint32_t ms)
 {
     for (uint32_t k = 0; k < ms; k++) {
-        uint64_t t = s->bus.now_us + 1000u;
+        uint64_t t = alfa_canbus_now_us(&s->bus) + 1000u;
         alfa_canbus_run_until(&s->bus, t);
         uint32_t now = (uint32_t)(t / 1000u);
         for (uint32_t i = 0; i < s->n; i++) {
@@ -421,8 +415,7 @@ void ota_site_run_ms(ota_site_t *s, uint32_t ms)
             alfa_pack_process(p->pack);
             if (p->reboot_req) {
                 p->reboot_req = 0;
-                p->can->tx_count = 0;
-                p->can->rx_count = 0;
+                alfa_canbus_node_clear_queues(p->can);
                 pack_boot(p);
             }
         }
@@ -431,8 +424,8 @@ void ota_site_run_ms(ota_site_t *s, uint32_t ms)
             s->next_hb_ms = now + 1000u;
             alfa_heartbeat_t hb = {ALFA_NODE_LINUX_GATEWAY, ALFA_DEV_LINUX_GATEWAY, 0, 0x0000AA55AA55ull, 2, 5, 0};
             alfa_can_frame_t f;
-            if (alfa_proto_heartbeat_encode(&hb, &f) == 0) {
-                (void)alfa_canbus_send(s->gw_node, &f); /* a full queue only skips one heartbeat */
+            if (alfa_proto_heartbeat_encode(&hb, &f) != 0 || alfa_canbus_send(s->gw_node, &f) < 0) {
+                s->stats.gw_hb_lost++;
             }
         }
         gw_ota_process(s->gw, now);
@@ -453,7 +446,7 @@ alfa_fw_version_t ota_site_version(const ota_site_t *s, uint32_t i)
 {
     alfa_fw_version_t none = {0, 0, 0};
     const alfa_pack_t *p = ota_site_pack(s, i);
-    return p != NULL ? alfa_core_fw_version(&p->core) : none;
+    return p != NULL ? alfa_core_fw_version(alfa_pack_core_const(p)) : none;
 }
 
 void ota_site_power(ota_site_t *s, uint32_t i, int on)
@@ -476,7 +469,7 @@ void ota_site_selftest_fail(ota_site_t *s, uint32_t i, int on) { s->packs[i].sel
 int ota_site_gateway_restart(ota_site_t *s)
 {
     gw_ota_free(s->gw);
-    s->gw_node->tx_count = 0; /* the adapter's queue goes with the process */
+    alfa_canbus_node_clear_tx(s->gw_node); /* the adapter's queue goes with the process */
     s->gw = make_gw(s);
     if (s->gw == NULL) {
         return -1;
@@ -500,7 +493,7 @@ void ota_site_command(ota_site_t *s, uint32_t i)
         }
     } else {
         const alfa_pack_t *p = ota_site_pack(s, i);
-        c.dst = p != NULL ? alfa_node_id(&p->node) : 0u;
+        c.dst = p != NULL ? alfa_node_id(alfa_pack_node(p)) : 0u;
         want = 1;
     }
     alfa_can_frame_t f;
@@ -511,7 +504,7 @@ void ota_site_command(ota_site_t *s, uint32_t i)
     slot->seq = c.seq;
     slot->acks_wanted = want;
     slot->acks = 0;
-    slot->sent_us = s->bus.now_us;
+    slot->sent_us = alfa_canbus_now_us(&s->bus);
 }
 
 size_t ota_site_latencies(const ota_site_t *s, const uint32_t **us)

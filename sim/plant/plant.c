@@ -377,3 +377,9 @@ void alfa_plant_step(alfa_plant_t *p, uint32_t day, uint32_t ms_of_day, uint32_t
     }
     p->p_unserved_w = unserved_site;
 }
+
+const alfa_plant_pack_out_t *alfa_plant_out(const alfa_plant_t *p, uint8_t idx) { return &p->packs[idx].out; }
+
+uint8_t alfa_plant_relays_closed(const alfa_plant_t *p, uint8_t idx) { return p->packs[idx].relays_closed; }
+
+int64_t alfa_plant_grid_import_mj(const alfa_plant_t *p, uint8_t idx) { return p->packs[idx].grid_import_mj; }

@@ -570,6 +570,17 @@ void alfa_scn_engine_finish(alfa_scn_engine_t *e, int64_t end_ms)
     }
 }
 
+void alfa_scn_engine_stop_at(alfa_scn_engine_t *e, int64_t now_ms)
+{
+    for (size_t k = 0; k < e->s->expect_count; k++) {
+        if (e->s->expects[k].from_ms > now_ms) {
+            e->st[k].done = 1;
+        }
+    }
+}
+
+size_t alfa_scn_engine_failure_count(const alfa_scn_engine_t *e) { return e->failure_count; }
+
 void alfa_scn_format_time(const alfa_scn_t *s, int64_t ms, char *buf, size_t len)
 {
     int64_t local = ms + s->start_tod_ms;

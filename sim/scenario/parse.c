@@ -1260,7 +1260,10 @@ static int finish(parser_t *p)
     for (size_t k = 0; k < p->pack_line_count; k++) {
         tok_line_t *l = &p->pack_lines[k];
         int64_t n;
-        (void)parse_range(l->t[1], 1, ALFA_SCN_MAX_PACKS, &n);
+        if (parse_range(l->t[1], 1, ALFA_SCN_MAX_PACKS, &n) < 0) {
+            /* The line was kept only after this same check: never taken, but never unchecked. */
+            return fail(p, l->line, "pack needs a pack number 1..%u", ALFA_SCN_MAX_PACKS);
+        }
         if ((unsigned)n > count) {
             if (p->packs_override) {
                 continue; /* --packs asked for fewer packs: their lines do not apply */

@@ -59,15 +59,21 @@ sim_bridge_t *sim_bridge_new(alfa_canbus_t *bus)
         free(b);
         return NULL;
     }
+    /* The slave raw, as an adapter's tty (no echo, no line editing), kept open; the master
+     * non-blocking, or reading it would stall the whole simulation. */
     b->slave = open(b->path, O_RDWR | O_NOCTTY);
-    if (b->slave >= 0) {
-        struct termios t;
-        if (tcgetattr(b->slave, &t) == 0) {
-            cfmakeraw(&t);
-            (void)tcsetattr(b->slave, TCSANOW, &t);
-        }
+    struct termios t;
+    int ok = b->slave >= 0 && tcgetattr(b->slave, &t) == 0;
+    if (ok) {
+        cfmakeraw(&t);
+        ok = tcsetattr(b->slave, TCSANOW, &t) == 0;
     }
-    (void)fcntl(b->master, F_SETFL, fcntl(b->master, F_GETFL) | O_NONBLOCK);
+    int fl = ok ? fcntl(b->master, F_GETFL) : -1;
+    if (fl < 0 || fcntl(b->master, F_SETFL, fl | O_NONBLOCK) < 0) {
+        fprintf(stderr, "alfaspark-sim: cannot set up the pty %s: %s\n", b->path, strerror(errno));
+        sim_bridge_free(b);
+        return NULL;
+    }
     b->node = alfa_canbus_attach(bus);
     if (b->node == NULL) {
         fprintf(stderr, "alfaspark-sim: no room on the bus for the pty bridge\n");

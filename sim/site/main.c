@@ -336,7 +336,13 @@ int main(int argc, char **argv)
     char live[1024];
     size_t live_len = 0;
     if (actions_stdin) {
-        (void)fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+        /* A blocking stdin would stop the simulated clock at the first read. */
+        int fl = fcntl(0, F_GETFL);
+        if (fl < 0 || fcntl(0, F_SETFL, fl | O_NONBLOCK) < 0) {
+            fprintf(stderr, "alfaspark-sim: --actions-stdin: standard input cannot be made non-blocking: %s\n",
+                    strerror(errno));
+            return 2;
+        }
     }
     while ((a = alfa_scn_engine_next_action(&eng, 0)) != NULL) {
         action_errors += sim_site_apply(site, a) < 0;
@@ -368,19 +374,14 @@ int main(int argc, char **argv)
             double ahead = (double)now_ms / 1000.0 / realtime - (wall_s() - w0);
             if (ahead > 0.002) {
                 struct timespec ts = {(time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9)};
-                nanosleep(&ts, NULL);
+                nanosleep(&ts, NULL); /* cut short by a signal: the next turn waits again */
             }
         }
     }
     double wall = wall_s() - w0;
     double cpu = cpu_s() - c0;
     if (stop_requested) {
-        /* Interrupted: judge only what was reached. */
-        for (size_t k = 0; k < scn.expect_count; k++) {
-            if (scn.expects[k].from_ms > now_ms) {
-                eng.st[k].done = 1;
-            }
-        }
+        alfa_scn_engine_stop_at(&eng, now_ms); /* interrupted: judge only what was reached */
     }
     alfa_scn_engine_finish(&eng, now_ms);
     alfa_scn_engine_report(&eng, stdout);
@@ -388,15 +389,17 @@ int main(int argc, char **argv)
     printf("alfaspark-sim: %s: %zu expectations, %zu failed, %d action errors; %.1f s simulated in %.2f s "
            "wall (%.0fx), %.2f s CPU (%.0fx); BMS polls %" PRIu64 " (%" PRIu64 " failed), commands %" PRIu64
            ", acks %" PRIu64 "\n",
-           scn.file, scn.expect_count, eng.failure_count, action_errors, (double)now_ms / 1000.0, wall,
+           scn.file, scn.expect_count, alfa_scn_engine_failure_count(&eng), action_errors, (double)now_ms / 1000.0, wall,
            wall > 0 ? (double)now_ms / 1000.0 / wall : 0.0, cpu, cpu > 0 ? (double)now_ms / 1000.0 / cpu : 0.0,
            st->bms_polls, st->bms_failures, st->cmds_sent, st->acks);
     if (bridge) {
         sim_bridge_summary(bridge, stdout);
     }
-    int result = (eng.failure_count == 0 && action_errors == 0) ? 0 : 1;
-    if (tf) {
-        fclose(tf);
+    int result = (alfa_scn_engine_failure_count(&eng) == 0 && action_errors == 0) ? 0 : 1;
+    int trace_failed = tf != NULL && ferror(tf) != 0; /* a write on the way failed (a full disk) */
+    if (tf != NULL && (fclose(tf) != 0 || trace_failed)) {
+        fprintf(stderr, "alfaspark-sim: the trace %s is incomplete: %s\n", trace, strerror(errno));
+        result = 1;
     }
     sim_bridge_free(bridge);
     alfa_scn_engine_free(&eng);

@@ -147,7 +147,7 @@ static const uint16_t *cb_adc(void *user, uint8_t ct, uint16_t *count, uint16_t 
     if (ct >= ALFA_CT_COUNT) {
         return NULL;
     }
-    uint32_t ma = s->plant.packs[p->idx].out.ct_ma[ct];
+    uint32_t ma = alfa_plant_out(&s->plant, p->idx)->ct_ma[ct];
     if (!p->adc_ok[ct] || p->adc_ma[ct] != ma || s->opt.adc_noise_counts) {
         /* The CT's physical ratio is the factory calibration: counts = I / gain. Peak = RMS x
          * sqrt(2), in milli-counts so small currents keep their shape. */
@@ -332,12 +332,13 @@ static int pack_boot(sim_pack_t *p)
 static void pack_step(sim_pack_t *p)
 {
     alfa_pack_process(&p->pack);
-    if (p->pack.polls != p->pack_polls) {
-        p->site->stats.bms_polls += p->pack.polls - p->pack_polls;
-        if (p->pack.last_poll.err != ALFA_OK) {
+    uint32_t polls = alfa_pack_polls(&p->pack);
+    if (polls != p->pack_polls) {
+        p->site->stats.bms_polls += polls - p->pack_polls;
+        if (alfa_pack_last_poll(&p->pack)->err != ALFA_OK) {
             p->site->stats.bms_failures++;
         }
-        p->pack_polls = p->pack.polls;
+        p->pack_polls = polls;
     }
 }
 
@@ -384,17 +385,12 @@ static void pack_run(sim_pack_t *p)
 static void pack_connect(sim_pack_t *p)
 {
     int on = p->powered && p->can_linked;
-    if (on && !p->can->connected) {
+    if (on && !alfa_canbus_node_connected(p->can)) {
         p->linked_us = p->site->t_us;
     }
     if (!p->powered) {
         /* A controller without power loses what its CAN controller held. */
-        p->can->tx_count = 0;
-        p->can->rx_count = 0;
-        p->can->tec = 0;
-        p->can->rec = 0;
-        p->can->bus_off = 0;
-        p->can->recover_at_us = 0;
+        alfa_canbus_node_power_off(p->can);
     }
     alfa_canbus_set_connected(p->can, on);
 }
@@ -570,7 +566,8 @@ static int ota_start(sim_site_t *s, const alfa_scn_action_t *a)
 
 /* ------------------------------------------------------------------ the site */
 
-static void pack_setup(sim_site_t *s, sim_pack_t *p, unsigned i)
+/* 0, or -1 when the pack's BMS model refuses its configuration. */
+static int pack_setup(sim_site_t *s, sim_pack_t *p, unsigned i)
 {
     p->site = s;
     p->idx = (uint8_t)i;
@@ -618,7 +615,7 @@ static void pack_setup(sim_site_t *s, sim_pack_t *p, unsigned i)
     alfa_bmsm_config_t mc;
     alfa_bmsm_config_default(&mc);
     mc.seed = (uint32_t)alfa_rng_next(&p->rng);
-    (void)alfa_bmsm_init(&p->bmsm, &mc, NULL);
+    return alfa_bmsm_init(&p->bmsm, &mc, NULL);
 }
 
 sim_site_t *sim_site_new(const alfa_scn_t *scn, const sim_options_t *opt)
@@ -678,7 +675,11 @@ sim_site_t *sim_site_new(const alfa_scn_t *scn, const sim_options_t *opt)
             }
             p->has_slots = 1;
         }
-        pack_setup(s, p, i);
+        if (pack_setup(s, p, i) < 0) {
+            fprintf(stderr, "alfaspark-sim: pack %u: the BMS model refuses its configuration\n", i + 1u);
+            sim_site_free(s);
+            return NULL;
+        }
         p->can = alfa_canbus_attach(s->bus);
         s->obs_packs[i].last_ack = 255;
     }
@@ -816,8 +817,8 @@ static void serial_pump(sim_pack_t *p, uint64_t now_us)
 
 static void bms_values(sim_site_t *s, sim_pack_t *p)
 {
-    const alfa_plant_pack_out_t *o = &s->plant.packs[p->idx].out;
-    uint8_t cells = s->plant.cfg.packs[p->idx].battery.cells;
+    const alfa_plant_pack_out_t *o = alfa_plant_out(&s->plant, p->idx);
+    uint8_t cells = s->scn->plant.packs[p->idx].battery.cells; /* the plant was built from it */
     alfa_bmsm_values_t v = {
         .v_pack_mv = p->bms_v_mv >= 0 ? (uint32_t)p->bms_v_mv : o->v_pack_mv,
         .i_batt_ma = o->i_batt_ma,
@@ -916,12 +917,12 @@ int sim_site_pack_info(const sim_site_t *s, unsigned i, sim_pack_info_t *out)
     out->bus = p->powered && p->can_linked;
     out->booted_us = p->booted_us;
     out->linked_us = p->linked_us;
-    out->grid_closed = (uint8_t)(s->plant.packs[i].relays_closed & 1u);
-    out->grid_import_mj = s->plant.packs[i].grid_import_mj;
-    out->bms_alarms = s->plant.packs[i].out.bms_alarms;
+    out->grid_closed = (uint8_t)(alfa_plant_relays_closed(&s->plant, (uint8_t)i) & 1u);
+    out->grid_import_mj = alfa_plant_grid_import_mj(&s->plant, (uint8_t)i);
+    out->bms_alarms = alfa_plant_out(&s->plant, (uint8_t)i)->bms_alarms;
     out->bms_answering = !p->bms_silent && p->noise_ppm == 0 && p->bms_v_mv < 0;
     if (out->booted) {
-        alfa_core_t *c = alfa_pack_core((alfa_pack_t *)&p->pack);
+        const alfa_core_t *c = alfa_pack_core_const(&p->pack);
         out->why_grid = (uint8_t)alfa_core_relay_why(c, ALFA_RELAY_GRID);
         out->faults = alfa_core_faults(c);
         out->is_master = alfa_node_is_master(alfa_pack_node(&p->pack));

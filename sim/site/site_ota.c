@@ -50,7 +50,7 @@ static int ota_publish(void *u, const char *topic, const char *payload, size_t l
     return 0; /* no broker in the simulator: expectations read the packs themselves */
 }
 static int32_t ota_send(void *u, const alfa_can_frame_t *f) { return alfa_canbus_send(((sim_ota_t *)u)->node, f); }
-static uint32_t ota_backlog(void *u) { return ((sim_ota_t *)u)->node->tx_count; }
+static uint32_t ota_backlog(void *u) { return alfa_canbus_node_tx_backlog(((sim_ota_t *)u)->node); }
 
 static struct sim_file *file_of(sim_ota_t *o, const char *name, int create)
 {
@@ -254,7 +254,7 @@ int sim_ota_gateway_restart(sim_ota_t *o, uint64_t t_us)
 {
     gw_ota_free(o->gw_ota);
     if (o->node != NULL) {
-        o->node->tx_count = 0;
+        alfa_canbus_node_clear_tx(o->node);
     }
     o->gw_ota = sender_new(o);
     return o->gw_ota != NULL && gw_ota_restore(o->gw_ota, (uint32_t)(t_us / 1000u)) >= 0 ? 0 : -1;

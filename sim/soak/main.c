@@ -73,7 +73,7 @@ int main(int argc, char **argv)
             seeds[nseeds++] = s;
         }
     }
-    uint64_t faults = 0, commands = 0, violations = 0;
+    uint64_t faults = 0, violations = 0; /* commands: in each seed's line, not in the summary's format */
     for (unsigned k = 0; k < nseeds; k++) {
         soak_result_t r;
         if (soak_run(seeds[k], &o, &r, stdout) < 0) {
@@ -93,7 +93,6 @@ int main(int argc, char **argv)
                r.limit_overshoot_wh_max, r.lost_in_quiet, r.lost_at_boot_wh);
         fflush(stdout);
         faults += r.faults;
-        commands += r.commands;
         violations += v;
     }
     printf("soak days=%u packs=%u seeds=%u faults=%" PRIu64 " violations=%" PRIu64 "\n", o.days, o.packs, nseeds, faults,

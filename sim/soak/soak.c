@@ -91,6 +91,16 @@ static void when_text(const soak_t *k, char *buf, size_t len)
     alfa_scn_format_time(&k->scn, (int64_t)(sim_site_now_us(k->site) / 1000u), buf, len);
 }
 
+/* What the site knows of pack `i` (< k->n, the site's own count: sim_site_pack_info refuses only
+ * an index beyond it, so a refusal is a bug of the soak itself and stops it). */
+static void pack_info(const soak_t *k, unsigned i, sim_pack_info_t *out)
+{
+    if (sim_site_pack_info(k->site, i, out) < 0) {
+        fprintf(stderr, "alfaspark-soak: pack %u is not on the site of %u packs\n", i + 1, k->n);
+        abort();
+    }
+}
+
 static void report(soak_t *k, unsigned kind, const char *fmt, ...)
 {
     k->r->violations[kind]++;
@@ -233,7 +243,7 @@ static void check_site_count(soak_t *k, const alfa_scn_obs_t *obs, uint64_t us)
         if (getenv("SOAK_DEBUG") && k->reported[SOAK_SITE_COUNT] == 1) {
             for (unsigned i = 0; i < k->n; i++) {
                 sim_pack_info_t pi;
-                sim_site_pack_info(k->site, i, &pi);
+                pack_info(k, i, &pi);
                 fprintf(k->out, "  pack %u: truth %lld Wh (vis %lld start %lld) own %u day %u bus %u booted %u no_time %d\n", i + 1,
                         (long long)((k->p[i].vis_mj - k->p[i].day_start_mj) / MJ_PER_WH), (long long)(k->p[i].vis_mj / MJ_PER_WH),
                         (long long)(k->p[i].day_start_mj / MJ_PER_WH), pi.grid_import_today_wh, pi.day, pi.bus, pi.booted, k->p[i].no_time);
@@ -380,27 +390,28 @@ static void check_gateway(soak_t *k, const sim_pack_info_t *info)
     for (unsigned i = 0; i < k->n; i++) {
         const gw_pack_t *g = gw_core_pack(k->gw, info[i].serial);
         pack_track_t *t = &k->p[i];
-        if (g == NULL || !g->have_telem || !g->e_valid) {
+        alfa_telemetry_t x;
+        uint16_t day = 0;
+        if (g == NULL || !gw_pack_today(g, &x, &day)) {
             continue;
         }
-        const alfa_telemetry_t *x = &g->telem;
-        uint32_t wh[4] = {x->grid_import_today_wh, x->solar_today_wh, x->batt_charge_today_wh, x->batt_discharge_today_wh};
-        if (g->e_day > alfa_siteday_day(&k->day)) {
-            report(k, SOAK_TODAY, "pack %u's published day %u is ahead of the site's %u", i + 1, g->e_day,
+        uint32_t wh[4] = {x.grid_import_today_wh, x.solar_today_wh, x.batt_charge_today_wh, x.batt_discharge_today_wh};
+        if (day > alfa_siteday_day(&k->day)) {
+            report(k, SOAK_TODAY, "pack %u's published day %u is ahead of the site's %u", i + 1, day,
                    alfa_siteday_day(&k->day));
         }
-        if (t->gw_have && g->e_day == t->gw_day) {
+        if (t->gw_have && day == t->gw_day) {
             for (unsigned c = 0; c < 4; c++) {
                 if (wh[c] < t->gw_wh[c]) {
                     report(k, SOAK_TODAY, "pack %u's published counter %u went down from %u to %u Wh within day %u", i + 1, c,
-                           t->gw_wh[c], wh[c], g->e_day);
+                           t->gw_wh[c], wh[c], day);
                 }
             }
-        } else if (t->gw_have && g->e_day < t->gw_day) {
-            report(k, SOAK_TODAY, "pack %u's published day went back from %u to %u", i + 1, t->gw_day, g->e_day);
+        } else if (t->gw_have && day < t->gw_day) {
+            report(k, SOAK_TODAY, "pack %u's published day went back from %u to %u", i + 1, t->gw_day, day);
         }
         t->gw_have = 1;
-        t->gw_day = g->e_day;
+        t->gw_day = day;
         memcpy(t->gw_wh, wh, sizeof(wh));
     }
 }
@@ -585,7 +596,7 @@ int soak_run(uint64_t seed, const soak_opts_t *o, soak_result_t *r, FILE *out)
             k->packs_shift_s = sim_site_gateway_unix_s(k->site) - k->scn.start_unix_s - (int64_t)(us / 1000000u);
         }
         for (unsigned i = 0; i < k->n; i++) {
-            sim_site_pack_info(k->site, i, &info[i]);
+            pack_info(k, i, &info[i]);
         }
         if (alfa_siteday_tick(&k->day, true, packs_local_s(k), (uint32_t)(us / 1000u))) {
             truth_turn(k, info);

@@ -31,8 +31,8 @@ static void assert_settled(alfa_cansite_t *s)
     uint32_t best_i = 0;
     for (uint32_t i = 0; i < s->n_packs; i++) {
         const alfa_cansite_pack_t *p = &s->packs[i];
-        assert_int_equal(alfa_node_phase(&p->pack.node), ALFA_NODE_PHASE_RUN);
-        uint8_t id = alfa_node_id(&p->pack.node);
+        assert_int_equal(alfa_node_phase(alfa_pack_node(&p->pack)), ALFA_NODE_PHASE_RUN);
+        uint8_t id = alfa_node_id(alfa_pack_node(&p->pack));
         assert_true(id >= 1 && id <= 125);
         assert_int_equal(seen[id], 0);
         seen[id] = 1;
@@ -42,14 +42,14 @@ static void assert_settled(alfa_cansite_t *s)
         }
     }
     assert_int_equal(alfa_cansite_masters(s), 1);
-    assert_true(alfa_node_is_master(&s->packs[best_i].pack.node));
-    uint8_t mid = alfa_node_id(&s->packs[best_i].pack.node);
+    assert_true(alfa_node_is_master(alfa_pack_node(&s->packs[best_i].pack)));
+    uint8_t mid = alfa_node_id(alfa_pack_node(&s->packs[best_i].pack));
     for (uint32_t i = 0; i < s->n_packs; i++) {
-        assert_int_equal(alfa_node_master_id(&s->packs[i].pack.node), mid);
+        assert_int_equal(alfa_node_master_id(alfa_pack_node(&s->packs[i].pack)), mid);
         /* The ID is kept in the pack's persistent settings (or on its way there: the store writes
          * after its 2-s quiet period). */
         if (!alfa_store_busy(alfa_pack_store(&s->packs[i].pack))) {
-            assert_int_equal(alfa_cansite_stored_node_id(&s->packs[i]), alfa_node_id(&s->packs[i].pack.node));
+            assert_int_equal(alfa_cansite_stored_node_id(&s->packs[i]), alfa_node_id(alfa_pack_node(&s->packs[i].pack)));
         }
     }
 }
@@ -91,11 +91,11 @@ static void test_one_pack_is_its_own_master(void **state)
     alfa_cansite_t *s = site_new(1);
     alfa_cansite_pack_t *p = alfa_cansite_add_pack(s, 0x24A1B2C3D4E5ull, 0);
     alfa_cansite_run_ms(s, 1000);
-    assert_int_equal(alfa_node_phase(&p->pack.node), ALFA_NODE_PHASE_LISTEN);
-    assert_int_equal(alfa_node_id(&p->pack.node), 0); /* silent while listening */
+    assert_int_equal(alfa_node_phase(alfa_pack_node(&p->pack)), ALFA_NODE_PHASE_LISTEN);
+    assert_int_equal(alfa_node_id(alfa_pack_node(&p->pack)), 0); /* silent while listening */
     alfa_cansite_run_ms(s, 5000);
     assert_settled(s);
-    assert_int_equal(alfa_node_id(&p->pack.node), 1 + 0x24A1B2C3D4E5ull % 125);
+    assert_int_equal(alfa_node_id(alfa_pack_node(&p->pack)), 1 + 0x24A1B2C3D4E5ull % 125);
     /* The tool (the gateway's place) sees heartbeats, complete telemetry and site totals. */
     alfa_telem_rx_t rx;
     alfa_telem_rx_reset(&rx);
@@ -169,7 +169,7 @@ static void expect_full_settings(alfa_cansite_t *s, alfa_cansite_pack_t *p)
     alfa_cmd_t c;
     memset(&c, 0, sizeof(c));
     c.code = ALFA_CMD_READ_SETTINGS;
-    c.dst = alfa_node_id(&p->pack.node);
+    c.dst = alfa_node_id(alfa_pack_node(&p->pack));
     rs_seen_t r;
     memset(&r, 0, sizeof(r));
     int seq = alfa_cansite_command(s, &c);
@@ -194,7 +194,7 @@ static void test_lone_pack_steady_master_without_gateway(void **state)
     alfa_cansite_pack_t *p = alfa_cansite_add_pack(s, 0x24A1B2C3D4E5ull, 0);
     alfa_cansite_run_ms(s, 6000);
     assert_settled(s);
-    uint32_t claims = p->pack.node.stats.claims;
+    uint32_t claims = alfa_node_stats(alfa_pack_node(&p->pack))->claims;
     uint32_t not_master_ms = 0;
     for (uint32_t sec = 0; sec < 300; sec++) {
         if (sec % 60 == 5) {
@@ -211,13 +211,13 @@ static void test_lone_pack_steady_master_without_gateway(void **state)
         }
         for (uint32_t k = 0; k < 10; k++) {
             alfa_cansite_run_ms(s, 100);
-            not_master_ms += (!alfa_node_is_master(&p->pack.node) || alfa_node_phase(&p->pack.node) != ALFA_NODE_PHASE_RUN) ? 100u : 0u;
+            not_master_ms += (!alfa_node_is_master(alfa_pack_node(&p->pack)) || alfa_node_phase(alfa_pack_node(&p->pack)) != ALFA_NODE_PHASE_RUN) ? 100u : 0u;
         }
         drain_tool(s, NULL, NULL);
     }
     assert_int_equal(not_master_ms, 0);
-    assert_int_equal(p->pack.node.stats.claims, claims);
-    assert_int_equal(alfa_node_master_id(&p->pack.node), alfa_node_id(&p->pack.node));
+    assert_int_equal(alfa_node_stats(alfa_pack_node(&p->pack))->claims, claims);
+    assert_int_equal(alfa_node_master_id(alfa_pack_node(&p->pack)), alfa_node_id(alfa_pack_node(&p->pack)));
     /* Its heartbeats still say MASTER, steadily. */
     drain_tool(s, NULL, NULL);
     alfa_cansite_run_ms(s, 5000);
@@ -245,18 +245,18 @@ static void test_two_packs_with_the_same_preferred_id(void **state)
     assert_settled(s);
     /* The higher serial keeps the preferred ID; the lower moved and warns about it. */
     uint8_t pref = (uint8_t)(1 + lo % 125);
-    assert_int_equal(alfa_node_id(&b->pack.node), pref);
-    assert_true(alfa_node_id(&a->pack.node) != pref);
-    assert_true(alfa_core_warnings(&a->pack.core) & (1u << ALFA_WARN_NODE_ID_CONFLICT));
-    assert_false(alfa_core_warnings(&b->pack.core) & (1u << ALFA_WARN_NODE_ID_CONFLICT));
-    assert_true(alfa_node_is_master(&b->pack.node));
+    assert_int_equal(alfa_node_id(alfa_pack_node(&b->pack)), pref);
+    assert_true(alfa_node_id(alfa_pack_node(&a->pack)) != pref);
+    assert_true(alfa_core_warnings(alfa_pack_core(&a->pack)) & (1u << ALFA_WARN_NODE_ID_CONFLICT));
+    assert_false(alfa_core_warnings(alfa_pack_core(&b->pack)) & (1u << ALFA_WARN_NODE_ID_CONFLICT));
+    assert_true(alfa_node_is_master(alfa_pack_node(&b->pack)));
     /* Nobody collided on the wire: no error frames at all. */
-    assert_true(s->bus.n_error_frames == 0);
+    assert_true(alfa_canbus_error_frames(&s->bus) == 0);
     /* The moved ID survives a reboot. */
-    uint8_t a_id = alfa_node_id(&a->pack.node);
+    uint8_t a_id = alfa_node_id(alfa_pack_node(&a->pack));
     alfa_cansite_reboot(a);
     alfa_cansite_run_ms(s, 6000);
-    assert_int_equal(alfa_node_id(&a->pack.node), a_id);
+    assert_int_equal(alfa_node_id(alfa_pack_node(&a->pack)), a_id);
     assert_settled(s);
     free(s);
 }
@@ -269,24 +269,24 @@ static void run_many(uint32_t n, uint64_t seed)
     }
     alfa_cansite_run_ms(s, 20000);
     assert_settled(s);
-    assert_true(s->bus.n_error_frames == 0);
+    assert_true(alfa_canbus_error_frames(&s->bus) == 0);
     /* Site totals count everybody, with every pack's own figures: the node's few shared
      * reassemblers and pack slots never lost a record. */
     int64_t batt = 0, home = 0;
     for (uint32_t i = 0; i < n; i++) {
         alfa_telemetry_t t;
-        alfa_core_telemetry(&s->packs[i].pack.core, &t);
+        alfa_core_telemetry(alfa_pack_core(&s->packs[i].pack), &t);
         batt += t.p_batt_w;
         home += t.p_home_w;
     }
     for (uint32_t i = 0; i < n; i++) {
         alfa_site_totals_t st;
-        assert_true(alfa_site_totals(&s->packs[i].pack.site, &st));
+        assert_true(alfa_site_totals(alfa_pack_site(&s->packs[i].pack), &st));
         assert_int_equal(st.packs_online, n);
         assert_int_equal(st.p_batt_w, batt);
         assert_int_equal(st.p_home_w, home);
-        assert_int_equal(s->packs[i].pack.tlm.stats.lost, 0);
-        assert_int_equal(s->packs[i].pack.site.stats.table_full, 0);
+        assert_int_equal(alfa_tlm_stats(alfa_pack_tlm(&s->packs[i].pack))->lost, 0);
+        assert_int_equal(alfa_site_stats(alfa_pack_site(&s->packs[i].pack))->table_full, 0);
     }
     free(s);
 }
@@ -324,7 +324,7 @@ static uint32_t masters_connected(const alfa_cansite_t *s)
 {
     uint32_t m = 0;
     for (uint32_t i = 0; i < s->n_packs; i++) {
-        m += (s->packs[i].can->connected && alfa_node_is_master(&s->packs[i].pack.node)) ? 1u : 0u;
+        m += (alfa_canbus_node_connected(s->packs[i].can) && alfa_node_is_master(alfa_pack_node(&s->packs[i].pack))) ? 1u : 0u;
     }
     return m;
 }
@@ -340,7 +340,7 @@ static void test_failover_and_return_32(void **state)
     assert_settled(s);
     uint8_t ids[32];
     for (uint32_t i = 0; i < 32; i++) {
-        ids[i] = alfa_node_id(&s->packs[i].pack.node);
+        ids[i] = alfa_node_id(alfa_pack_node(&s->packs[i].pack));
     }
     uint32_t old = highest(s, -1);
     uint32_t next = highest(s, (int)old);
@@ -353,10 +353,10 @@ static void test_failover_and_return_32(void **state)
         for (uint32_t i = 0; i < 32; i++) {
             /* Nobody but the expected successor ever takes the role. */
             if (i != old && i != next) {
-                assert_false(alfa_node_is_master(&s->packs[i].pack.node));
+                assert_false(alfa_node_is_master(alfa_pack_node(&s->packs[i].pack)));
             }
         }
-        if (t_new == 0 && alfa_node_is_master(&s->packs[next].pack.node)) {
+        if (t_new == 0 && alfa_node_is_master(alfa_pack_node(&s->packs[next].pack))) {
             t_new = alfa_cansite_now_ms(s);
         }
     }
@@ -365,7 +365,7 @@ static void test_failover_and_return_32(void **state)
     assert_int_equal(masters_connected(s), 1);
     for (uint32_t i = 0; i < 32; i++) {
         if (i != old) {
-            assert_int_equal(alfa_node_master_id(&s->packs[i].pack.node), ids[next]);
+            assert_int_equal(alfa_node_master_id(alfa_pack_node(&s->packs[i].pack)), ids[next]);
         }
     }
     /* Back after 90 s in total: it keeps its ID and, having the highest serial, takes over with
@@ -379,9 +379,9 @@ static void test_failover_and_return_32(void **state)
         worst_bad_run = bad_run > worst_bad_run ? bad_run : worst_bad_run;
     }
     assert_true(worst_bad_run < 3000u);
-    assert_true(alfa_node_is_master(&s->packs[old].pack.node));
+    assert_true(alfa_node_is_master(alfa_pack_node(&s->packs[old].pack)));
     for (uint32_t i = 0; i < 32; i++) {
-        assert_int_equal(alfa_node_id(&s->packs[i].pack.node), ids[i]);
+        assert_int_equal(alfa_node_id(alfa_pack_node(&s->packs[i].pack)), ids[i]);
     }
     assert_settled(s);
     free(s);
@@ -397,7 +397,7 @@ static void id_reservation(uint32_t away_ms, int expect_kept)
     alfa_cansite_run_ms(s, 10000);
     assert_settled(s);
     alfa_cansite_pack_t *x = &s->packs[2];
-    uint8_t x_id = alfa_node_id(&x->pack.node);
+    uint8_t x_id = alfa_node_id(alfa_pack_node(&x->pack));
     alfa_canbus_set_connected(x->can, 0);
     alfa_cansite_run_ms(s, away_ms - 10000u);
     /* A new pack (first boot) whose preferred ID is x's. */
@@ -410,11 +410,11 @@ static void id_reservation(uint32_t away_ms, int expect_kept)
     alfa_canbus_set_connected(x->can, 1);
     alfa_cansite_run_ms(s, 10000);
     if (expect_kept) {
-        assert_int_equal(alfa_node_id(&x->pack.node), x_id);
-        assert_true(alfa_node_id(&y->pack.node) != x_id);
+        assert_int_equal(alfa_node_id(alfa_pack_node(&x->pack)), x_id);
+        assert_true(alfa_node_id(alfa_pack_node(&y->pack)) != x_id);
     } else {
-        assert_int_equal(alfa_node_id(&y->pack.node), x_id);
-        assert_true(alfa_node_id(&x->pack.node) != x_id);
+        assert_int_equal(alfa_node_id(alfa_pack_node(&y->pack)), x_id);
+        assert_true(alfa_node_id(alfa_pack_node(&x->pack)) != x_id);
     }
     assert_settled(s);
     free(s);
@@ -443,7 +443,7 @@ static void test_newcomer_yields_to_settled_master(void **state)
     assert_settled(s);
     uint8_t ids[4];
     for (uint32_t i = 0; i < 4; i++) {
-        ids[i] = alfa_node_id(&s->packs[i].pack.node);
+        ids[i] = alfa_node_id(alfa_pack_node(&s->packs[i].pack));
     }
     /* A pack with a higher serial than everybody, whose stored ID is the master's. */
     alfa_cansite_pack_t *y = alfa_cansite_add_pack(s, 0x7FFFFFFFFFFFull, ids[3]);
@@ -455,22 +455,22 @@ static void test_newcomer_yields_to_settled_master(void **state)
     }
     /* The settled ID owner keeps it; the newcomer moved, then took over as master cleanly. */
     for (uint32_t i = 0; i < 4; i++) {
-        assert_int_equal(alfa_node_id(&s->packs[i].pack.node), ids[i]);
+        assert_int_equal(alfa_node_id(alfa_pack_node(&s->packs[i].pack)), ids[i]);
     }
-    assert_true(alfa_node_id(&y->pack.node) != ids[3]);
-    assert_true(alfa_node_is_master(&y->pack.node));
+    assert_true(alfa_node_id(alfa_pack_node(&y->pack)) != ids[3]);
+    assert_true(alfa_node_is_master(alfa_pack_node(&y->pack)));
     assert_true(worst_bad_run < 3000u);
     assert_settled(s);
     /* Later it reboots with a stored ID that another pack holds: it moves again at boot and
      * still recovers today's grid import (found by its serial). */
-    alfa_core_restore_grid_import(&y->pack.core, 6100, alfa_core_day(&y->pack.core));
+    alfa_core_restore_grid_import(alfa_pack_core(&y->pack), 6100, alfa_core_day(alfa_pack_core(&y->pack)));
     alfa_cansite_run_ms(s, 5000);
     alfa_cansite_store_node_id(y, ids[0]);
     alfa_cansite_reboot(y);
     alfa_cansite_run_ms(s, 12000);
-    assert_true(alfa_node_id(&y->pack.node) != ids[0]);
-    assert_int_equal(alfa_node_id(&s->packs[0].pack.node), ids[0]);
-    assert_int_equal(alfa_core_grid_import_today_wh(&y->pack.core), 6100);
+    assert_true(alfa_node_id(alfa_pack_node(&y->pack)) != ids[0]);
+    assert_int_equal(alfa_node_id(alfa_pack_node(&s->packs[0].pack)), ids[0]);
+    assert_int_equal(alfa_core_grid_import_today_wh(alfa_pack_core(&y->pack)), 6100);
     assert_settled(s);
     free(s);
 }
@@ -506,15 +506,15 @@ static void test_broadcast_command_acked_by_all_32(void **state)
     drain_tool(s, collect_ack, &a);
     assert_int_equal(a.n, 32);
     for (uint32_t i = 0; i < 32; i++) {
-        uint8_t id = alfa_node_id(&s->packs[i].pack.node);
+        uint8_t id = alfa_node_id(alfa_pack_node(&s->packs[i].pack));
         assert_int_equal(a.from[id], 1);
         assert_int_equal(a.result[id], ALFA_ACK_OK);
-        assert_int_equal(alfa_core_settings(&s->packs[i].pack.core)->eco_limit_w, 2500);
+        assert_int_equal(alfa_core_settings(alfa_pack_core(&s->packs[i].pack))->eco_limit_w, 2500);
     }
     /* Unicast: only the addressed pack answers and changes. */
     memset(&c, 0, sizeof(c));
     c.code = ALFA_CMD_SET_RELAY_OVERRIDE;
-    c.dst = alfa_node_id(&s->packs[5].pack.node);
+    c.dst = alfa_node_id(alfa_pack_node(&s->packs[5].pack));
     c.u.relay_override.relay = 3;
     c.u.relay_override.override = ALFA_OVR_OPEN;
     seq = alfa_cansite_command(s, &c);
@@ -527,7 +527,7 @@ static void test_broadcast_command_acked_by_all_32(void **state)
     assert_int_equal(a.from[c.dst], 1);
     assert_int_equal(a.result[c.dst], ALFA_ACK_OK);
     for (uint32_t i = 0; i < 32; i++) {
-        assert_int_equal(alfa_core_settings(&s->packs[i].pack.core)->override[3], i == 5 ? ALFA_OVR_OPEN : ALFA_OVR_AUTO);
+        assert_int_equal(alfa_core_settings(alfa_pack_core(&s->packs[i].pack))->override[3], i == 5 ? ALFA_OVR_OPEN : ALFA_OVR_AUTO);
     }
     free(s);
 }
@@ -549,7 +549,7 @@ static void expect_refusal(alfa_cansite_t *s, const alfa_can_frame_t *f, uint8_t
 {
     uint32_t gens[32];
     for (uint32_t i = 0; i < 32; i++) {
-        gens[i] = alfa_core_settings_generation(&s->packs[i].pack.core);
+        gens[i] = alfa_core_settings_generation(alfa_pack_core(&s->packs[i].pack));
     }
     assert_int_equal(alfa_cansite_tool_send(s, f), 0);
     acks_t a;
@@ -563,9 +563,9 @@ static void expect_refusal(alfa_cansite_t *s, const alfa_can_frame_t *f, uint8_t
     }
     assert_int_equal(a.n, 32);
     for (uint32_t i = 0; i < 32; i++) {
-        uint8_t id = alfa_node_id(&s->packs[i].pack.node);
+        uint8_t id = alfa_node_id(alfa_pack_node(&s->packs[i].pack));
         assert_int_equal(a.result[id], want);
-        assert_int_equal(alfa_core_settings_generation(&s->packs[i].pack.core), gens[i]);
+        assert_int_equal(alfa_core_settings_generation(alfa_pack_core(&s->packs[i].pack)), gens[i]);
     }
 }
 
@@ -573,7 +573,7 @@ static void test_bad_commands_refused_by_all(void **state)
 {
     (void)state;
     alfa_cansite_t *s = settled_32(51);
-    alfa_settings_t before = *alfa_core_settings(&s->packs[0].pack.core);
+    alfa_settings_t before = *alfa_core_settings(alfa_pack_core(&s->packs[0].pack));
     alfa_cmd_t c;
     alfa_can_frame_t f;
     /* Bad length: eco limit with 3 payload bytes. */
@@ -625,7 +625,7 @@ static void test_bad_commands_refused_by_all(void **state)
     c.u.set_setting.value = 3;
     assert_int_equal(alfa_proto_cmd_encode(&c, &f), 0);
     expect_refusal(s, &f, ALFA_ACK_NOT_ALLOWED);
-    alfa_settings_t after = *alfa_core_settings(&s->packs[0].pack.core);
+    alfa_settings_t after = *alfa_core_settings(alfa_pack_core(&s->packs[0].pack));
     assert_memory_equal(&after, &before, sizeof(before));
     free(s);
 }
@@ -645,8 +645,8 @@ static void test_duplicate_applied_once(void **state)
     uint32_t gens[32];
     alfa_cansite_run_ms(s, 30);
     for (uint32_t i = 0; i < 32; i++) {
-        gens[i] = alfa_core_settings_generation(&s->packs[i].pack.core);
-        assert_int_equal(alfa_core_settings(&s->packs[i].pack.core)->eco_limit_w, 4200);
+        gens[i] = alfa_core_settings_generation(alfa_pack_core(&s->packs[i].pack));
+        assert_int_equal(alfa_core_settings(alfa_pack_core(&s->packs[i].pack))->eco_limit_w, 4200);
     }
     /* The gateway did not see the acks and sends the same command again. */
     assert_int_equal(alfa_cansite_tool_send(s, &f), 0);
@@ -659,10 +659,10 @@ static void test_duplicate_applied_once(void **state)
     drain_tool(s, collect_ack, &a);
     assert_int_equal(a.n, 32); /* acknowledged again ... */
     for (uint32_t i = 0; i < 32; i++) {
-        assert_int_equal(a.result[alfa_node_id(&s->packs[i].pack.node)], ALFA_ACK_OK);
+        assert_int_equal(a.result[alfa_node_id(alfa_pack_node(&s->packs[i].pack))], ALFA_ACK_OK);
         /* ... but not applied again */
-        assert_int_equal(alfa_core_settings_generation(&s->packs[i].pack.core), gens[i]);
-        assert_int_equal(s->packs[i].pack.dispatch.stats.duplicate, 1);
+        assert_int_equal(alfa_core_settings_generation(alfa_pack_core(&s->packs[i].pack)), gens[i]);
+        assert_int_equal(alfa_dispatch_stats(alfa_pack_dispatch(&s->packs[i].pack))->duplicate, 1);
     }
     free(s);
 }
@@ -695,9 +695,8 @@ static void test_telemetry_reassembly_with_losses(void **state)
     }
     alfa_cansite_run_ms(s, 8000);
     drain_tool(s, NULL, NULL);
-    s->bus.observer = wire_observe;
-    s->bus.observer_ctx = w;
-    s->bus.error_ppm = 20000; /* 2 % of transfers destroyed and retried */
+    alfa_canbus_set_observer(&s->bus, wire_observe, w);
+    alfa_canbus_set_error_ppm(&s->bus, 20000); /* 2 % of transfers destroyed and retried */
     alfa_telem_rx_t rx[128];
     memset(rx, 0, sizeof(rx));
     uint32_t records = 0;
@@ -743,7 +742,7 @@ static void test_telemetry_reassembly_with_losses(void **state)
             w->n = 2000;
         }
     }
-    assert_true(s->bus.n_error_frames > 0);
+    assert_true(alfa_canbus_error_frames(&s->bus) > 0);
     print_message("telemetry records assembled by the lossy reader: %u\n", records);
     assert_true(records > 50);
     free(w);

@@ -90,8 +90,8 @@ static int32_t recv_wait(alfa_slcan_t *s, alfa_can_frame_t *f)
         if (rc != 0) {
             return rc;
         }
-        struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-        (void)poll(&pfd, 1, 10);
+        struct pollfd pfd = {.fd = alfa_slcan_fd(s), .events = POLLIN};
+        (void)poll(&pfd, 1, 10); /* only a pause: recv above tells what came */
     }
     return 0;
 }
@@ -100,7 +100,7 @@ static int32_t recv_wait(alfa_slcan_t *s, alfa_can_frame_t *f)
 static void settle(alfa_slcan_t *s)
 {
     for (int i = 0; i < 20; i++) {
-        struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+        struct pollfd pfd = {.fd = alfa_slcan_fd(s), .events = POLLIN};
         if (poll(&pfd, 1, 20) <= 0) {
             break;
         }
@@ -158,7 +158,7 @@ static void test_open_sends_setup_and_frames(void **state)
     char spec[160];
     snprintf(spec, sizeof(spec), "slcan:%s", p.path);
     assert_int_equal(alfa_lincan_open(&c, spec), 0);
-    assert_int_equal(c.kind, ALFA_LINCAN_SLCAN);
+    assert_int_equal(alfa_lincan_kind(&c), ALFA_LINCAN_SLCAN);
     assert_true(alfa_lincan_fd(&c) >= 0);
     char buf[256];
     adapter_read(&p, buf, 7);
@@ -169,7 +169,7 @@ static void test_open_sends_setup_and_frames(void **state)
     adapter_read(&p, buf, 27);
     assert_string_equal(buf, "T0800007F80102030405060708\r");
     assert_int_equal(alfa_lincan_state(&c), ALFA_CAN_ERROR_ACTIVE);
-    alfa_lincan_close(&c);
+    assert_int_equal(alfa_lincan_close(&c), 0);
     adapter_read(&p, buf, 2);
     assert_string_equal(buf, "C\r");
     pty_close(&p);
@@ -207,7 +207,7 @@ static void test_partial_lines_and_garbage(void **state)
     assert_int_equal(f.data[0], 0x11);
     assert_int_equal(f.data[1], 0x22);
     /* Garbage of every kind, then a good frame: only the good frame comes out. */
-    uint32_t garbage_before = s.n_garbage;
+    uint32_t garbage_before = alfa_slcan_stats(&s)->n_garbage;
     adapter_write(&p, "hello world\r");
     adapter_write(&p, "\x01\x02\xff\r");
     char longline[120];
@@ -225,9 +225,9 @@ static void test_partial_lines_and_garbage(void **state)
     assert_int_equal(f.len, 1);
     assert_int_equal(f.data[0], 0xA5);
     assert_int_equal(alfa_slcan_recv(&s, &f), 0);
-    assert_int_equal(s.n_garbage - garbage_before, 4);
-    assert_int_equal(s.n_adapter_errors, 1);
-    assert_int_equal(s.n_tx_acks, 2);
+    assert_int_equal(alfa_slcan_stats(&s)->n_garbage - garbage_before, 4);
+    assert_int_equal(alfa_slcan_stats(&s)->n_adapter_errors, 1);
+    assert_int_equal(alfa_slcan_stats(&s)->n_tx_acks, 2);
     /* Many frames in one burst, with and without timestamps. */
     char burst[2048] = "";
     for (int i = 0; i < 50; i++) {
@@ -241,7 +241,7 @@ static void test_partial_lines_and_garbage(void **state)
         assert_int_equal(f.id, (uint32_t)(0x100 + i));
         assert_int_equal(f.data[0], i);
     }
-    alfa_slcan_close(&s);
+    assert_int_equal(alfa_slcan_close(&s), 0);
     pty_close(&p);
 }
 
@@ -254,7 +254,7 @@ static void test_status_busoff_and_recovery(void **state)
     assert_int_equal(alfa_slcan_attach(&s, p.slave, 6), 0);
     char buf[256];
     adapter_read(&p, buf, 7);
-    alfa_slcan_request_status(&s);
+    assert_int_equal(alfa_slcan_request_status(&s), 0);
     adapter_read(&p, buf, 2);
     assert_string_equal(buf, "F\r");
     adapter_write(&p, "F20\r");
@@ -265,14 +265,14 @@ static void test_status_busoff_and_recovery(void **state)
     assert_int_equal(alfa_slcan_state(&s), ALFA_CAN_BUS_OFF);
     alfa_can_frame_t f = {.id = 0x10, .len = 0, .flags = ALFA_CAN_FLAG_EXT};
     assert_int_equal(alfa_slcan_send(&s, &f), ALFA_PORT_E_BUSOFF);
-    alfa_slcan_recover(&s);
+    assert_int_equal(alfa_slcan_recover(&s), 0);
     adapter_read(&p, buf, 9);
     assert_string_equal(buf, "C\rS6\rO\rF\r");
     adapter_write(&p, "F00\r");
     settle(&s);
     assert_int_equal(alfa_slcan_state(&s), ALFA_CAN_ERROR_ACTIVE);
     assert_int_equal(alfa_slcan_send(&s, &f), 0);
-    alfa_slcan_close(&s);
+    assert_int_equal(alfa_slcan_close(&s), 0);
     pty_close(&p);
 }
 
@@ -297,10 +297,20 @@ static void test_full_buffer_never_blocks(void **state)
     }
     assert_true(full);
     assert_true(sent > (int)(ALFA_SLCAN_TXBUF / 27u));
+    /* Commands the full buffer cannot take are refused whole and counted: a restart never goes
+     * out half (a close without the open would leave the channel shut). */
+    int status_queued = 0;
+    while (alfa_slcan_request_status(&s) == 0) {
+        status_queued++;
+        assert_true(status_queued <= 13);
+    }
+    assert_int_equal(alfa_slcan_stats(&s)->n_tx_full, 1);
+    assert_int_equal(alfa_slcan_recover(&s), ALFA_PORT_E_FULL);
+    assert_int_equal(alfa_slcan_stats(&s)->n_tx_full, 2);
     /* Once the adapter drains, every queued line arrives whole and sending works again. */
     char buf[4096];
     size_t total = 0;
-    size_t want = (size_t)(sent + 1) * 27u + 7u;
+    size_t want = (size_t)(sent + 1) * 27u + 7u + 2u * (size_t)status_queued;
     int sent_after = 0;
     while (total < want) {
         size_t got = adapter_read_some(&p, buf, sizeof(buf) - 1);
@@ -315,7 +325,7 @@ static void test_full_buffer_never_blocks(void **state)
     }
     assert_true(sent_after);
     assert_int_equal(total, want);
-    alfa_slcan_close(&s);
+    assert_int_equal(alfa_slcan_close(&s), 0);
     pty_close(&p);
 }
 
@@ -334,7 +344,7 @@ static void test_hangup_is_reported(void **state)
         rc = alfa_slcan_recv(&s, &f);
     }
     assert_int_equal(rc, ALFA_PORT_E_IO);
-    alfa_slcan_close(&s);
+    assert_int_equal(alfa_slcan_close(&s), ALFA_PORT_E_IO); /* the adapter is gone: said so */
     pty_close(&p);
 }
 

@@ -104,15 +104,17 @@ static void outside_reports(void **state)
     (void)state;
     pack_t p;
     pack_start(&p);
-    assert_int_equal(alfa_core_fault_report(&p.core, ALFA_FAULT_CAN_BUS_OFF, true), ALFA_OK);
+    alfa_core_can_bus_off(&p.core, true);
     assert_true(alfa_core_faults(&p.core) & (1u << ALFA_FAULT_CAN_BUS_OFF));
-    assert_int_equal(alfa_core_fault_report(&p.core, ALFA_FAULT_COUNT, true), ALFA_E_INVAL);
-    assert_int_equal(alfa_core_fault_report(&p.core, ALFA_FAULT_CAN_BUS_OFF, false), ALFA_OK);
+    alfa_core_can_bus_off(&p.core, false);
     assert_false(alfa_core_faults(&p.core) & (1u << ALFA_FAULT_CAN_BUS_OFF));
-    assert_int_equal(alfa_core_warning_report(&p.core, ALFA_WARN_NODE_ID_CONFLICT, true), ALFA_OK);
+    alfa_core_settings_corrupt(&p.core, true);
+    assert_true(alfa_core_faults(&p.core) & (1u << ALFA_FAULT_SETTINGS_CORRUPT));
+    alfa_core_settings_corrupt(&p.core, false);
+    assert_false(alfa_core_faults(&p.core) & (1u << ALFA_FAULT_SETTINGS_CORRUPT));
+    alfa_core_node_id_conflict(&p.core, true);
     assert_true(alfa_core_warnings(&p.core) & (1u << ALFA_WARN_NODE_ID_CONFLICT));
-    assert_int_equal(alfa_core_warning_report(&p.core, ALFA_WARN_LOADS_LIMIT, true), ALFA_E_INVAL);
-    assert_int_equal(alfa_core_warning_report(&p.core, ALFA_WARN_NODE_ID_CONFLICT, false), ALFA_OK);
+    alfa_core_node_id_conflict(&p.core, false);
     /* Only the information bit of a fresh boot is left: nobody answered with today's import. */
     assert_int_equal(alfa_core_warnings(&p.core), 1u << ALFA_WARN_IMPORT_RECOVERING);
 }

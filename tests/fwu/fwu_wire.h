@@ -95,7 +95,7 @@ static inline ota_site_t *fwu_wire_pack(alfa_slot_geom_t g, const uint8_t (*keys
     return s;
 }
 
-static inline uint8_t fwu_wire_node(ota_site_t *s) { return alfa_node_id(&ota_site_pack(s, 0)->node); }
+static inline uint8_t fwu_wire_node(ota_site_t *s) { return alfa_node_id(alfa_pack_node(ota_site_pack(s, 0))); }
 static inline const alfa_fwu_t *fwu_wire_fwu(ota_site_t *s) { return alfa_pack_fwu(ota_site_pack(s, 0)); }
 
 /* Put a frame on the bus as the gateway; 1 ms runs. 0, or -1 when the bus refused it. */

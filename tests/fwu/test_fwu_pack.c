@@ -172,7 +172,7 @@ static void test_cancel_then_resume(void **state)
     manifest(s, g_img);
     chunks(s, g_img, 0, 600, NULL, 0);
     ota_site_run_ms(s, 2000); /* idle windows written */
-    assert_true(alfa_pack_core((alfa_pack_t *)ota_site_pack(s, 0))->fw_update); /* red LED blinks (SPEC §7) */
+    assert_true(alfa_core_fw_update(alfa_pack_core_const(ota_site_pack(s, 0)))); /* red LED blinks (SPEC §7) */
     assert_true(g_tap.hb_state & ALFA_HB_UPDATING);                              /* heartbeat says UPDATING */
     int red_on = 0, red_off = 0;
     for (int k = 0; k < 24; k++) { /* red blinks at 1 Hz: on, then off */
@@ -184,7 +184,7 @@ static void test_cancel_then_resume(void **state)
     assert_true(red_on && red_off);
     ctrl(s, ALFA_NODE_LINUX_GATEWAY, ALFA_NODE_BROADCAST, ALFA_FWU_OP_CANCEL, session, 0);
     assert_int_equal(alfa_fwu_state(fwu(s)), ALFA_FWU_ST_IDLE);
-    assert_false(alfa_pack_core((alfa_pack_t *)ota_site_pack(s, 0))->fw_update);
+    assert_false(alfa_core_fw_update(alfa_pack_core_const(ota_site_pack(s, 0))));
     ota_site_run_ms(s, 1100);
     assert_false(g_tap.hb_state & ALFA_HB_UPDATING);
     ctrl(s, ALFA_NODE_LINUX_GATEWAY, node_of(s), ALFA_FWU_OP_BEGIN, session, 0);

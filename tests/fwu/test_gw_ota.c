@@ -21,6 +21,7 @@ typedef struct io {
     char payload[MAXPUB][640];
     int retain[MAXPUB];
     int n;
+    int refuse;                    /* publish fails (the broker is away) */
     int frames;
     struct { char name[32]; uint8_t *data; size_t len; } files[4];
 } io_t;
@@ -31,6 +32,7 @@ static uint8_t g_img[128 + 2000];
 static int pub(void *u, const char *t, const char *p, size_t len, int retain)
 {
     io_t *io = u;
+    if (io->refuse) return -1;
     if (io->n < MAXPUB) {
         snprintf(io->topic[io->n], sizeof io->topic[0], "%s", t);
         snprintf(io->payload[io->n], sizeof io->payload[0], "%.*s", (int)len, p);
@@ -143,6 +145,22 @@ static void test_start_refusals(void **state)
     gw_ota_free(o);
 }
 
+/* A result the broker did not take is counted, not lost in silence. */
+static void test_refused_publish_is_counted(void **state)
+{
+    (void)state;
+    gw_ota_t *o = make();
+    g_io.refuse = 1;
+    mqtt(o, "cancel", "{}", 2);
+    assert_int_equal(g_io.n, 0);
+    assert_int_equal(gw_ota_stats(o)->publish_fail, 1);
+    g_io.refuse = 0;
+    mqtt(o, "cancel", "{}", 2);
+    assert_non_null(strstr(last_result(), "no update is running"));
+    assert_int_equal(gw_ota_stats(o)->publish_fail, 1);
+    gw_ota_free(o);
+}
+
 static void test_image_checks(void **state)
 {
     (void)state;
@@ -221,6 +239,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_start_refusals, reset, reset),
+        cmocka_unit_test_setup_teardown(test_refused_publish_is_counted, reset, reset),
         cmocka_unit_test_setup_teardown(test_image_checks, reset, reset),
         cmocka_unit_test_setup_teardown(test_start_and_second_start, reset, reset),
         cmocka_unit_test_setup_teardown(test_restore_refusals, reset, reset),

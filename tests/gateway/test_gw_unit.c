@@ -290,14 +290,14 @@ static void test_core_commands_acks_timeouts(void **state)
     gw_core_on_can(gw, &f, &now);
     gw_core_on_can(gw, &f, &now); /* a repeated ack gives no second result */
     assert_non_null(last(&g_cap, "alfaspark/home/cmd/result", "\"pack\":\"0000000000aa\",\"command\":\"set_eco_limit\",\"result\":\"ok\""));
-    assert_int_equal(g_core.stats.results, 1);
+    assert_int_equal(gw_core_stats(&g_core)->results, 1);
     now.ms += 999;
     gw_core_process(gw, &now);
-    assert_int_equal(g_core.stats.results, 1);
+    assert_int_equal(gw_core_stats(&g_core)->results, 1);
     now.ms += 1;
     gw_core_process(gw, &now);
     assert_non_null(last(&g_cap, "alfaspark/home/cmd/result", "\"pack\":\"0000000000bb\",\"command\":\"set_eco_limit\",\"result\":\"timeout\""));
-    assert_int_equal(g_core.stats.results, 2);
+    assert_int_equal(gw_core_stats(&g_core)->results, 2);
 
     /* read_settings: the result carries the values the pack sent after its ack */
     feed_hb(gw, 0xaaull, 3, &now);

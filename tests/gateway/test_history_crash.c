@@ -65,14 +65,14 @@ static long check_db(void)
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check;", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
     if (sqlite3_prepare_v2(db, "SELECT t, n, s_soc FROM agg5 WHERE pack = ? ORDER BY t;", -1, &st, NULL) != SQLITE_OK) {
         /* killed before the table's creation was committed: an empty, sound file */
         assert_non_null(strstr(sqlite3_errmsg(db), "no such table"));
-        sqlite3_close(db);
+        assert_int_equal(sqlite3_close(db), SQLITE_OK);
         return 0;
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)PACK);
+    assert_int_equal(sqlite3_bind_int64(st, 1, (sqlite3_int64)PACK), SQLITE_OK);
     long rows = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -84,8 +84,8 @@ static long check_db(void)
         rows++;
     }
     assert_int_equal(rc, SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
     assert_int_equal(rows % (long)BATCH, 0);
     return rows;
 }

@@ -238,7 +238,7 @@ static alfa_bms_result_t poll_real(alfa_serial_t *ser, uint8_t address, uint8_t 
         if (alfa_bms_process(&bms, now_ms_cb(NULL), &r) == 1) {
             return r;
         }
-        (void)alfa_serial_wait(ser, 1);
+        assert_true(alfa_serial_wait(ser, 1) >= 0);
     }
     fail_msg("poll did not finish");
     return r;
@@ -310,7 +310,7 @@ static void our_master_vs_libmodbus_slave(void **state)
     alfa_serial_cfg_t sc;
     alfa_serial_cfg_default(&sc);
     assert_int_equal(alfa_serial_attach(&ser, m, &sc), 0);
-    assert_int_equal(ser.de, ALFA_SERIAL_DE_NONE); /* a pty has no RS-485 mode or modem lines */
+    assert_int_equal(alfa_serial_de(&ser), ALFA_SERIAL_DE_NONE); /* a pty has no RS-485 mode or modem lines */
     for (int i = 0; i < 5; i++) {
         alfa_bms_result_t r = poll_real(&ser, 1, 3);
         assert_int_equal(r.status, ALFA_MB_OK);
@@ -329,7 +329,7 @@ static void our_master_vs_libmodbus_slave(void **state)
     assert_int_equal(r.attempts, 2);
     assert_true(s.served >= 5);
     slave_stop(&s);
-    alfa_serial_close(&ser);
+    assert_int_equal(alfa_serial_close(&ser), 0);
     close(m);
 }
 
@@ -351,7 +351,7 @@ static void libmodbus_slave_exception_understood(void **state)
     assert_int_equal(r.attempts, 1);
     assert_int_equal(r.reading.v_pack_mv, 0);
     slave_stop(&s);
-    alfa_serial_close(&ser);
+    assert_int_equal(alfa_serial_close(&ser), 0);
     close(m);
 }
 
@@ -573,11 +573,11 @@ static void serial_rejects_bad_settings(void **state)
             sc.parity = par[p];
             assert_int_equal(alfa_serial_open(&ser, path, &sc), 0);
             struct termios t;
-            assert_int_equal(tcgetattr(ser.fd, &t), 0);
+            assert_int_equal(tcgetattr(alfa_serial_fd(&ser), &t), 0);
             assert_int_equal(cfgetospeed(&t), codes[i]);
             assert_int_equal(t.c_lflag & (ICANON | ECHO), 0);  /* raw: no line editing, no echo */
-            assert_int_equal(ser.baud, rates[i]);
-            assert_int_equal(ser.bits_per_char, par[p] == 'N' ? 10 : 11); /* paces the master */
+            assert_int_equal(alfa_serial_baud(&ser), rates[i]);
+            assert_int_equal(alfa_serial_bits_per_char(&ser), par[p] == 'N' ? 10 : 11); /* paces the master */
             /* bytes really flow both ways, without blocking */
             uint8_t b[3] = {1, 2, 3}, in[8];
             assert_int_equal(alfa_serial_write(&ser, b, 3), 3);
@@ -586,7 +586,7 @@ static void serial_rejects_bad_settings(void **state)
             assert_int_equal(alfa_serial_wait(&ser, 1000), 1);
             assert_int_equal(alfa_serial_read(&ser, in, sizeof(in)), 2);
             assert_int_equal(alfa_serial_read(&ser, in, sizeof(in)), 0);
-            alfa_serial_close(&ser);
+            assert_int_equal(alfa_serial_close(&ser), 0);
         }
     }
     close(m);

@@ -210,11 +210,13 @@ static int setup(void **state)
     int slave = -1;
     assert_int_equal(openpty(&r->can_fd, &slave, r->can_path, NULL, NULL), 0);
     struct termios tio;
-    tcgetattr(slave, &tio);
+    assert_int_equal(tcgetattr(slave, &tio), 0);
     cfmakeraw(&tio);
-    tcsetattr(slave, TCSANOW, &tio);
+    assert_int_equal(tcsetattr(slave, TCSANOW, &tio), 0);
     /* Keep `slave` open: a pty pair whose last slave fd closes reports hang-up to the master. */
-    fcntl(r->can_fd, F_SETFL, fcntl(r->can_fd, F_GETFL) | O_NONBLOCK);
+    int fl = fcntl(r->can_fd, F_GETFL);
+    assert_true(fl >= 0);
+    assert_int_equal(fcntl(r->can_fd, F_SETFL, fl | O_NONBLOCK), 0);
     start_bms_sim(r);
     *state = r;
     return 0;

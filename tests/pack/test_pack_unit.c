@@ -25,6 +25,7 @@ typedef struct rig {
     alfa_can_frame_t tx[CANQ]; /* frames the pack sent (a ring; the last CANQ kept) */
     uint32_t tx_count;
     uint64_t flash_records_at_reboot;
+    int can_full;              /* the port's transmit queue refuses every frame */
     alfa_port_t port;
     alfa_pack_t pack;
 } rig_t;
@@ -36,6 +37,9 @@ static int32_t r_serial_read(void *u, uint8_t *d, uint16_t cap) { (void)u; (void
 static int32_t r_can_send(void *u, const alfa_can_frame_t *f)
 {
     rig_t *r = u;
+    if (r->can_full) {
+        return ALFA_PORT_E_FULL;
+    }
     r->tx[r->tx_count++ % CANQ] = *f;
     return ALFA_PORT_OK;
 }
@@ -196,11 +200,16 @@ static void test_unknown_format_boots_defaults(void **state)
 {
     rig_t *r = *state;
     boot(r, 1);
-    alfa_store_t *st = &r->pack.store;
+    /* The future firmware's own store on the same flash (the pack's store is the pack's). */
+    alfa_store_t st;
+    uint8_t old[ALFA_STORE_BLOB_MAX];
+    uint32_t len = 0;
+    uint16_t format = 0;
+    assert_int_equal(alfa_store_init(&st, &r->port, old, sizeof old, &len, &format, NULL), ALFA_OK);
     static const uint8_t blob[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    assert_int_equal(alfa_store_save(st, 99, blob, sizeof blob, r->tp.now_ms), ALFA_OK);
-    assert_int_equal(alfa_store_flush(st), ALFA_OK);
-    while (alfa_store_process(st, r->tp.now_ms) > 0) {
+    assert_int_equal(alfa_store_save(&st, 99, blob, sizeof blob, r->tp.now_ms), ALFA_OK);
+    assert_int_equal(alfa_store_flush(&st), ALFA_OK);
+    while (alfa_store_process(&st, r->tp.now_ms) > 0) {
     }
     boot(r, 1);
     assert_int_equal(alfa_pack_boot_state(&r->pack), ALFA_PACK_BOOT_DEFAULTS);
@@ -219,6 +228,56 @@ static void test_no_flash(void **state)
     assert_true(faulted(r, ALFA_FAULT_SETTINGS_CORRUPT));
     assert_int_equal(alfa_core_settings(alfa_pack_core(&r->pack))->mode, ALFA_MODE_BACKUP);
     assert_int_equal(r->flash.progs, 0);
+}
+
+/* A daemon stopping (SIGTERM) inside the 2-s quiet period writes the change first: the next boot
+ * restores it. Without flash there is nothing to write, and that is no failure. */
+static void test_flush_before_stopping(void **state)
+{
+    rig_t *r = *state;
+    boot(r, 1);
+    run(r, 3000);
+    assert_int_equal(alfa_core_set_mode(alfa_pack_core(&r->pack), ALFA_MODE_ECO, true), ALFA_OK);
+    run(r, 10); /* handed to the store, which waits for its quiet period */
+    assert_int_equal(alfa_pack_flush(&r->pack), ALFA_OK);
+    assert_int_equal(alfa_pack_stats(&r->pack)->flush_failed, 0);
+    boot(r, 1);
+    assert_int_equal(alfa_pack_boot_state(&r->pack), ALFA_PACK_BOOT_RESTORED);
+    assert_int_equal(alfa_core_settings(alfa_pack_core(&r->pack))->mode, ALFA_MODE_ECO);
+    boot(r, 0);
+    assert_int_equal(alfa_pack_flush(&r->pack), ALFA_OK);
+}
+
+/* Flash that fails every write: the stop's flush says so and counts it; nothing is hidden. */
+static void test_flush_failure_is_counted(void **state)
+{
+    rig_t *r = *state;
+    boot(r, 1);
+    run(r, 3000);
+    r->flash.bad_blocks = ~0ull;
+    assert_int_equal(alfa_core_set_mode(alfa_pack_core(&r->pack), ALFA_MODE_ECO, true), ALFA_OK);
+    run(r, 10);
+    assert_true(alfa_pack_flush(&r->pack) < 0);
+    assert_int_equal(alfa_pack_stats(&r->pack)->flush_failed, 1);
+    assert_true(alfa_pack_stats(&r->pack)->store_errors > 0);
+}
+
+/* A transmit queue that refuses frames: the node's own heartbeats are counted as failed sends, and
+ * go out again once the queue takes frames. */
+static void test_full_can_queue_is_counted(void **state)
+{
+    rig_t *r = *state;
+    boot(r, 1);
+    r->can_full = 1;
+    run(r, 6000); /* listen, claim (heartbeats), run */
+    const alfa_node_stats_t *st = alfa_node_stats(alfa_pack_node(&r->pack));
+    assert_true(st->tx_fail >= 4);
+    assert_int_equal(st->tx_frames, 0);
+    assert_int_equal(r->tx_count, 0);
+    r->can_full = 0;
+    run(r, 2000);
+    assert_true(st->tx_frames >= 2);
+    assert_true(r->tx_count >= 2);
 }
 
 /* Bad arguments are refused. */
@@ -260,6 +319,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_factory_reset_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_format_boots_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_flash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_before_stopping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_failure_is_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_can_queue_is_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_refuses_bad_arguments, setup, teardown),
         cmocka_unit_test(test_error_names),
     };

@@ -98,7 +98,9 @@ int ctl_loop(ctl_t *c, int ms);
 int ctl_publish(ctl_t *c, const char *subtopic, const char *payload);
 /* The same for `len` bytes of any content (a firmware image). */
 int ctl_publish_bytes(ctl_t *c, const char *subtopic, const void *data, size_t len);
-void ctl_disconnect(ctl_t *c);
+/* Let queued messages leave, disconnect, free. 0, or -1 when a message may not have left (the
+ * reason printed). Safe without a session. */
+int ctl_disconnect(ctl_t *c);
 /* The view's pack with this serial, or NULL. */
 const ctl_pack_t *ctl_find_pack(const ctl_t *c, const char *serial);
 

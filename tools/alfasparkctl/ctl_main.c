@@ -183,7 +183,9 @@ int main(int argc, char **argv)
         return CTL_USAGE;
     }
     int rc = cmd->run(&c, cmd, n, rest);
-    ctl_disconnect(&c);
+    if (ctl_disconnect(&c) < 0 && rc == CTL_OK) {
+        rc = CTL_FAILED; /* what it sent may not have reached the broker */
+    }
     free(rest);
     return rc;
 }

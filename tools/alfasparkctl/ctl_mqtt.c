@@ -10,7 +10,7 @@
 static long long mono_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail: a clock Linux always has, a valid pointer */
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -142,7 +142,11 @@ int ctl_connect(ctl_t *c)
                         "gateway's configuration)\n", c->site);
         return CTL_USAGE;
     }
-    mosquitto_lib_init();
+    int lrc = mosquitto_lib_init();
+    if (lrc != MOSQ_ERR_SUCCESS) {
+        fprintf(stderr, "alfasparkctl: the MQTT library cannot start: %s\n", mosquitto_strerror(lrc));
+        return CTL_USAGE;
+    }
     char cid[64];
     snprintf(cid, sizeof cid, "alfasparkctl-%ld-%lld", (long)getpid(), mono_ms() % 100000);
     c->connack = -1;
@@ -155,7 +159,11 @@ int ctl_connect(ctl_t *c)
     mosquitto_connect_callback_set(c->m, on_connect);
     mosquitto_disconnect_callback_set(c->m, on_disconnect);
     mosquitto_subscribe_callback_set(c->m, on_subscribe);
-    mosquitto_int_option(c->m, MOSQ_OPT_TCP_NODELAY, 1);
+    lrc = mosquitto_int_option(c->m, MOSQ_OPT_TCP_NODELAY, 1);
+    if (lrc != MOSQ_ERR_SUCCESS) {
+        fprintf(stderr, "alfasparkctl: MQTT client option refused: %s\n", mosquitto_strerror(lrc));
+        return CTL_USAGE;
+    }
     if (c->user != NULL && mosquitto_username_pw_set(c->m, c->user, c->password) != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "alfasparkctl: --user \"%s\": not a valid MQTT user name\n", c->user);
         return CTL_USAGE;
@@ -188,12 +196,18 @@ int ctl_connect(ctl_t *c)
      * broker handles one connection's packets in order): the third SUBACK marks the view as
      * complete, without guessing a delay. QoS 0: retained messages are not held back by the
      * QoS 1 in-flight window. */
-    char topic[160];
-    snprintf(topic, sizeof topic, "alfaspark/%s/#", c->site);
-    mosquitto_subscribe(c->m, &c->mid_site, topic, 0);
-    mosquitto_subscribe(c->m, NULL, "alfaspark/+/gateway/status", 0);
-    snprintf(topic, sizeof topic, "alfaspark/%s/ctl/%s", c->site, cid);
-    mosquitto_subscribe(c->m, NULL, topic, 0);
+    char topic[3][160];
+    snprintf(topic[0], sizeof topic[0], "alfaspark/%s/#", c->site);
+    snprintf(topic[1], sizeof topic[1], "alfaspark/+/gateway/status");
+    snprintf(topic[2], sizeof topic[2], "alfaspark/%s/ctl/%s", c->site, cid);
+    for (int k = 0; k < 3; k++) {
+        rc = mosquitto_subscribe(c->m, k == 0 ? &c->mid_site : NULL, topic[k], 0);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "alfasparkctl: cannot subscribe to %s: %s\n", topic[k],
+                    rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+            return CTL_USAGE;
+        }
+    }
     pump_until(c, &c->subacks, 3, 5000);
     if (c->subacks < 3) {
         fprintf(stderr, "alfasparkctl: the broker at %s:%d did not answer the subscriptions\n", c->host, c->port);
@@ -253,14 +267,28 @@ int ctl_publish_bytes(ctl_t *c, const char *subtopic, const void *data, size_t l
     return 0;
 }
 
-void ctl_disconnect(ctl_t *c)
+int ctl_disconnect(ctl_t *c)
 {
+    int ok = 1;
     if (c->m != NULL) {
         /* let a QoS 1 command leave before the socket closes */
-        for (int k = 0; k < 20 && mosquitto_want_write(c->m); k++) mosquitto_loop(c->m, 10, 1);
-        mosquitto_disconnect(c->m);
+        int rc = MOSQ_ERR_SUCCESS;
+        for (int k = 0; rc == MOSQ_ERR_SUCCESS && k < 20 && mosquitto_want_write(c->m); k++) {
+            rc = mosquitto_loop(c->m, 10, 1);
+        }
+        if (rc != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "alfasparkctl: the connection failed while the last message left: %s\n", mosquitto_strerror(rc));
+            ok = 0;
+        } else if (mosquitto_want_write(c->m)) {
+            fprintf(stderr, "alfasparkctl: a message was still queued when the session ended: it may not have left\n");
+            ok = 0;
+        } else if ((rc = mosquitto_disconnect(c->m)) != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
+            /* everything left: only the goodbye was lost, and the broker drops the client anyway */
+            fprintf(stderr, "alfasparkctl: note: disconnect from the broker failed: %s\n", mosquitto_strerror(rc));
+        }
         mosquitto_destroy(c->m);
         c->m = NULL;
     }
-    mosquitto_lib_cleanup();
+    (void)mosquitto_lib_cleanup(); /* always MOSQ_ERR_SUCCESS (mosquitto.h): a value, not an error */
+    return ok ? 0 : -1;
 }

@@ -37,14 +37,15 @@ static const char *site_time(const ctl_t *c, char *buf, size_t cap)
     if (ts <= 0) return buf;
     struct tm tm;
     time_t t = (time_t)ts;
+    /* A time the C library cannot convert, or a buffer too small, shows as unknown ("" here). */
     if (have_off) {
         t += (time_t)(off * 60);
-        gmtime_r(&t, &tm);
-        size_t n = strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
-        snprintf(buf + n, cap - n, " UTC%+03lld:%02lld", off / 60, (off < 0 ? -off : off) % 60);
-    } else {
-        localtime_r(&t, &tm);
-        strftime(buf, cap, "%Y-%m-%d %H:%M:%S %Z", &tm);
+        size_t n = gmtime_r(&t, &tm) != NULL ? strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm) : 0u;
+        if (n > 0u) {
+            snprintf(buf + n, cap - n, " UTC%+03lld:%02lld", off / 60, (off < 0 ? -off : off) % 60);
+        }
+    } else if (localtime_r(&t, &tm) == NULL || strftime(buf, cap, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0u) {
+        buf[0] = '\0';
     }
     return buf;
 }

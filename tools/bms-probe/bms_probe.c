@@ -254,7 +254,9 @@ int main(int argc, char **argv)
     rc = alfa_bms_init(&bms, &port, &bc, now_ms_cb(NULL));
     if (rc < 0) {
         fprintf(stderr, "alfaspark-bms-probe: bad configuration (%s)\n", alfa_err_name(rc));
-        alfa_serial_close(&ser);
+        if (alfa_serial_close(&ser) < 0) {
+            fprintf(stderr, "alfaspark-bms-probe: %s: the driver enable stayed on\n", device);
+        }
         return 2;
     }
     struct sigaction sa;
@@ -308,13 +310,21 @@ int main(int argc, char **argv)
             fflush(stdout);
             continue;
         }
-        if (alfa_bms_busy(&bms)) {
-            (void)alfa_serial_wait(&ser, 1);
-        } else {
-            int32_t wait = (int32_t)(alfa_bms_next_poll_ms(&bms) - now_ms_cb(NULL));
-            (void)alfa_serial_wait(&ser, wait > 50 ? 50 : (wait < 0 ? 0 : wait));
+        int32_t wait = 1;
+        if (!alfa_bms_busy(&bms)) {
+            wait = (int32_t)(alfa_bms_next_poll_ms(&bms) - now_ms_cb(NULL));
+            wait = wait > 50 ? 50 : (wait < 0 ? 0 : wait);
+        }
+        rc = alfa_serial_wait(&ser, wait); /* ready or timed out alike: the poller reads */
+        if (rc < 0) {
+            fprintf(stderr, "alfaspark-bms-probe: %s: %s\n", device, strerror(-rc));
+            last_ok = 0;
+            break;
         }
     }
-    alfa_serial_close(&ser);
+    rc = alfa_serial_close(&ser);
+    if (rc < 0) {
+        fprintf(stderr, "alfaspark-bms-probe: %s: the driver enable stayed on: %s\n", device, strerror(-rc));
+    }
     return last_ok ? 0 : 1;
 }

@@ -67,7 +67,9 @@ static void usage(FILE *f)
         "other:\n"
         "  --max-answers N       exit after N answers (or silences) (default: run until SIGINT/SIGTERM)\n"
         "  --verbose             one JSON line per answer on stderr\n"
-        "  --help                this text\n");
+        "  --help                this text\n"
+        "exit status: 0 done, 2 bad arguments, 3 the device or pty cannot be set up, 4 it failed while\n"
+        "running\n");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -162,10 +164,18 @@ static int make_pty(char *path, size_t cap, int *slave_fd)
         close(m);
         return -1;
     }
+    /* Raw, as a UART's tty: a cooked one would echo the master's requests back to it. */
     struct termios t;
-    if (tcgetattr(s, &t) == 0) {
-        cfmakeraw(&t);
-        (void)tcsetattr(s, TCSANOW, &t);
+    if (tcgetattr(s, &t) < 0) {
+        close(s);
+        close(m);
+        return -1;
+    }
+    cfmakeraw(&t);
+    if (tcsetattr(s, TCSANOW, &t) < 0) {
+        close(s);
+        close(m);
+        return -1;
     }
     *slave_fd = s;
     return m;
@@ -321,7 +331,10 @@ int main(int argc, char **argv)
             return 3;
         }
         if (link_path != NULL) {
-            (void)unlink(link_path);
+            if (unlink(link_path) < 0 && errno != ENOENT) { /* a link of an earlier run, or none */
+                fprintf(stderr, "alfaspark-bms-sim: cannot replace %s: %s\n", link_path, strerror(errno));
+                return 3;
+            }
             if (symlink(path, link_path) < 0) {
                 fprintf(stderr, "alfaspark-bms-sim: cannot link %s: %s\n", link_path, strerror(errno));
                 return 3;
@@ -334,7 +347,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "alfaspark-bms-sim: cannot open %s: %s\n", device, strerror(-rc));
             return 3;
         }
-        fd = ser.fd;
+        fd = alfa_serial_fd(&ser);
         is_device = 1;
         printf("%s\n", device);
     }
@@ -352,8 +365,9 @@ int main(int argc, char **argv)
     }
     /* On a real UART a byte written at its start time is on the wire one character later; on a
      * pty it arrives at once, so it is written when it would have been fully received. */
-    uint64_t lead_us = is_device ? model.char_us : 0;
+    uint64_t lead_us = is_device ? alfa_bmsm_char_us(&model) : 0;
     long answers = 0;
+    int status = 0;
     while (!stop_flag && (max_answers < 0 || answers < max_answers || alfa_bmsm_next_us(&model) != UINT64_MAX)) {
         uint64_t now = mono_us();
         uint64_t next = alfa_bmsm_next_us(&model);
@@ -376,16 +390,26 @@ int main(int argc, char **argv)
             ssize_t n = read(fd, buf, sizeof(buf));
             if (n > 0) {
                 alfa_bmsm_rx(&model, buf, (size_t)n, now);
+            } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                fprintf(stderr, "alfaspark-bms-sim: read: %s\n", strerror(errno));
+                status = 4;
+                break;
             }
         } else if (rc > 0 && (p.revents & (POLLHUP | POLLERR))) {
             struct timespec nap = {0, 2000000}; /* pty client closed: wait for the next one */
-            nanosleep(&nap, NULL);
+            nanosleep(&nap, NULL); /* cut short by a signal: the loop looks at the flag */
         }
         uint8_t out[64];
         size_t k = alfa_bmsm_tx(&model, now + lead_us, out, sizeof(out));
         if (k > 0) {
+            /* A pty with nobody reading may refuse bytes (EAGAIN, or fewer taken): the line then
+             * lost them, as a wire would. Anything else is a broken device. */
             ssize_t w = write(fd, out, k);
-            (void)w; /* a pty with nobody reading may refuse: the line then lost those bytes */
+            if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                fprintf(stderr, "alfaspark-bms-sim: write: %s\n", strerror(errno));
+                status = 4;
+                break;
+            }
         }
         alfa_bmsm_event_t ev;
         while (alfa_bmsm_take_event(&model, &ev)) {
@@ -399,15 +423,18 @@ int main(int argc, char **argv)
             }
         }
     }
-    if (link_path != NULL) {
-        (void)unlink(link_path);
+    if (link_path != NULL && unlink(link_path) < 0 && errno != ENOENT) {
+        fprintf(stderr, "alfaspark-bms-sim: %s stays behind: %s\n", link_path, strerror(errno));
     }
     if (is_device) {
-        alfa_serial_close(&ser);
+        int rc = alfa_serial_close(&ser);
+        if (rc < 0) {
+            fprintf(stderr, "alfaspark-bms-sim: %s: the driver enable stayed on: %s\n", device, strerror(-rc));
+        }
     } else {
-        close(fd);
+        close(fd); /* the pty: nothing of ours left in it */
         close(slave_fd);
     }
     free(pts);
-    return 0;
+    return status;
 }

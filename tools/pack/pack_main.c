@@ -55,6 +55,10 @@ typedef struct daemon {
     int reboot;          /* the core asked for a restart */
     uint8_t relays_shown, leds_shown;
     int relays_valid, leds_valid;
+    uint8_t led_failed;  /* bit i: LED line i refused a value (logged once, until it works again) */
+    int notify_failed;   /* sd_notify refused once (logged once) */
+    int can_recover_rc;  /* last bus-off recovery result: a new failure is logged once */
+    int poll_failed;     /* poll() failed once (logged once; the loop then sleeps instead) */
     alfa_pack_t pack;
 } daemon_t;
 
@@ -87,7 +91,7 @@ static uint32_t p_now_ms(void *user)
 {
     daemon_t *d = user;
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_MONOTONIC, &t); /* cannot fail: a clock Linux always has, a valid pointer */
     int64_t ms = (int64_t)(t.tv_sec - d->t0.tv_sec) * 1000 + (t.tv_nsec - d->t0.tv_nsec) / 1000000;
     return (uint32_t)ms;
 }
@@ -121,9 +125,19 @@ static void p_status_leds_set(void *user, uint8_t on)
     }
     logf_(d, 3, "leds green=%d yellow=%d red=%d", on & ALFA_LED_GREEN ? 1 : 0, on & ALFA_LED_YELLOW ? 1 : 0,
           on & ALFA_LED_RED ? 1 : 0);
+    static const char *const led_name[3] = {"green", "yellow", "red"};
     for (unsigned i = 0; i < 3; i++) {
-        if (d->led_line[i] != NULL) {
-            (void)gpiod_line_set_value(d->led_line[i], (on >> i) & 1);
+        if (d->led_line[i] == NULL) {
+            continue;
+        }
+        /* LEDs blink: a line that fails is logged once, not twice a second. */
+        if (gpiod_line_set_value(d->led_line[i], (on >> i) & 1) < 0) {
+            if (!(d->led_failed & (1u << i))) {
+                logf_(d, 1, "gpio: led %s: %s", led_name[i], strerror(errno));
+            }
+            d->led_failed = (uint8_t)(d->led_failed | (1u << i));
+        } else {
+            d->led_failed = (uint8_t)(d->led_failed & ~(1u << i));
         }
     }
     d->leds_shown = on;
@@ -149,17 +163,36 @@ static int32_t p_serial_read(void *user, uint8_t *data, uint16_t cap)
 static int32_t p_can_send(void *user, const alfa_can_frame_t *f) { return alfa_lincan_send(&((daemon_t *)user)->can, f); }
 static int32_t p_can_recv(void *user, alfa_can_frame_t *f) { return alfa_lincan_recv(&((daemon_t *)user)->can, f); }
 static alfa_can_state_t p_can_state(void *user) { return alfa_lincan_state(&((daemon_t *)user)->can); }
-static void p_can_recover(void *user) { alfa_lincan_recover(&((daemon_t *)user)->can); }
+static void p_can_recover(void *user)
+{
+    daemon_t *d = user;
+    int rc = alfa_lincan_recover(&d->can); /* the node asks again every second while bus-off */
+    if (rc < 0 && rc != d->can_recover_rc) {
+        logf_(d, 1, "can: bus-off and the controller could not be restarted (%d): trying again", rc);
+    }
+    d->can_recover_rc = rc;
+}
 
 static int32_t p_flash_read(void *user, uint32_t a, void *b, uint32_t n) { return alfa_flash_file_read(&((daemon_t *)user)->flash, a, b, n); }
 static int32_t p_flash_prog(void *user, uint32_t a, const void *b, uint32_t n) { return alfa_flash_file_prog(&((daemon_t *)user)->flash, a, b, n); }
 static int32_t p_flash_erase(void *user, uint32_t blk) { return alfa_flash_file_erase(&((daemon_t *)user)->flash, blk); }
 
+/* Tell systemd. 0 without NOTIFY_SOCKET (not under systemd) is no failure; a refusal is logged
+ * once: under a watchdog, systemd would restart us for it. */
+static void notify(daemon_t *d, const char *state)
+{
+    int rc = sd_notify(0, state);
+    if (rc < 0 && !d->notify_failed) {
+        d->notify_failed = 1;
+        logf_(d, 0, "systemd notification failed: %s", strerror(-rc));
+    }
+}
+
 static void p_watchdog_feed(void *user)
 {
     daemon_t *d = user;
     if (d->watchdog) {
-        sd_notify(0, "WATCHDOG=1");
+        notify(d, "WATCHDOG=1");
     }
 }
 
@@ -232,7 +265,7 @@ static int setup_slots(daemon_t *d)
 /* The launcher: the installed binary starts the slot the boot records choose, or runs itself. */
 static void launch(daemon_t *d, char **argv)
 {
-    if (!d->has_slots || d->slots.running >= 0) {
+    if (!d->has_slots || alfa_slot_file_running(&d->slots) >= 0) {
         return;
     }
     char path[PATH_MAX], why[160];
@@ -244,13 +277,20 @@ static void launch(daemon_t *d, char **argv)
         return;
     }
     alfa_slot_file_close(&d->slots);
-    setenv(ALFA_SLOT_FILE_ENV, k == 0 ? "a" : "b", 1);
-    setenv(ALFA_SLOT_FILE_LAUNCHER_ENV, d->launcher, 1);
+    /* Without them the slot would take itself for the installed binary and launch again. */
+    if (setenv(ALFA_SLOT_FILE_ENV, k == 0 ? "a" : "b", 1) < 0 || setenv(ALFA_SLOT_FILE_LAUNCHER_ENV, d->launcher, 1) < 0) {
+        logf_(d, 0, "firmware: cannot start slot %c: %s; the installed binary runs", k == 0 ? 'a' : 'b', strerror(errno));
+        unsetenv(ALFA_SLOT_FILE_ENV); /* a constant, valid name: cannot fail */
+        return;
+    }
     logf_(d, 2, "firmware: starting slot %c (%s)", k == 0 ? 'a' : 'b', path);
     execv(path, argv);
     logf_(d, 0, "firmware: cannot start %s: %s; it is marked aborted, the installed binary runs", path, strerror(errno));
     unsetenv(ALFA_SLOT_FILE_ENV);
-    alfa_slot_file_abort(&d->slots, k);
+    if (alfa_slot_file_abort(&d->slots, k) < 0) {
+        logf_(d, 0, "firmware: the boot records could not be written (%s): the next start tries slot %c again",
+              strerror(errno), k == 0 ? 'a' : 'b');
+    }
 }
 
 /* ---- set-up ---- */
@@ -325,7 +365,7 @@ static int open_devices(daemon_t *d)
         return -1;
     }
     logf_(d, 2, "bms: %s at %u baud %c, direction %s", d->cfg.bms_device, (unsigned)sc.baud, sc.parity,
-          alfa_serial_de_name(d->serial.de));
+          alfa_serial_de_name(alfa_serial_de(&d->serial)));
     if (alfa_lincan_open(&d->can, d->cfg.can_interface) < 0) {
         int err = errno;
         log_open_failure(d, "can", d->cfg.can_interface, err, alfa_env_check_can(d->cfg.can_interface, &p), &p);
@@ -348,8 +388,13 @@ static int open_devices(daemon_t *d)
 
 static void close_devices(daemon_t *d)
 {
-    alfa_serial_close(&d->serial);
-    alfa_lincan_close(&d->can);
+    int rc = alfa_serial_close(&d->serial);
+    if (rc < 0) {
+        logf_(d, 1, "bms: the driver enable stayed on at close: %s", strerror(-rc));
+    }
+    if (alfa_lincan_close(&d->can) < 0) {
+        logf_(d, 3, "can: the adapter did not hear the close command");
+    }
     alfa_flash_file_close(&d->flash);
     if (d->chip != NULL) {
         gpiod_chip_close(d->chip); /* releases the lines too */
@@ -379,7 +424,7 @@ static void build_port(daemon_t *d)
         .reboot = p_reboot,
     };
     if (d->has_slots) {
-        d->port.slot_geom = &d->slots.geom;
+        d->port.slot_geom = alfa_slot_file_geom(&d->slots);
         d->port.slot_begin = p_slot_begin;
         d->port.slot_erase = p_slot_erase;
         d->port.slot_write = p_slot_write;
@@ -550,16 +595,26 @@ int main(int argc, char **argv)
 
     uint64_t wd_usec = 0;
     d.watchdog = sd_watchdog_enabled(0, &wd_usec) > 0;
-    sd_notify(0, "READY=1");
-    signal(SIGINT, on_signal);
+    notify(&d, "READY=1");
+    signal(SIGINT, on_signal); /* fails only for a signal number that does not exist */
     signal(SIGTERM, on_signal);
 
     uint8_t node_id = 0, master = 0;
     uint32_t faults = 0, warnings = 0;
     uint8_t fw_state = (uint8_t)alfa_fwu_state(alfa_pack_fwu(&d.pack));
     while (!g_stop && !d.reboot) {
-        struct pollfd pfd[2] = {{.fd = d.serial.fd, .events = POLLIN}, {.fd = alfa_lincan_fd(&d.can), .events = POLLIN}};
-        (void)poll(pfd, 2, LOOP_MAX_WAIT_MS);
+        struct pollfd pfd[2] = {{.fd = alfa_serial_fd(&d.serial), .events = POLLIN},
+                                {.fd = alfa_lincan_fd(&d.can), .events = POLLIN}};
+        /* Only a wait: the pack reads what is there whatever poll says. A poll that fails (not
+         * a signal) is logged once and the loop sleeps instead, never spins. */
+        if (poll(pfd, 2, LOOP_MAX_WAIT_MS) < 0 && errno != EINTR) {
+            if (!d.poll_failed) {
+                logf_(&d, 0, "poll: %s; waiting by the clock instead", strerror(errno));
+            }
+            d.poll_failed = 1;
+            struct timespec nap = {0, LOOP_MAX_WAIT_MS * 1000000L};
+            nanosleep(&nap, NULL); /* cut short by a signal: the loop looks at the flag */
+        }
         alfa_pack_process(&d.pack);
 
         const alfa_node_t *n = alfa_pack_node(&d.pack);
@@ -582,11 +637,10 @@ int main(int argc, char **argv)
         }
     }
     /* Leave nothing acknowledged unwritten: finish the pending settings record. */
-    alfa_store_t *st = &d.pack.store;
-    if (d.pack.has_store) {
-        (void)alfa_store_flush(st);
-        for (int i = 0; i < 64 && alfa_store_process(st, p_now_ms(&d)) > 0; i++) {
-        }
+    rc = alfa_pack_flush(&d.pack);
+    if (rc < 0) {
+        logf_(&d, 0, "settings: the last change could not be written before stopping (%s): the pack restarts "
+              "with the settings stored before it", alfa_err_name(rc));
     }
     close_devices(&d);
     if (d.reboot) {
@@ -604,6 +658,6 @@ int main(int argc, char **argv)
         logf_(&d, 0, "restart failed: %s", strerror(errno));
         return 1;
     }
-    sd_notify(0, "STOPPING=1");
+    notify(&d, "STOPPING=1");
     return 0;
 }

@@ -115,11 +115,14 @@ static int same(const expect_t *a, const expect_t *b)
     return a->kind != K_BLOB || (a->v == b->v && a->format == b->format);
 }
 
-/* Hand one event to the store; returns what the store should hold once it has written it. */
-static expect_t apply(runner_t *r, ev_type_t type)
+/* Hand one event to the store; *out gets what the store should hold once it has written it.
+ * Returns 0, or the store's refusal: saves and resets only queue in RAM, so no power cut can
+ * cause one (cuts fail flash operations, in drain()); any refusal is a failure of the campaign. */
+static int apply(runner_t *r, ev_type_t type, expect_t *out)
 {
     uint8_t b[BLOB_LEN];
     expect_t e = r->current;
+    int rc = ALFA_OK;
     switch (type) {
     case EV_SAVE:
     case EV_BURST: {
@@ -129,7 +132,9 @@ static expect_t apply(runner_t *r, ev_type_t type)
             e.v = r->next_v++;
             e.format = (uint16_t)(1u + (e.v % 3u == 0u));
             fill(b, e.v);
-            (void)alfa_store_save(&r->st, e.format, b, BLOB_LEN, r->now_ms);
+            if (rc == ALFA_OK) {
+                rc = alfa_store_save(&r->st, e.format, b, BLOB_LEN, r->now_ms);
+            }
             r->now_ms += 250u;
         }
         break;
@@ -137,16 +142,17 @@ static expect_t apply(runner_t *r, ev_type_t type)
     case EV_SAME:
         if (e.kind == K_BLOB) {
             fill(b, e.v);
-            (void)alfa_store_save(&r->st, e.format, b, BLOB_LEN, r->now_ms);
+            rc = alfa_store_save(&r->st, e.format, b, BLOB_LEN, r->now_ms);
         }
         break;
     case EV_RESET:
-        (void)alfa_store_factory_reset(&r->st, r->now_ms);
+        rc = alfa_store_factory_reset(&r->st, r->now_ms);
         e.kind = K_RESET;
         break;
     }
     r->current = e;
-    return e;
+    *out = e;
+    return rc;
 }
 
 /* Drive the store until idle. 0 = written, 1 = power was cut, -1 = store error without a cut. */
@@ -156,6 +162,8 @@ static int drain(runner_t *r)
     for (int i = 0; i < 10000; i++) {
         int rc = alfa_store_process(&r->st, r->now_ms);
         if (r->sim.cut_done) {
+            /* Expected: the flash died under this call or an earlier one, so whatever the store
+             * returned says only that; the reboot check judges what is on flash. */
             return 1;
         }
         if (rc < 0) {
@@ -187,7 +195,10 @@ static ev_type_t event_type(uint32_t i)
 static int run_events(runner_t *r, uint32_t first, uint32_t last, expect_t *committed, expect_t *in_flight)
 {
     for (uint32_t i = first; i < last; i++) {
-        expect_t target = apply(r, event_type(i));
+        expect_t target;
+        if (apply(r, event_type(i), &target) < 0) {
+            return -1;
+        }
         int rc = drain(r);
         if (rc != 0) {
             *in_flight = target;
@@ -297,8 +308,7 @@ static int replay(const alfa_flash_geom_t *g, uint32_t nevents, const cut_spec_t
     }
     /* Whatever happened, one clean save must now be what boots. */
     alfa_flash_sim_power_on(&r->sim);
-    committed = apply(r, EV_SAVE);
-    if (drain(r) != 0) {
+    if (apply(r, EV_SAVE, &committed) < 0 || drain(r) != 0) {
         snprintf(why, cap, "final clean save failed");
         *failed = 1;
         goto out;

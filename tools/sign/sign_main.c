@@ -268,8 +268,10 @@ static int cmd_export_c(int argc, char **argv)
         uint8_t p[ALFA_FW_KEY_SIZE];
         if (alfa_fw_pub_load(argv[i], p) < 0) {
             fprintf(stderr, "alfaspark-sign: %s is not a P-256 public key\n", argv[i]);
-            fclose(f);
-            remove(argv[1]);
+            fclose(f); /* the file is being thrown away */
+            if (remove(argv[1]) != 0) {
+                fprintf(stderr, "alfaspark-sign: %s is left incomplete: remove it\n", argv[1]);
+            }
             return 1;
         }
         fprintf(f, "    /* %s, key id %08" PRIx32 " */\n    {", argv[i], alfa_fwimg_key_id(p));
@@ -277,7 +279,13 @@ static int cmd_export_c(int argc, char **argv)
         fprintf(f, "},\n");
     }
     fprintf(f, "};\nconst size_t alfa_fw_key_count = %d;\n", argc - 2);
-    return fclose(f) == 0 ? 0 : 1;
+    /* A write that failed on the way (a full disk) leaves the error flag; fclose reports the rest. */
+    int write_failed = ferror(f) != 0;
+    if (fclose(f) != 0 || write_failed) {
+        fprintf(stderr, "alfaspark-sign: cannot write %s\n", argv[1]);
+        return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -145,6 +145,10 @@ int32_t alfa_bms_init(alfa_bms_t *bms, const alfa_port_t *port, const alfa_bms_c
  * 0 otherwise. Never blocks. */
 int32_t alfa_bms_process(alfa_bms_t *bms, uint32_t now_ms, alfa_bms_result_t *out);
 
+/* The Modbus master the poller drives, read only (for alfa_mb_stats and alfa_mb_result); owned by
+ * `bms`, valid while it lives. */
+const alfa_mb_t *alfa_bms_link(const alfa_bms_t *bms);
+
 /* 1 while a poll is in progress (the caller should keep calling alfa_bms_process often). */
 int alfa_bms_busy(const alfa_bms_t *bms);
 

@@ -150,6 +150,11 @@ typedef struct alfa_core_bms_in {
  * ALFA_V_PACK_MAX_MV (the BMS layer never sends one): then nothing changed. */
 alfa_err_t alfa_core_bms_input(alfa_core_t *c, const alfa_core_bms_in_t *in);
 
+/* The same event without its values (ALFA_CORE_BMS_VALUES in in->flags is ignored): alarm bits,
+ * comm lost, degraded. Nothing in it can be out of range, so it cannot fail and returns nothing;
+ * the pack's seam gives it a reading whose values alfa_core_bms_input refused. */
+void alfa_core_bms_status(alfa_core_t *c, const alfa_core_bms_in_t *in);
+
 /* A good reading (values and alarm bits), for benches and tools without a BMS poller. */
 static inline alfa_err_t alfa_core_bms_reading(alfa_core_t *c, const alfa_bms_reading_t *r)
 {
@@ -162,11 +167,17 @@ static inline alfa_err_t alfa_core_bms_reading(alfa_core_t *c, const alfa_bms_re
 alfa_err_t alfa_core_set_time(alfa_core_t *c, int64_t unix_s, int16_t utc_offset_min);
 bool alfa_core_time_valid(const alfa_core_t *c);
 
-/* Report a fault condition detected outside the core (CAN bus-off from the node, settings store
- * corrupt from the store). ALFA_E_INVAL for an unknown bit. The debounce of the row applies. */
-alfa_err_t alfa_core_fault_report(alfa_core_t *c, uint32_t fault_bit, bool condition);
-/* Raise or clear a warning from outside (ALFA_WARN_NODE_ID_CONFLICT). ALFA_E_INVAL otherwise. */
-alfa_err_t alfa_core_warning_report(alfa_core_t *c, uint32_t warning_bit, bool active);
+/* Conditions detected outside the core. There is one function per condition, not one taking a
+ * bit number, so that none can name a bit the core does not have: none can fail. The debounce
+ * of the fault's row applies. */
+/* The CAN controller is bus-off (true) or back (false): ALFA_FAULT_CAN_BUS_OFF (from the node). */
+void alfa_core_can_bus_off(alfa_core_t *c, bool bus_off);
+/* The settings store holds no valid record (true), or has written one again (false):
+ * ALFA_FAULT_SETTINGS_CORRUPT (from the pack; alfa_core_config_t raises it at boot). */
+void alfa_core_settings_corrupt(alfa_core_t *c, bool corrupt);
+/* This pack moved off a node ID another node holds (true) until the warning's time is over
+ * (false): warning ALFA_WARN_NODE_ID_CONFLICT (from the node). */
+void alfa_core_node_id_conflict(alfa_core_t *c, bool active);
 
 /* ---- settings ---- */
 
@@ -247,6 +258,8 @@ alfa_fw_version_t alfa_core_fw_version(const alfa_core_t *c);
 
 /* Blink every LED and the bar for `seconds` (0 stops). */
 void alfa_core_identify(alfa_core_t *c, uint16_t seconds);
+/* The identify blink is on now. */
+bool alfa_core_identifying(const alfa_core_t *c);
 /* A firmware update is in progress: red LED blinks. */
 void alfa_core_set_fw_update(alfa_core_t *c, bool in_progress);
 /* The last frame computed and pushed (pixels, segments, status LEDs). */

@@ -59,6 +59,13 @@ void alfa_ctrl_init(alfa_ctrl_t *c, uint8_t boot_closed);
  * and the faults'. Returns the new closed mask (also in c->closed); c->why tells who decided. */
 uint8_t alfa_ctrl_decide(alfa_ctrl_t *c, const alfa_ctrl_input_t *in);
 
+/* Relays closed after the last decision (bit i = relay i closed). */
+static inline uint8_t alfa_ctrl_closed(const alfa_ctrl_t *c) { return c->closed; }
+/* Why relay `relay` (< ALFA_RELAY_COUNT, the caller checks) is in its state. */
+static inline alfa_why_t alfa_ctrl_why(const alfa_ctrl_t *c, uint32_t relay) { return (alfa_why_t)c->why[relay]; }
+/* Eco's "loads limit" warning: Eco has shed every load it may and still is over the limit. */
+static inline bool alfa_ctrl_eco_warning(const alfa_ctrl_t *c) { return c->eco_warn != 0u; }
+
 /* True when `minute` (0..1439) is inside window `w` (enabled, start <= m < end, crossing
  * midnight when start > end, empty when start == end). */
 bool alfa_ctrl_tou_inside(const alfa_tou_window_t *w, int32_t minute);

@@ -62,6 +62,9 @@ void alfa_dispatch_process(alfa_dispatch_t *d, uint32_t now_ms);
 /* A commanded reboot or factory reset is coming: what was acknowledged must reach flash first. */
 bool alfa_dispatch_reboot_pending(const alfa_dispatch_t *d);
 
+/* Counters since init (owned by the duty, valid while it lives). */
+const alfa_dispatch_stats_t *alfa_dispatch_stats(const alfa_dispatch_t *d);
+
 /* The command dispatch table, exposed so that tests can check it against the protocol's lengths. */
 #define ALFA_DISPATCH_FROM_GATEWAY 0x01u /* the Linux gateway (ID 126) */
 #define ALFA_DISPATCH_FROM_EGW 0x02u     /* an Energy-Gateway device */

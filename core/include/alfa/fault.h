@@ -40,6 +40,8 @@ void alfa_fault_init(alfa_faults_t *f);
 void alfa_fault_input(alfa_faults_t *f, uint32_t bit, bool condition, uint32_t now_ms);
 /* Apply the debounces at `now_ms`; returns true when the active set changed. */
 bool alfa_fault_process(alfa_faults_t *f, uint32_t now_ms);
+/* The active (debounced) faults, bit i = alfa_fault_bit_t i. */
+static inline uint32_t alfa_fault_active(const alfa_faults_t *f) { return f->active; }
 /* Any active critical fault. */
 bool alfa_fault_critical(const alfa_faults_t *f);
 /* Any active warning-severity fault. */

@@ -24,6 +24,10 @@ void alfa_time_init(alfa_clock_t *t);
 int alfa_time_set(alfa_clock_t *t, int64_t unix_s, int16_t utc_offset_min, uint32_t now_ms);
 /* Carry the reference forward; call at least every 49 days (the core calls it every cycle). */
 void alfa_time_tick(alfa_clock_t *t, uint32_t now_ms);
+/* A time was ever set. */
+static inline bool alfa_time_valid(const alfa_clock_t *t) { return t->valid; }
+/* The local offset from UTC in minutes of the last time set (0 before any). */
+static inline int16_t alfa_time_utc_offset_min(const alfa_clock_t *t) { return t->utc_offset_min; }
 /* Local seconds since the epoch (UTC seconds + offset); meaningless when !valid. */
 int64_t alfa_time_local_s(const alfa_clock_t *t, uint32_t now_ms);
 /* Minute of the local day, 0..1439. */

@@ -54,5 +54,9 @@ typedef struct alfa_energy {
 } alfa_energy_t;
 /* Add p_w during dt_ms; negative powers add nothing. */
 void alfa_energy_add(alfa_energy_t *e, int32_t p_w, uint32_t dt_ms);
+/* Whole watt-hours counted. */
+static inline uint32_t alfa_energy_wh(const alfa_energy_t *e) { return e->wh; }
+/* Set the whole watt-hours (a count recovered from elsewhere); the part of a Wh is kept. */
+static inline void alfa_energy_set_wh(alfa_energy_t *e, uint32_t wh) { e->wh = wh; }
 
 #endif

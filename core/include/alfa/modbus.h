@@ -92,6 +92,8 @@ typedef struct alfa_mb_result {
 typedef struct alfa_mb_stats {
     uint32_t attempts[ALFA_MB_STATUS_COUNT];
     uint32_t stray_bytes; /* bytes discarded: before a response, while idle, in back-off */
+    uint32_t drain_errors; /* serial_read failed while discarding them (a failure during an
+                            * attempt's own reading is an ALFA_MB_IO attempt instead) */
 } alfa_mb_stats_t;
 
 typedef struct alfa_mb {

@@ -155,6 +155,9 @@ void alfa_node_process(alfa_node_t *n, uint32_t now_ms);
 /* Send one frame from any duty; counts it (stats). Returns port->can_send's result. */
 int32_t alfa_node_send(alfa_node_t *n, const alfa_can_frame_t *f);
 
+/* Counters since init (owned by the node, valid while it lives). */
+const alfa_node_stats_t *alfa_node_stats(const alfa_node_t *n);
+
 /* ---- what the other duties ask ---- */
 
 uint8_t alfa_node_id(const alfa_node_t *n);

@@ -77,6 +77,8 @@ typedef struct alfa_pack_stats {
     uint32_t core_refused;          /* the core refused a BMS input (resent without its values) */
     uint32_t store_errors;          /* negative results of the store */
     uint32_t encode_errors;         /* settings that could not be encoded (kept unsaved) */
+    uint32_t flush_failed;          /* a reboot or shutdown found the pending record not written
+                                     * in full (a store error, or the bound of flash operations) */
 } alfa_pack_stats_t;
 
 typedef struct alfa_pack {
@@ -124,10 +126,24 @@ alfa_err_t alfa_pack_bms_to_core(alfa_core_t *c, const alfa_bms_result_t *r);
 /* What the boot found (alfa_pack_boot_t). */
 alfa_pack_boot_t alfa_pack_boot_state(const alfa_pack_t *p);
 
+/* Before the process or the board stops on its own (a daemon's SIGTERM): write the pending
+ * settings record now, at most a few dozen flash operations. ALFA_OK when nothing acknowledged is
+ * left unwritten (also for a pack without a store); otherwise the store's negative alfa_err_t, or
+ * ALFA_E_BUSY when the bound was not enough. Failures are also counted in the stats. */
+alfa_err_t alfa_pack_flush(alfa_pack_t *p);
+
+/* What the composition counted instead of dropping (owned by the pack, valid while it lives). */
+const alfa_pack_stats_t *alfa_pack_stats(const alfa_pack_t *p);
+/* Finished BMS polls since boot, and the last one (owned by the pack; for logs and probes). */
+uint32_t alfa_pack_polls(const alfa_pack_t *p);
+const alfa_bms_result_t *alfa_pack_last_poll(const alfa_pack_t *p);
+
 /* The parts, for the daemon, the simulator and tests (read only unless their API says so). */
 static inline alfa_core_t *alfa_pack_core(alfa_pack_t *p) { return &p->core; }
+static inline const alfa_core_t *alfa_pack_core_const(const alfa_pack_t *p) { return &p->core; }
 static inline const alfa_node_t *alfa_pack_node(const alfa_pack_t *p) { return &p->node; }
 static inline const alfa_site_t *alfa_pack_site(const alfa_pack_t *p) { return &p->site; }
+static inline const alfa_tlm_t *alfa_pack_tlm(const alfa_pack_t *p) { return &p->tlm; }
 static inline const alfa_dispatch_t *alfa_pack_dispatch(const alfa_pack_t *p) { return &p->dispatch; }
 static inline const alfa_store_t *alfa_pack_store(const alfa_pack_t *p) { return &p->store; }
 static inline const alfa_fwu_t *alfa_pack_fwu(const alfa_pack_t *p) { return &p->fwu; }

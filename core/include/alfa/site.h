@@ -131,5 +131,7 @@ void alfa_site_process(alfa_site_t *s, uint32_t now_ms);
 bool alfa_site_totals(const alfa_site_t *s, alfa_site_totals_t *out);
 /* The site's import on the current day by this pack's table (this pack included). */
 uint32_t alfa_site_import_wh(const alfa_site_t *s);
+/* Counters since init (owned by the duty, valid while it lives). */
+const alfa_site_stats_t *alfa_site_stats(const alfa_site_t *s);
 
 #endif

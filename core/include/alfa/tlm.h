@@ -55,4 +55,7 @@ int alfa_tlm_on_frame(alfa_tlm_t *t, const alfa_can_frame_t *f, uint32_t now_ms,
 /* Send this pack's record when due. */
 void alfa_tlm_process(alfa_tlm_t *t, uint32_t now_ms);
 
+/* Counters since init (owned by the duty, valid while it lives). */
+const alfa_tlm_stats_t *alfa_tlm_stats(const alfa_tlm_t *t);
+
 #endif

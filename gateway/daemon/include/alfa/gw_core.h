@@ -227,5 +227,13 @@ int gw_pack_state_json(const gw_core_t *gw, const gw_pack_t *p, char *out, size_
 
 /* The pack of a serial, or NULL. */
 const gw_pack_t *gw_core_pack(const gw_core_t *gw, uint64_t serial);
+/* A pack's 48-bit serial. */
+uint64_t gw_pack_serial(const gw_pack_t *p);
+/* What the gateway publishes as the pack's "today": its last record (the today counters never
+ * lower within a day) into *out and the packs' site day they belong to into *day. 0 (nothing
+ * written) before a record with a day came; 1 otherwise. */
+int gw_pack_today(const gw_pack_t *p, alfa_telemetry_t *out, uint16_t *day);
+/* Counters since init (owned by `gw`). */
+const gw_stats_t *gw_core_stats(const gw_core_t *gw);
 
 #endif

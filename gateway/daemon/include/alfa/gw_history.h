@@ -81,6 +81,7 @@ typedef struct gw_hist_sample {
 
 typedef struct gw_hist_stats {
     uint32_t samples, rows_written, flushes, flush_errors, rows_dropped, queries;
+    uint32_t rollback_errors;       /* a failed batch could not even be rolled back */
 } gw_hist_stats_t;
 
 typedef struct gw_hist gw_hist_t;

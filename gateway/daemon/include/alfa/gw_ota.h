@@ -139,6 +139,7 @@ typedef struct gw_ota_stats {
     uint64_t bytes_sent;         /* data bytes of every update frame sent (payload of the CAN frames) */
     uint64_t reply_frames, reply_bytes, nack_frames;
     uint64_t tx_full;
+    uint64_t publish_fail;       /* MQTT messages the io refused (the next change publishes again) */
     uint32_t rounds;
 } gw_ota_stats_t;
 

@@ -32,12 +32,21 @@ typedef struct alfa_lincan {
 /* Open the backend named by `spec` (see above). 0, ALFA_PORT_E_RANGE for a malformed spec, or
  * ALFA_PORT_E_IO when the device cannot be opened. */
 int alfa_lincan_open(alfa_lincan_t *c, const char *spec);
-void alfa_lincan_close(alfa_lincan_t *c);
+/* Close (SLCAN: tell the adapter first). 0, or the backend's error that kept the adapter from
+ * hearing it (alfa_slcan_close); closed either way. */
+int alfa_lincan_close(alfa_lincan_t *c);
 /* File descriptor to poll() for readability (-1 when closed). */
 int alfa_lincan_fd(const alfa_lincan_t *c);
 int32_t alfa_lincan_send(alfa_lincan_t *c, const alfa_can_frame_t *frame);
 int32_t alfa_lincan_recv(alfa_lincan_t *c, alfa_can_frame_t *frame);
 alfa_can_state_t alfa_lincan_state(const alfa_lincan_t *c);
-void alfa_lincan_recover(alfa_lincan_t *c);
+/* After bus-off: restart the controller (alfa_slcan_recover, alfa_socketcan_recover). 0, or the
+ * backend's error: the state stays bus-off and a later call tries again. */
+int alfa_lincan_recover(alfa_lincan_t *c);
+/* The backend in use (ALFA_LINCAN_NONE when closed). */
+alfa_lincan_kind_t alfa_lincan_kind(const alfa_lincan_t *c);
+/* Bytes queued for the device and not yet written: poll for POLLOUT while not 0 (SLCAN; a
+ * SocketCAN socket queues in the kernel: always 0). */
+uint32_t alfa_lincan_tx_pending(const alfa_lincan_t *c);
 
 #endif

@@ -15,7 +15,7 @@
  *    to DE but no kernel RS-485 support.
  *  - ALFA_SERIAL_DE_NONE: nothing to switch (adapters with automatic direction, ptys).
  *  - ALFA_SERIAL_DE_AUTO: kernel mode if the driver accepts it, else RTS if the line has modem
- *    control, else none. Which one was taken is in alfa_serial_t.de after opening.
+ *    control, else none. Which one was taken: alfa_serial_de() after opening.
  *
  * Errors are negative errno values (-ENOENT, -EINVAL for an unsupported baud rate or parity...).
  * Nothing here blocks except alfa_serial_wait(), which waits at most its timeout.
@@ -62,8 +62,9 @@ int alfa_serial_open(alfa_serial_t *s, const char *path, const alfa_serial_cfg_t
  * (alfa_serial_close does not close it). */
 int alfa_serial_attach(alfa_serial_t *s, int fd, const alfa_serial_cfg_t *cfg);
 
-/* Drop DE, close (if owned). Safe on a closed port. */
-void alfa_serial_close(alfa_serial_t *s);
+/* Drop DE, close (if owned). Safe on a closed port. 0, or -errno when DE could not be dropped
+ * (RTS mode): the line may stay driven until the device is closed, which drops RTS on Linux. */
+int alfa_serial_close(alfa_serial_t *s);
 
 /* Queue bytes: count accepted (may be less than len when the driver queue is full) or -errno. */
 int32_t alfa_serial_write(alfa_serial_t *s, const uint8_t *data, uint16_t len);
@@ -78,6 +79,14 @@ int alfa_serial_wait(alfa_serial_t *s, int timeout_ms);
  * line, like the BMS probe). Errors map to ALFA_PORT_E_IO. */
 int32_t alfa_serial_port_write(void *user, const uint8_t *data, uint16_t len);
 int32_t alfa_serial_port_read(void *user, uint8_t *data, uint16_t cap);
+
+/* The tty's file descriptor to poll() (-1 when closed). */
+int alfa_serial_fd(const alfa_serial_t *s);
+/* The direction method in use (never ALFA_SERIAL_DE_AUTO once open). */
+alfa_serial_de_t alfa_serial_de(const alfa_serial_t *s);
+/* The rate set and the bits per character on the wire (10 for 8N1): what paces the master. */
+uint32_t alfa_serial_baud(const alfa_serial_t *s);
+uint8_t alfa_serial_bits_per_char(const alfa_serial_t *s);
 
 /* "auto", "kernel", "rts", "none" */
 const char *alfa_serial_de_name(alfa_serial_de_t de);

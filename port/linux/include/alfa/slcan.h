@@ -27,6 +27,12 @@
 #define ALFA_SLCAN_TXBUF 2048u
 #define ALFA_SLCAN_RXQ 128u       /* received frames waiting for alfa_slcan_recv */
 
+/* Counters for diagnostics and tests. */
+typedef struct alfa_slcan_stats {
+    uint32_t n_rx_frames, n_tx_frames, n_garbage, n_adapter_errors, n_rx_overflow, n_tx_acks;
+    uint32_t n_tx_full;           /* a command (status request, restart) the full buffer refused */
+} alfa_slcan_stats_t;
+
 typedef struct alfa_slcan {
     int fd;                       /* serial device (or pty); -1 when closed */
     int own_fd;                   /* 1 when alfa_slcan_close must close fd */
@@ -39,8 +45,7 @@ typedef struct alfa_slcan {
     uint32_t rxq_head, rxq_count;
     alfa_can_state_t state;
     uint32_t bitrate_code;        /* the Sn digit used on open and recovery */
-    /* counters for diagnostics and tests */
-    uint32_t n_rx_frames, n_tx_frames, n_garbage, n_adapter_errors, n_rx_overflow, n_tx_acks;
+    alfa_slcan_stats_t stats;
 } alfa_slcan_t;
 
 /* Pure codec: format `frame` as an SLCAN line (with the trailing '\r') into buf (cap bytes).
@@ -58,12 +63,18 @@ int alfa_slcan_open(alfa_slcan_t *s, const char *path, uint32_t bitrate_code);
 /* Same over an already open file descriptor (pty in tests); the caller keeps ownership of fd.
  * The fd is switched to non-blocking. */
 int alfa_slcan_attach(alfa_slcan_t *s, int fd, uint32_t bitrate_code);
-/* Queue "C\r" and flush as far as possible, then close the fd if we opened it. */
-void alfa_slcan_close(alfa_slcan_t *s);
+/* Queue "C\r" and flush as far as possible, then close the fd if we opened it. Returns 0, or the
+ * error that kept the close command from the adapter (ALFA_PORT_E_FULL, ALFA_PORT_E_IO: its
+ * channel may stay open until the next open, which closes it first); `s` is closed either way. */
+int alfa_slcan_close(alfa_slcan_t *s);
 
 /* Move bytes both ways without blocking: flush the transmit buffer, read what the device has
  * and parse complete lines. Returns 0, or ALFA_PORT_E_IO when the device failed (hang-up). */
 int alfa_slcan_poll(alfa_slcan_t *s);
+
+/* A channel without a device (fd -1): alfa_slcan_feed takes bytes, alfa_slcan_recv gives the
+ * frames queued and then ALFA_PORT_E_IO (no device to poll). For fuzzing and other transports. */
+void alfa_slcan_init(alfa_slcan_t *s);
 
 /* Feed bytes as if read from the device: lines are assembled and parsed, frames queued for
  * alfa_slcan_recv. Used by alfa_slcan_poll; exposed for fuzzing and for other transports. */
@@ -76,9 +87,20 @@ int32_t alfa_slcan_send(alfa_slcan_t *s, const alfa_can_frame_t *frame);
 int32_t alfa_slcan_recv(alfa_slcan_t *s, alfa_can_frame_t *frame);
 /* State from the adapter's last status flags answer. */
 alfa_can_state_t alfa_slcan_state(const alfa_slcan_t *s);
-/* Restart the channel (close, bitrate, open) and ask for status; used after bus-off. */
-void alfa_slcan_recover(alfa_slcan_t *s);
-/* Ask the adapter for its status flags ("F\r"); the answer updates the state when polled. */
-void alfa_slcan_request_status(alfa_slcan_t *s);
+/* Restart the channel (close, bitrate, open) and ask for status; used after bus-off. Returns 0;
+ * ALFA_PORT_E_FULL when the buffer cannot take the restart (nothing queued, counted in
+ * stats.n_tx_full, the state stays bus-off: ask again later); ALFA_PORT_E_IO when the device
+ * failed. */
+int alfa_slcan_recover(alfa_slcan_t *s);
+/* Ask the adapter for its status flags ("F\r"); the answer updates the state when polled.
+ * Returns 0, ALFA_PORT_E_FULL (not queued, counted in stats.n_tx_full) or ALFA_PORT_E_IO. */
+int alfa_slcan_request_status(alfa_slcan_t *s);
+
+/* The device's file descriptor to poll() (-1 when closed). */
+int alfa_slcan_fd(const alfa_slcan_t *s);
+/* Bytes queued for the device and not yet written (poll for POLLOUT while not 0). */
+uint32_t alfa_slcan_tx_pending(const alfa_slcan_t *s);
+/* Counters since open (owned by `s`). */
+const alfa_slcan_stats_t *alfa_slcan_stats(const alfa_slcan_t *s);
 
 #endif

@@ -57,8 +57,15 @@ void alfa_slot_file_close(alfa_slot_file_t *s);
  * factory binary. `why` (may be NULL) gets one line for the log: a rollback or a slot refused on
  * the way, or why the installed binary runs; "" when a slot simply starts. */
 int alfa_slot_file_boot(alfa_slot_file_t *s, char *path, size_t cap, char *why, size_t why_cap);
-/* After a failed exec of slot `slot`: mark it ABORTED so the next start does not try it again. */
-void alfa_slot_file_abort(alfa_slot_file_t *s, int slot);
+/* After a failed exec of slot `slot`: mark it ABORTED so the next start does not try it again.
+ * ALFA_PORT_OK, or ALFA_PORT_E_IO when the boot records could not be written (the next start
+ * tries the slot once more and fails the same way). */
+int32_t alfa_slot_file_abort(alfa_slot_file_t *s, int slot);
+
+/* The slot this process runs from: -1 the factory binary, 0 slot a, 1 slot b. */
+int alfa_slot_file_running(const alfa_slot_file_t *s);
+/* The slots' geometry for alfa_port_t.slot_geom (owned by `s`, valid while it lives). */
+const alfa_slot_geom_t *alfa_slot_file_geom(const alfa_slot_file_t *s);
 
 /* The port callbacks (see port.h for their ESP-IDF twins). */
 int32_t alfa_slot_file_begin(alfa_slot_file_t *s, uint8_t resume);

@@ -31,6 +31,8 @@ int32_t alfa_socketcan_send(alfa_socketcan_t *c, const alfa_can_frame_t *frame);
 /* Take one data frame: 1, 0 (none) or negative; error frames only update the state. */
 int32_t alfa_socketcan_recv(alfa_socketcan_t *c, alfa_can_frame_t *frame);
 alfa_can_state_t alfa_socketcan_state(const alfa_socketcan_t *c);
+/* The socket's file descriptor to poll() (-1 when closed). */
+int alfa_socketcan_fd(const alfa_socketcan_t *c);
 /* The kernel restarts a bus-off controller itself when restart-ms is set; this only forgets the
  * bus-off state so that sending is tried again (a failure reports it anew). */
 void alfa_socketcan_recover(alfa_socketcan_t *c);

@@ -150,6 +150,8 @@ void alfa_bmsm_rx(alfa_bmsm_t *m, const uint8_t *data, size_t n, uint64_t now_us
 /* Advance to `now_us` (handles a finished request) and copy into out[0..cap) the answer bytes
  * due by then; returns their count. */
 size_t alfa_bmsm_tx(alfa_bmsm_t *m, uint64_t now_us, uint8_t *out, size_t cap);
+/* One character's time on the line at the configured baud and framing, us. */
+uint32_t alfa_bmsm_char_us(const alfa_bmsm_t *m);
 /* When alfa_bmsm_tx() next has something to do, or UINT64_MAX. */
 uint64_t alfa_bmsm_next_us(const alfa_bmsm_t *m);
 /* Take the oldest logged answer decision: 1 if one was copied, 0 if none. */

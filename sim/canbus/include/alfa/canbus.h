@@ -99,6 +99,16 @@ void alfa_canbus_set_connected(alfa_canbus_node_t *node, int connected);
 
 /* Destroy the next `count` transfers with error frames (at a random bit of each). */
 void alfa_canbus_inject_errors(alfa_canbus_t *bus, uint32_t count);
+/* Destroy each transfer with probability `ppm` parts per million from now on (0: none). */
+void alfa_canbus_set_error_ppm(alfa_canbus_t *bus, uint32_t ppm);
+/* Call `fn` (NULL: none) with `ctx` for every frame that completes on the wire. */
+void alfa_canbus_set_observer(alfa_canbus_t *bus, alfa_canbus_observer_fn fn, void *ctx);
+
+/* The bus's simulated time, its wire time used so far (error frames included) and the error
+ * frames sent so far. */
+uint64_t alfa_canbus_now_us(const alfa_canbus_t *bus);
+uint64_t alfa_canbus_busy_us(const alfa_canbus_t *bus);
+uint64_t alfa_canbus_error_frames(const alfa_canbus_t *bus);
 
 /* Wire length of a frame in bits including the 3-bit intermission: exact stuffing of its actual
  * bits, or (worst_case != 0) the maximum n + (n-1)/4 stuffing of SOF..CRC. */
@@ -114,5 +124,22 @@ int32_t alfa_canbus_recv(alfa_canbus_node_t *node, alfa_can_frame_t *frame);
 alfa_can_state_t alfa_canbus_state(const alfa_canbus_node_t *node);
 /* Start bus-off recovery (128 x 11 recessive bits); no effect unless bus-off. */
 void alfa_canbus_recover(alfa_canbus_node_t *node);
+
+/* ---- the node's owner (a simulator's pack or gateway) ---- */
+
+/* 1 while connected to the bus (not cut off). */
+int alfa_canbus_node_connected(const alfa_canbus_node_t *node);
+/* Frames queued for transmission and not yet on the wire. */
+uint32_t alfa_canbus_node_tx_backlog(const alfa_canbus_node_t *node);
+/* The transmit queue emptied (the process that filled it ended), or both queues (a board that
+ * restarts). */
+void alfa_canbus_node_clear_tx(alfa_canbus_node_t *node);
+void alfa_canbus_node_clear_queues(alfa_canbus_node_t *node);
+/* The controller loses power: queues emptied, error counters cleared, bus-off and a recovery in
+ * progress forgotten (connection and statistics untouched). */
+void alfa_canbus_node_power_off(alfa_canbus_node_t *node);
+/* Fault injection (a wiring fault): the controller is bus-off now, any recovery in progress
+ * undone; alfa_canbus_recover starts a new one. */
+void alfa_canbus_node_force_bus_off(alfa_canbus_node_t *node);
 
 #endif

@@ -76,6 +76,8 @@ typedef struct ota_site_stats {
     uint64_t update_frames, update_bytes; /* every update frame on the wire (both directions): count, data bytes */
     uint64_t busy_us;                /* wire time of every frame */
     uint64_t update_busy_us;         /* wire time of update frames */
+    uint64_t gw_hb_lost;             /* gateway heartbeats its full queue refused (the next one
+                                      * a second later says the same) */
 } ota_site_stats_t;
 const ota_site_stats_t *ota_site_stats(const ota_site_t *s);
 

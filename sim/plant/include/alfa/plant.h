@@ -172,6 +172,13 @@ void alfa_plant_step(alfa_plant_t *p, uint32_t day, uint32_t ms_of_day, uint32_t
 /* Solar power offered to pack `idx` at that moment (W), clouds included. */
 int32_t alfa_plant_solar_w(const alfa_plant_t *p, uint8_t idx, uint32_t day, uint32_t ms_of_day);
 
+/* What pack `idx` shows its controller's inputs and its BMS after the last step (owned by `p`). */
+const alfa_plant_pack_out_t *alfa_plant_out(const alfa_plant_t *p, uint8_t idx);
+/* Contacts closed now at pack `idx`, bit i = relay i. */
+uint8_t alfa_plant_relays_closed(const alfa_plant_t *p, uint8_t idx);
+/* Grid energy imported through pack `idx` since the start of the run, mJ (the truth). */
+int64_t alfa_plant_grid_import_mj(const alfa_plant_t *p, uint8_t idx);
+
 /* True state of charge of pack `idx`, 0..100 (rounded down), and in tenths of a percent. */
 uint8_t alfa_plant_soc_pct(const alfa_plant_t *p, uint8_t idx);
 uint16_t alfa_plant_soc_permille(const alfa_plant_t *p, uint8_t idx);

@@ -13,7 +13,7 @@
  *   alfa_scn_engine_t e;  alfa_scn_engine_init(&e, &s);
  *   each step:  while ((a = alfa_scn_engine_next_action(&e, now_ms))) { ...carry it out... }
  *               alfa_scn_engine_observe(&e, now_ms, &obs);
- *   at the end: alfa_scn_engine_finish(&e, end_ms);  e.failures / e.failure_count
+ *   at the end: alfa_scn_engine_finish(&e, end_ms);  alfa_scn_engine_report / _failure_count
  *   alfa_scn_free(&s);  (the engine borrows the scenario: free it after the engine)
  *
  * Times are milliseconds since the scenario's start ("sim ms"). This library is host code
@@ -242,6 +242,11 @@ void alfa_scn_engine_observe(alfa_scn_engine_t *e, int64_t now_ms, const alfa_sc
 /* Close the run at `end_ms`: judges "changes" expectations and reports every expectation whose
  * time was never reached as failed ("not reached"). */
 void alfa_scn_engine_finish(alfa_scn_engine_t *e, int64_t end_ms);
+/* A run interrupted at `now_ms` (before the scenario's end): the expectations that begin later
+ * are left unjudged, neither passed nor failed. Call before alfa_scn_engine_finish. */
+void alfa_scn_engine_stop_at(alfa_scn_engine_t *e, int64_t now_ms);
+/* Failures so far (each printed by alfa_scn_engine_report). */
+size_t alfa_scn_engine_failure_count(const alfa_scn_engine_t *e);
 
 /* Print each failure as "FAILED dayN HH:MM:SS.mmm <file>:<line>: expected '<what>', saw <seen>"
  * to `f` (times in the scenario's local time). */
