@@ -73,7 +73,9 @@ static inline void soc_settle(pack_t *p, uint8_t soc)
     p->soc_pct = soc;
     p->bms_on = 1;
     run(p, 32000u);
-    assert_int_equal(p->core.soc_pct, soc);
+    alfa_telemetry_t t;
+    alfa_core_telemetry(&p->core, &t);
+    assert_int_equal(t.soc_pct, soc);
 }
 
 static inline void loads_w(pack_t *p, uint32_t grid, uint32_t home, uint32_t pool, uint32_t heater)
