@@ -432,11 +432,9 @@ static void usage(FILE *f)
             "alfaspark-gateway(8).\n");
 }
 
-int main(int argc, char **argv)
+/* The daemon from its arguments to its stop; main owns d and core and frees what run left. */
+static int run(daemon_ctx_t *d, gw_core_t *core, int argc, char **argv)
 {
-    daemon_ctx_t *d = calloc(1, sizeof *d);
-    gw_core_t *core = calloc(1, sizeof *core);
-    if (d == NULL || core == NULL) return 1;
     d->core = core;
     gw_config_defaults(&d->cfg);
     const char *config = NULL;
@@ -661,12 +659,22 @@ int main(int argc, char **argv)
     mosquitto_destroy(d->mosq);
     (void)mosquitto_lib_cleanup(); /* always MOSQ_ERR_SUCCESS (mosquitto.h): a value, not an error */
     if (d->hist && gw_hist_close(d->hist) < 0) LOG(d, GW_LOG_ERR, "history: the last records could not be written");
-    free(d->hist_answer);
     if (d->can_open && alfa_lincan_close(&d->can) < 0) {
         LOG(d, GW_LOG_DEBUG, "CAN %s: the adapter did not hear the close command", d->cfg.can);
     }
-    gw_ota_free(d->ota);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    daemon_ctx_t *d = calloc(1, sizeof *d);
+    gw_core_t *core = calloc(1, sizeof *core);
+    int rc = d != NULL && core != NULL ? run(d, core, argc, argv) : 1;
+    if (d != NULL) {
+        free(d->hist_answer);
+        gw_ota_free(d->ota);
+    }
     free(core);
     free(d);
-    return 0;
+    return rc;
 }
