@@ -111,7 +111,8 @@ static void draw(upd_t *u, int tty, int final)
         bar[30] = '\0';
         printf("%-12s [%s] %3d%%  %-11s %s%s%s%s\n", p->serial, bar, pct, p->state, p->version[0] ? "runs " : "",
                p->version, p->error[0] ? "  " : "", p->error);
-        snprintf(p->shown_state, sizeof p->shown_state, "%s", p->state);
+        _Static_assert(sizeof p->shown_state == sizeof p->state, "the shown state is a copy of the state");
+        memcpy(p->shown_state, p->state, sizeof p->shown_state); /* (gcc -O0 misreads snprintf here as overlapping) */
         p->shown_pct = pct;
     }
     fflush(stdout);
