@@ -59,13 +59,23 @@ static void verify_step(gw_ota_t *o)
     }
 }
 
-/* Packs that stop answering in the transfer are dropped. */
+/* Packs that stop answering in the transfer are dropped. A pack that misses nothing has nothing
+ * to say while the image streams (block POLLs ask only for NACKs): silent for half the timeout, it
+ * is asked for its STATUS (once per reply timeout), and dropped only if that goes unanswered. */
 static void transfer_watch(gw_ota_t *o)
 {
     for (size_t i = 0; i < o->nt; i++) {
         gw_ota_target_t *t = &o->t[i];
-        if (t->st == GW_T_RECEIVING && o->now_ms - t->last_heard_ms >= o->cfg.pack_timeout_ms) {
+        if (t->st != GW_T_RECEIVING) {
+            continue;
+        }
+        uint32_t silent_ms = o->now_ms - t->last_heard_ms;
+        if (silent_ms >= o->cfg.pack_timeout_ms) {
             gw_ota_set_target(o, t, GW_T_DROPPED, "stopped answering");
+        } else if (silent_ms >= o->cfg.pack_timeout_ms / 2u &&
+                   (t->asked_ms == 0u || o->now_ms - t->asked_ms >= o->cfg.reply_timeout_ms)) {
+            gw_ota_send_ctrl(o, t->node, ALFA_FWU_OP_POLL, 0, 0, 1);
+            t->asked_ms = o->now_ms;
         }
     }
 }
