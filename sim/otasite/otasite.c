@@ -8,10 +8,10 @@
 #include "alfa/bmsmodel.h"
 #include "alfa/flash_sim.h"
 #include "alfa/fw_verify.h"
+#include "alfa/memdir.h"
 #include "alfa/sim_rng.h"
 
 #define SERIAL_BUF 512u
-#define MAX_FILES 4u
 #define MAX_CMDS 4096u
 
 typedef struct ota_pack {
@@ -32,12 +32,6 @@ typedef struct ota_pack {
     alfa_rng_t rng;
 } ota_pack_t;
 
-typedef struct file {
-    char name[32];
-    uint8_t *data;
-    size_t len;
-} file_t;
-
 typedef struct cmd {
     uint8_t seq, dst, acks_wanted, acks;
     uint64_t sent_us;
@@ -51,7 +45,7 @@ struct ota_site {
     alfa_canbus_node_t *gw_node;
     gw_ota_t *gw;
     uint32_t next_hb_ms;
-    file_t files[MAX_FILES];
+    alfa_memdir_t state_dir; /* the gateway's */
     cmd_t cmds[64];
     uint8_t cmd_seq;
     uint32_t *lat;
@@ -241,48 +235,14 @@ static int g_publish(void *u, const char *t, const char *pl, size_t len, int ret
 static int32_t g_send(void *u, const alfa_can_frame_t *f) { return alfa_canbus_send(((ota_site_t *)u)->gw_node, f); }
 static uint32_t g_backlog(void *u) { return alfa_canbus_node_tx_backlog(((ota_site_t *)u)->gw_node); }
 
-static file_t *file_of(ota_site_t *s, const char *name, int create)
-{
-    for (uint32_t k = 0; k < MAX_FILES; k++) {
-        if (s->files[k].data != NULL && strcmp(s->files[k].name, name) == 0) {
-            return &s->files[k];
-        }
-    }
-    for (uint32_t k = 0; create && k < MAX_FILES; k++) {
-        if (s->files[k].data == NULL) {
-            snprintf(s->files[k].name, sizeof(s->files[k].name), "%s", name);
-            return &s->files[k];
-        }
-    }
-    return NULL;
-}
-
 static uint8_t *g_read(void *u, const char *name, size_t *len)
 {
-    file_t *f = file_of(u, name, 0);
-    if (f == NULL) {
-        return NULL;
-    }
-    uint8_t *b = malloc(f->len ? f->len : 1u);
-    if (b != NULL) {
-        memcpy(b, f->data, f->len);
-        *len = f->len;
-    }
-    return b;
+    return alfa_memdir_read(&((ota_site_t *)u)->state_dir, name, len);
 }
 
 static int g_write(void *u, const char *name, const void *data, size_t len)
 {
-    file_t *f = file_of(u, name, 1);
-    uint8_t *b = f != NULL ? malloc(len ? len : 1u) : NULL;
-    if (b == NULL) {
-        return -1;
-    }
-    memcpy(b, data, len);
-    free(f->data);
-    f->data = b;
-    f->len = len;
-    return 0;
+    return alfa_memdir_write(&((ota_site_t *)u)->state_dir, name, data, len);
 }
 
 static void g_log(void *u, int level, const char *msg)
@@ -389,9 +349,7 @@ void ota_site_free(ota_site_t *s)
         alfa_slot_sim_free(&s->packs[i].slots);
         alfa_flash_sim_free(&s->packs[i].store);
     }
-    for (uint32_t k = 0; k < MAX_FILES; k++) {
-        free(s->files[k].data);
-    }
+    alfa_memdir_clear(&s->state_dir);
     gw_ota_free(s->gw);
     free(s->lat);
     free(s);

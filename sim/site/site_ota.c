@@ -9,6 +9,7 @@
 #include "alfa/fw_verify.h"
 #include "alfa/fwimg.h"
 #include "alfa/gw_ota.h"
+#include "alfa/memdir.h"
 #include "alfa/sha256.h"
 #include "alfa/sim_rng.h"
 #include "fwsign.h"
@@ -16,13 +17,6 @@
 #define SIM_KEYS_MAX 16u
 #define SIM_TEST_KEY_SEED 0x5A11u  /* the simulator's own test key: trusted by simulated packs only */
 #define SIM_OTHER_KEY_SEED 0x0BADu /* a key no pack trusts (`other_key` images) */
-#define SIM_FILES 4u
-
-struct sim_file {
-    char name[32];
-    uint8_t *data;
-    size_t len;
-};
 
 struct sim_ota {
     const alfa_scn_t *scn;
@@ -33,7 +27,7 @@ struct sim_ota {
     uint32_t image_len[ALFA_SCN_OTA_IMAGES_MAX];
     gw_ota_t *gw_ota;
     alfa_canbus_node_t *node;
-    struct sim_file files[SIM_FILES]; /* the gateway's "state directory" */
+    alfa_memdir_t state_dir; /* the gateway's */
 };
 
 int32_t sim_ota_verify(void *ctx, const uint8_t digest[32], const uint8_t sig[64])
@@ -52,45 +46,14 @@ static int ota_publish(void *u, const char *topic, const char *payload, size_t l
 static int32_t ota_send(void *u, const alfa_can_frame_t *f) { return alfa_canbus_send(((sim_ota_t *)u)->node, f); }
 static uint32_t ota_backlog(void *u) { return alfa_canbus_node_tx_backlog(((sim_ota_t *)u)->node); }
 
-static struct sim_file *file_of(sim_ota_t *o, const char *name, int create)
-{
-    for (unsigned k = 0; k < SIM_FILES; k++) {
-        if (o->files[k].data != NULL && strcmp(o->files[k].name, name) == 0) {
-            return &o->files[k];
-        }
-    }
-    for (unsigned k = 0; create && k < SIM_FILES; k++) {
-        if (o->files[k].data == NULL) {
-            snprintf(o->files[k].name, sizeof(o->files[k].name), "%s", name);
-            return &o->files[k];
-        }
-    }
-    return NULL;
-}
-
 static uint8_t *ota_read(void *u, const char *name, size_t *len)
 {
-    struct sim_file *f = file_of(u, name, 0);
-    uint8_t *b = f != NULL ? malloc(f->len + 1u) : NULL;
-    if (b != NULL) {
-        memcpy(b, f->data, f->len);
-        *len = f->len;
-    }
-    return b;
+    return alfa_memdir_read(&((sim_ota_t *)u)->state_dir, name, len);
 }
 
 static int ota_write(void *u, const char *name, const void *data, size_t len)
 {
-    struct sim_file *f = file_of(u, name, 1);
-    uint8_t *b = f != NULL ? malloc(len + 1u) : NULL;
-    if (b == NULL) {
-        return -1;
-    }
-    memcpy(b, data, len);
-    free(f->data);
-    f->data = b;
-    f->len = len;
-    return 0;
+    return alfa_memdir_write(&((sim_ota_t *)u)->state_dir, name, data, len);
 }
 
 static void ota_log(void *u, int level, const char *msg)
@@ -196,9 +159,7 @@ void sim_ota_free(sim_ota_t *o)
     for (unsigned k = 0; k < ALFA_SCN_OTA_IMAGES_MAX; k++) {
         free(o->images[k]);
     }
-    for (unsigned k = 0; k < SIM_FILES; k++) {
-        free(o->files[k].data);
-    }
+    alfa_memdir_clear(&o->state_dir);
     gw_ota_free(o->gw_ota);
     free(o);
 }
